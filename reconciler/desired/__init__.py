@@ -1,0 +1,1 @@
+"""Desired state: load, validate and model the YAML (DESIGN.md §2)."""

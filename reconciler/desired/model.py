@@ -1,0 +1,223 @@
+"""The desired state: frozen, typed objects the planner consumes.
+
+The loader (:mod:`reconciler.desired.loader`) builds these from YAML after validation; past
+it, nothing is a dict of unknown shape except a service configuration, which is the vendor's
+JSON (validated against the vendor's schema) with its secrets wrapped in
+:class:`~reconciler.secret.Secret`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.secret import Secret
+
+DidType = Literal["geographic", "national", "mobile", "tollfree"]
+ServiceKind = Literal["inbound", "outbound"]
+ServiceMode = Literal["merge", "replace"]
+RelayAction = Literal["null-route", "email", "httpget", "httppost"]
+
+DID_TYPES: tuple[str, ...] = ("geographic", "national", "mobile", "tollfree")
+RELAY_ACTIONS: tuple[str, ...] = ("null-route", "email", "httpget", "httppost")
+
+# A service configuration: the vendor's JSON with secrets wrapped.
+ServiceConfig = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a resource is declared: ``file:line:column`` (1-based)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NO_ORIGIN = Origin("<none>", 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where numbers are bought: the identity of a pool.
+
+    ``region`` is a name for geographic numbers, a number prefix for national/tollfree.
+    A live number belongs to the pool whose location equals its own.
+    """
+
+    country: str
+    region: str
+    state: str | None = None
+    did_type: str = "geographic"
+
+    def key(self) -> tuple[str, str, str, str]:
+        """Comparison key; names compare case-insensitively, as the vendor's do."""
+        return (
+            self.country.casefold(),
+            (self.state or "").casefold(),
+            self.region.casefold(),
+            self.did_type,
+        )
+
+    def __str__(self) -> str:
+        parts = [self.country]
+        if self.state:
+            parts.append(self.state)
+        parts.append(self.region)
+        return f"{'/'.join(parts)} ({self.did_type})"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """A declared inbound or outbound service.
+
+    ``config`` holds the declared options only (templates already merged in). ``mode``
+    ``merge`` manages only those keys (PATCH); ``replace`` manages the whole configuration,
+    undeclared options at their schema defaults (PUT). ``ignore_changes`` are dotted paths
+    (``rest.tts_voice``) never compared.
+    """
+
+    kind: ServiceKind
+    name: str
+    config: ServiceConfig
+    mode: ServiceMode = "merge"
+    ignore_changes: tuple[str, ...] = ()
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInbound:
+    """The inbound service every number of a pool gets (named by the number)."""
+
+    config: ServiceConfig
+    mode: ServiceMode = "merge"
+    ignore_changes: tuple[str, ...] = ()
+
+    def for_number(self, number: str, origin: Origin = NO_ORIGIN) -> ServiceSpec:
+        return ServiceSpec(
+            kind="inbound",
+            name=number,
+            config=self.config,
+            mode=self.mode,
+            ignore_changes=self.ignore_changes,
+            origin=origin,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NumberPool:
+    """Keep ``count`` numbers at ``location``."""
+
+    name: str
+    location: Location
+    count: int
+    allow_landline: bool = False
+    allow_cellular: bool = False
+    allow_payphone: bool = False
+    regulation_address: str | None = None
+    inbound: PoolInbound | None = None
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedNumber:
+    """A number we own exactly and never release. Missing from the account: a plan error."""
+
+    number: str
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True, slots=True)
+class RelayRoute:
+    """How aql delivers SMS for ``number``. ``detail`` is tried in order (comma-joined)."""
+
+    number: str
+    action: str
+    detail: tuple[str, ...] = ()
+    allow_mvno_takeover: bool = False
+    origin: Origin = NO_ORIGIN
+
+    def wire_detail(self) -> str:
+        return ",".join(self.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneSettings:
+    """What undeclared resources are removed. All off by default."""
+
+    numbers: bool = False
+    inbound_services: bool = False
+    outbound_services: bool = False
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyLimits:
+    """Limits a plan may not pass without ``--force``."""
+
+    max_purchase: int = 10
+    max_delete_percent: float = 30.0
+    max_update_percent: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AculabAccount:
+    """Credentials and endpoint of an Aculab Cloud account.
+
+    ``endpoint`` defaults to the region host ``https://ws-<cloud_id>.aculabcloud.net``.
+    """
+
+    cloud_id: str
+    username: str
+    api_key: Secret
+    endpoint: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.endpoint or f"https://ws-{self.cloud_id}.aculabcloud.net").rstrip("/")
+
+    @property
+    def basic_username(self) -> str:
+        return f"{self.cloud_id}/{self.username}"
+
+
+AQL_DEFAULT_ENDPOINT = "https://gw.aql.com/sms/sms-relay.api.php"
+
+
+@dataclass(frozen=True, slots=True)
+class AqlAccount:
+    """Credentials and endpoint of the aql SMS relay gateway."""
+
+    username: str
+    password: Secret
+    endpoint: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.endpoint or AQL_DEFAULT_ENDPOINT
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """The whole desired state, as declared. Mappings are keyed by name or number."""
+
+    aculab: AculabAccount | None = None
+    aql: AqlAccount | None = None
+    pools: Mapping[str, NumberPool] = field(default_factory=dict)
+    pinned: Mapping[str, PinnedNumber] = field(default_factory=dict)
+    inbound_services: Mapping[str, ServiceSpec] = field(default_factory=dict)
+    outbound_services: Mapping[str, ServiceSpec] = field(default_factory=dict)
+    relay_routes: Mapping[str, RelayRoute] = field(default_factory=dict)
+    prune: PruneSettings = PruneSettings()
+    safety: SafetyLimits = SafetyLimits()
+    # Dotted path globs of drift that is known and accepted (``inbound.*.description``).
+    drift_ignore: tuple[str, ...] = ()
+    # The files the state was loaded from, for messages.
+    sources: tuple[str, ...] = ()
+
+    def services(self, kind: ServiceKind) -> Mapping[str, ServiceSpec]:
+        return self.inbound_services if kind == "inbound" else self.outbound_services

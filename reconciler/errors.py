@@ -1,0 +1,220 @@
+"""The one exception tree of reconciler.
+
+Every error a user can cause or meet is one of these; the CLI turns them into a message and
+an exit code, never a traceback. Messages never contain a secret: values of type
+:class:`reconciler.secret.Secret` print as ``(sensitive)``.
+
+::
+
+    ReconcilerError                      exit 1 unless noted
+    ├── ConfigError                      the desired state (YAML) or the command line is wrong
+    │   └── ValidationFailed             .diagnostics: every problem found, in file order
+    ├── ApiError                         a call to Aculab Cloud or aql failed; .call names it
+    │   ├── ApiConnectionError           connection refused/reset, timeout (retried if safe)
+    │   ├── AuthenticationError          401/403: check cloud_id, username, API key/password
+    │   ├── ApiStatusError               the API answered an error: .status, .code, .text, .details
+    │   │   ├── NotFoundError            404 "The service name does not exist"
+    │   │   ├── RateLimitedError         429 (retried if safe, honouring Retry-After)
+    │   │   └── ServerError              5xx (retried if safe)
+    │   ├── MalformedResponseError       a body that is not what the API documents (HTML, garbage)
+    │   └── RelayError                   aql answered a failure code (69001, 69003, 600, ...)
+    ├── LiveReadError                    the live account could not be read whole: no plan
+    ├── PlanError                        the plan cannot be made (pinned number missing, bad location)
+    ├── SafetyRefusal                    exit 3: a safety rule refused the plan (--force, --allow-release)
+    ├── PlanFileError                    a saved plan is unreadable, of another version, or tampered
+    ├── StalePlanError                   a saved plan no longer matches the live account
+    ├── LockHeldError                    another apply holds .reconciler/apply.lock
+    └── ApplyFailed                      apply finished with failures; .report says what happened
+
+Extension point: code that adds a new failure mode subclasses the nearest branch so that the
+CLI's handling (message, exit code) stays one ``except ReconcilerError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_REFUSED = 3
+
+
+class ReconcilerError(Exception):
+    """Base of every error reconciler raises on purpose.
+
+    ``hint`` says what the user can do about it; the CLI prints it under the message.
+    """
+
+    exit_code: int = EXIT_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --------------------------------------------------------------------------- desired state
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in the desired state, at ``file:line:column`` (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+class ConfigError(ReconcilerError):
+    """The desired state or the command line is wrong; nothing was sent to any API."""
+
+
+class ValidationFailed(ConfigError):
+    """Validation found errors. ``diagnostics`` holds every error and warning, in file order."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        noun = "error" if len(errors) == 1 else "errors"
+        super().__init__(
+            f"{len(errors)} {noun} in the desired state",
+            hint="fix each place named above, then run `reconciler validate` again",
+        )
+
+
+# --------------------------------------------------------------------------- API calls
+
+
+class ApiError(ReconcilerError):
+    """A call to Aculab Cloud or aql failed. ``call`` names it, e.g. ``GET /tel_list_numbers``."""
+
+    def __init__(self, message: str, *, call: str, hint: str | None = None) -> None:
+        super().__init__(f"{call}: {message}", hint=hint)
+        self.call = call
+
+
+class ApiConnectionError(ApiError):
+    """The connection failed or timed out; the outcome of a write is unknown."""
+
+
+class AuthenticationError(ApiError):
+    """401/403: the credentials were refused."""
+
+
+class ApiStatusError(ApiError):
+    """The API answered with an error status and (perhaps) the documented error body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str,
+        status: int,
+        code: str | None = None,
+        text: str | None = None,
+        details: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, call=call, hint=hint)
+        self.status = status
+        self.code = code
+        self.text = text
+        self.details = list(details)
+
+
+class NotFoundError(ApiStatusError):
+    """404: the resource does not exist."""
+
+
+class RateLimitedError(ApiStatusError):
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiStatusError):
+    """5xx: the server failed."""
+
+
+class MalformedResponseError(ApiError):
+    """The body is not what the API documents (HTML, XML, invalid JSON, empty, wrong shape)."""
+
+
+class RelayError(ApiError):
+    """The aql gateway answered a failure code (``code`` is e.g. ``"69001"``)."""
+
+    def __init__(self, message: str, *, call: str, code: str, hint: str | None = None) -> None:
+        super().__init__(message, call=call, hint=hint)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- plan and apply
+
+
+class LiveReadError(ReconcilerError):
+    """The live account could not be read completely; no plan is made from a partial view."""
+
+
+class PlanError(ReconcilerError):
+    """The plan cannot be made; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Sequence[str], *, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the plan cannot be made:\n{body}", hint=hint)
+
+
+class SafetyRefusal(ReconcilerError):
+    """A safety rule refused the plan; exit code 3."""
+
+    exit_code = EXIT_REFUSED
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan cannot be used (unreadable, wrong version, or altered)."""
+
+
+class StalePlanError(ReconcilerError):
+    """The live account changed since the saved plan was made; ``changed`` names what."""
+
+    def __init__(self, changed: Sequence[str]) -> None:
+        self.changed = list(changed)
+        body = "\n".join(f"  - {c}" for c in self.changed)
+        super().__init__(
+            f"the saved plan is stale; the live account changed since it was made:\n{body}",
+            hint="run `reconciler plan --out` again and review the new plan",
+        )
+
+
+class LockHeldError(ReconcilerError):
+    """Another apply holds the lock of this directory."""
+
+
+class ApplyFailed(ReconcilerError):
+    """Apply finished, but some changes failed or were skipped. ``report`` says which."""
+
+    def __init__(self, message: str, *, report: Any, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report

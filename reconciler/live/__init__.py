@@ -1,0 +1,1 @@
+"""Live state: read the whole account into one consistent snapshot."""

@@ -1,0 +1,161 @@
+"""The live account as one consistent, typed snapshot.
+
+:class:`LiveState` is built only from a complete read (see :mod:`reconciler.live.reader`):
+a failed read raises instead, so the planner never sees a partial view. Every resource has a
+stable fingerprint; a saved plan records those it depends on and ``apply --plan`` refuses the
+plan when any of them changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from reconciler.desired.model import Location, ServiceKind
+from reconciler.secret import Secret
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return {"$secret": value.fingerprint()}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def fingerprint_of(value: Any) -> str:
+    """A stable digest of a JSON-like value; secrets enter only as their own digests."""
+    data = json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveNumber:
+    """A number on the account, as ``tel_list_numbers`` reports it."""
+
+    number: str
+    country: str
+    region: str
+    did_type: str
+    state: str | None = None
+    price: str | None = None  # USD per month, as the API gives it ("3.00")
+    purchased: str | None = None  # YYYY-MM-DD
+
+    @property
+    def location(self) -> Location:
+        return Location(
+            country=self.country, region=self.region, state=self.state, did_type=self.did_type
+        )
+
+    @property
+    def monthly_price(self) -> Decimal | None:
+        if self.price is None:
+            return None
+        try:
+            return Decimal(self.price)
+        except InvalidOperation:
+            return None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "country": self.country,
+            "region": self.region,
+            "did_type": self.did_type,
+            "price": self.price,
+            "purchased": self.purchased,
+        }
+        if self.state is not None:
+            data["state"] = self.state
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class LiveService:
+    """A service read in full (every option present); secrets wrapped."""
+
+    kind: ServiceKind
+    name: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRelayRoute:
+    """An aql number's delivery, as ``command=query`` reports it."""
+
+    number: str
+    action: str
+    detail: tuple[str, ...] = ()
+
+    @property
+    def is_mvno(self) -> bool:
+        return self.action == "mvno"
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What can be bought, fetched for pre-flight checks of purchases (each list once a run).
+
+    Keys mirror the API's parameters; a missing key means "not fetched" (no purchase needed
+    it), an empty tuple means "fetched, and empty".
+    """
+
+    countries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # did_type ->
+    states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # country ->
+    # (country, state or "", did_type) -> regions (names or prefixes)
+    regions: Mapping[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
+    # address name -> (country, region); None when not fetched
+    regulation_addresses: Mapping[str, tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """One complete read of the account.
+
+    ``inbound_names``/``outbound_names`` come from the service lists (every service on the
+    account); ``inbound``/``outbound`` hold the full configurations of the services that were
+    read (those the desired state declares, a pool's numbers included). ``relay_routes`` holds
+    one entry per relay number queried.
+    """
+
+    numbers: Mapping[str, LiveNumber] = field(default_factory=dict)
+    inbound_names: frozenset[str] = frozenset()
+    outbound_names: frozenset[str] = frozenset()
+    inbound: Mapping[str, LiveService] = field(default_factory=dict)
+    outbound: Mapping[str, LiveService] = field(default_factory=dict)
+    relay_routes: Mapping[str, LiveRelayRoute] = field(default_factory=dict)
+    catalogue: Catalogue = Catalogue()
+    # The server's service schemas ("inbound"/"outbound"), when read: for defaults in
+    # replace mode and for dry-run validation.
+    service_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def services(self, kind: ServiceKind) -> Mapping[str, LiveService]:
+        return self.inbound if kind == "inbound" else self.outbound
+
+    def service_names(self, kind: ServiceKind) -> frozenset[str]:
+        return self.inbound_names if kind == "inbound" else self.outbound_names
+
+    def resource_fingerprints(self) -> dict[str, str]:
+        """Fingerprint of every resource, keyed ``number:<n>``, ``inbound:<name>``,
+        ``outbound:<name>``, ``relay:<n>``; service names that were listed but not read
+        are keyed by name only (their existence is what a plan depends on)."""
+        out: dict[str, str] = {}
+        for n, num in self.numbers.items():
+            out[f"number:{n}"] = fingerprint_of(num.as_json())
+        for kind in ("inbound", "outbound"):
+            read = self.services(kind)  # type: ignore[arg-type]
+            for name in self.service_names(kind):  # type: ignore[arg-type]
+                svc = read.get(name)
+                out[f"{kind}:{name}"] = fingerprint_of(svc.config if svc else {"listed": True})
+        for n, route in self.relay_routes.items():
+            out[f"relay:{n}"] = fingerprint_of([route.action, list(route.detail)])
+        return out
+
+    def fingerprint(self) -> str:
+        """One digest of the whole snapshot."""
+        return fingerprint_of(sorted(self.resource_fingerprints().items()))

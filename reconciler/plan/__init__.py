@@ -1,0 +1,1 @@
+"""Plan: typed changes, the planner, safety checks and renderers (DESIGN.md §4)."""
