@@ -19,8 +19,8 @@ an exit code, never a traceback. Messages never contain a secret: values of type
     │   ├── MalformedResponseError       a body that is not what the API documents (HTML, garbage)
     │   └── RelayError                   aql answered a failure code (69001, 69003, 600, ...)
     ├── LiveReadError                    the live account could not be read whole: no plan
-    ├── PlanError                        the plan cannot be made (pinned number missing, bad location)
-    ├── SafetyRefusal                    exit 3: a safety rule refused the plan (--force, --allow-release)
+    ├── PlanError                        no plan: a pinned number is missing, a bad location
+    ├── SafetyRefusal                    exit 3: a safety rule refused the plan (see --force)
     ├── PlanFileError                    a saved plan is unreadable, of another version, or tampered
     ├── StalePlanError                   a saved plan no longer matches the live account
     ├── LockHeldError                    another apply holds .reconciler/apply.lock

@@ -8,7 +8,6 @@ compare equal when their values are equal, so the planner can diff them without 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,10 +41,6 @@ class Secret:
     @property
     def display(self) -> str:
         return self._display
-
-    def fingerprint(self) -> str:
-        """A one-way digest, for plan fingerprints: equal values give equal digests."""
-        return "sha256:" + hashlib.sha256(self._value.encode()).hexdigest()[:16]
 
     def __str__(self) -> str:
         return self._display
