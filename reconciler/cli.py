@@ -16,7 +16,6 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -27,26 +26,19 @@ from reconciler.errors import (
     ReconcilerError,
     ValidationFailed,
 )
+from reconciler.session import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass
-class Settings:
-    """Global options, merged from before and after the command name."""
-
-    simulate: bool = False
-    verbose: int = 0
-    color: bool | None = None  # None: decide from the terminal and NO_COLOR
-    concurrency: int = 16
-
-    def use_color(self, stream: Any = None) -> bool:
-        if self.color is not None:
-            return self.color
-        if os.environ.get("NO_COLOR"):
-            return False
-        stream = stream or sys.stdout
-        return bool(getattr(stream, "isatty", lambda: False)())
+def use_color(settings: Settings, stream: Any = None) -> bool:
+    """Colour only on a terminal, never with --no-color or NO_COLOR set."""
+    if settings.color is not None:
+        return settings.color
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def _settings(ctx: click.Context) -> Settings:

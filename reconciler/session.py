@@ -1,0 +1,169 @@
+"""A session: one command's run against one account.
+
+It owns what every account-touching command (plan, apply, drift, export) shares: the global
+settings, the working directory ``.reconciler/``, the embedded simulator under ``--simulate``,
+and the API clients. Commands in :mod:`reconciler.cli` open a session, call the domain
+modules through it, and print what they return.
+
+Under ``--simulate`` the session starts :class:`reconciler.simulator.Simulator` on a free
+loopback port, with its state in ``.reconciler/simulator.json`` (seeded with the demo
+account when the file is new), and replaces the account credentials and endpoints of the
+desired state with the simulator's: the environment variables the YAML names need not be set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.desired.model import AculabAccount, AqlAccount, DesiredState
+from reconciler.errors import ConfigError
+from reconciler.secret import Secret
+
+if TYPE_CHECKING:
+    from reconciler.clients.aculab import AculabClient
+    from reconciler.clients.aql import AqlClient
+    from reconciler.desired import LoadResult
+    from reconciler.live.model import LiveState
+    from reconciler.simulator import Simulator
+
+WORKDIR = Path(".reconciler")
+SIMULATOR_STATE = "simulator.json"
+
+
+@dataclass
+class Settings:
+    """Global options of every command (DESIGN.md §3)."""
+
+    simulate: bool = False
+    verbose: int = 0
+    color: bool | None = None  # None: decide from the terminal and NO_COLOR
+    concurrency: int = 16
+    workdir: Path = WORKDIR
+
+
+class Session:
+    """One command's run. Use as a context manager: the embedded simulator (if any) stops
+    when the session closes.
+
+    Extension point: a command that needs the account calls :meth:`load`, then
+    ``async with session.clients(desired) as (aculab, aql)``.
+    """
+
+    def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.environ = environ
+        self._stack = contextlib.ExitStack()
+        self._simulator: Simulator | None = None
+        self._sim_base_url: str | None = None
+        self._sim_aql_url: str | None = None
+
+    def __enter__(self) -> Session:
+        if self.settings.simulate:
+            self._start_simulator()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # ----------------------------------------------------------------- the simulator
+
+    def _start_simulator(self) -> None:
+        from reconciler.simulator import Simulator
+
+        self.settings.workdir.mkdir(parents=True, exist_ok=True)
+        state_file = self.settings.workdir / SIMULATOR_STATE
+        sim = Simulator(seed="demo", state_file=state_file)
+        running = self._stack.enter_context(sim.serve())
+        self._simulator = sim
+        self._sim_base_url = running.base_url
+        self._sim_aql_url = running.aql_url
+
+    @property
+    def simulator(self) -> Simulator | None:
+        return self._simulator
+
+    # ----------------------------------------------------------------- desired state
+
+    def load(self, path: str | Path) -> LoadResult:
+        """Load and validate the desired state (raises ValidationFailed)."""
+        from reconciler.desired import load
+
+        return load(path, environ=self.environ, simulate=self.settings.simulate)
+
+    def accounts(self, desired: DesiredState) -> tuple[AculabAccount, AqlAccount | None]:
+        """The accounts to talk to: the YAML's, or the simulator's under ``--simulate``."""
+        if self._simulator is not None:
+            creds = self._simulator.credentials
+            aculab = AculabAccount(
+                cloud_id=creds.cloud_id,
+                username=creds.username,
+                api_key=Secret(creds.api_key),
+                endpoint=self._sim_base_url,
+            )
+            aql = AqlAccount(
+                username=creds.aql_username,
+                password=Secret(creds.aql_password),
+                endpoint=self._sim_aql_url,
+            )
+            return aculab, aql
+        if desired.aculab is None:
+            raise ConfigError(
+                "the desired state has no `aculab:` section, so there is no account to read",
+                hint="add `aculab: {cloud_id, username, api_key}` or run with --simulate",
+            )
+        return desired.aculab, desired.aql
+
+    def with_accounts(self, desired: DesiredState) -> DesiredState:
+        """The desired state with the accounts actually used (for export and messages)."""
+        aculab, aql = self.accounts(desired)
+        return dataclasses.replace(desired, aculab=aculab, aql=aql)
+
+    # ----------------------------------------------------------------- clients
+
+    @contextlib.asynccontextmanager
+    async def clients(
+        self, desired: DesiredState
+    ) -> AsyncIterator[tuple[AculabClient, AqlClient | None]]:
+        """Open the Aculab client and (when the YAML has an ``aql`` section or relay routes,
+        or under --simulate) the aql client."""
+        from reconciler.clients.aculab import AculabClient
+        from reconciler.clients.aql import AqlClient
+
+        aculab_account, aql_account = self.accounts(desired)
+        concurrency = self.settings.concurrency
+        async with contextlib.AsyncExitStack() as stack:
+            aculab = await stack.enter_async_context(
+                AculabClient(aculab_account, concurrency=concurrency)
+            )
+            aql: AqlClient | None = None
+            if aql_account is not None:
+                aql = await stack.enter_async_context(
+                    AqlClient(aql_account, concurrency=concurrency)
+                )
+            yield aculab, aql
+
+    async def read_live(
+        self,
+        desired: DesiredState,
+        aculab: AculabClient,
+        aql: AqlClient | None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> LiveState:
+        """Read the whole live account the desired state needs (raises LiveReadError)."""
+        from reconciler.live.reader import read_live
+
+        return await read_live(
+            desired, aculab, aql, concurrency=self.settings.concurrency, progress=progress
+        )
+
+
+@contextlib.contextmanager
+def open_session(settings: Settings, **kw: Any) -> Iterator[Session]:
+    """``with open_session(settings) as session:`` — the usual way in."""
+    with Session(settings, **kw) as session:
+        yield session
