@@ -151,14 +151,28 @@ def cli(ctx: click.Context) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Click's own usage errors exit 1 here, not click's default 2: exit code 2 means "changes
+    pending" in reconciler (DESIGN.md §3).
+    """
     try:
-        cli.main(prog_name="reconciler", standalone_mode=True)
+        rv = cli.main(prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
     except ReconcilerError as err:  # pragma: no cover - commands handle their own
         _fail(err)
     except Exception as err:  # the last guard: report, never a bare traceback
         if os.environ.get("RECONCILER_DEBUG"):
             raise
+        # Only the type: an exception's text could carry a value we must not print.
         click.echo(f"Error: internal error: {type(err).__name__}", err=True)
         click.echo("  hint: set RECONCILER_DEBUG=1 and report the traceback", err=True)
         sys.exit(EXIT_ERROR)
+    sys.exit(rv if isinstance(rv, int) else 0)
