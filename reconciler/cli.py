@@ -16,17 +16,26 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from reconciler import __version__
+from reconciler.desired.model import DesiredState
 from reconciler.errors import (
+    EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_REFUSED,
     ReconcilerError,
     ValidationFailed,
 )
-from reconciler.session import Settings
+from reconciler.session import Session, Settings, open_session
+
+if TYPE_CHECKING:
+    from reconciler.desired import LoadResult
+    from reconciler.live.model import LiveState
+    from reconciler.plan.changes import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,6 +157,120 @@ def cli(ctx: click.Context) -> None:
     1 any error.
     """
     _settings(ctx)
+
+
+# --------------------------------------------------------------------------- shared steps
+
+
+class _ProgressLine:
+    """``Reading live state 1,200/3,203`` on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled:
+            click.echo(f"\r{self.label} {done:,}/{total:,}", err=True, nl=False)
+            self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            click.echo("", err=True)
+
+
+def _echo_warnings(result: LoadResult) -> None:
+    for d in result.warnings:
+        click.echo(str(d), err=True)
+
+
+async def _read_live(session: Session, desired: DesiredState) -> LiveState:
+    """Read the live account the desired state needs, with a progress line on a terminal."""
+    progress = _ProgressLine("Reading live state")
+    try:
+        async with session.clients(desired) as (aculab, aql):
+            return await session.read_live(desired, aculab, aql, progress=progress)
+    finally:
+        progress.close()
+
+
+def _render(plan: Plan, fmt: str, settings: Settings, *, allow_release: bool = False) -> str:
+    from reconciler.plan.render import render_json, render_markdown, render_text
+
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=use_color(settings), allow_release=allow_release)
+
+
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan (JSON, mode 0600, no secrets) for `apply --plan`.",
+)
+@FORMAT_OPTION
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.",
+)
+@global_options
+@handle_errors
+@click.pass_context
+def plan(
+    ctx: click.Context, path: Path, out: Path | None, fmt: str, detailed_exitcode: bool
+) -> None:
+    """Show what `apply` would change in the live account to match PATH (a file or directory).
+
+    Read-only. Exit 3 when a safety limit would refuse the plan (apply needs --force).
+    """
+    import asyncio
+
+    from reconciler.plan.planner import make_plan
+    from reconciler.plan.safety import check_safety
+
+    settings = _settings(ctx)
+    with open_session(settings) as session:
+        loaded = session.load(path)
+        _echo_warnings(loaded)
+        live = asyncio.run(_read_live(session, loaded.state))
+    the_plan = make_plan(loaded.state, live)
+    if out is not None:
+        from reconciler.plan.saved import save_plan
+
+        save_plan(the_plan, out)
+    click.echo(_render(the_plan, fmt, settings))
+    if out is not None:
+        click.echo(
+            f"Saved this plan to {out}; apply it with `reconciler apply {path} --plan {out}`.",
+            err=True,
+        )
+    # Blocked releases are shown in the plan itself; here only the limits that would make
+    # apply refuse without --force.
+    refusals = check_safety(the_plan, loaded.state.safety, allow_release=True, force=False)
+    if refusals:
+        for r in refusals:
+            click.echo(f"Refused: {r}", err=True)
+        sys.exit(EXIT_REFUSED)
+    if detailed_exitcode and not the_plan.is_empty:
+        sys.exit(EXIT_CHANGES)
 
 
 def main() -> None:
