@@ -13,6 +13,7 @@ that ``reconciler --version`` stays fast.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -121,13 +122,38 @@ def global_options(f: F) -> F:
 
 def _fail(err: ReconcilerError) -> NoReturn:
     """Print an error the way every command does, and exit with its code."""
+    from reconciler.secret import redact
+
     if isinstance(err, ValidationFailed):
         for d in err.diagnostics:
-            click.echo(str(d), err=True)
-    click.echo(f"Error: {err.message}", err=True)
+            click.echo(redact(str(d)), err=True)
+    click.echo(f"Error: {redact(err.message)}", err=True)
     if err.hint:
-        click.echo(f"  hint: {err.hint}", err=True)
+        click.echo(f"  hint: {redact(err.hint)}", err=True)
     sys.exit(err.exit_code)
+
+
+class _RedactingFilter(logging.Filter):
+    """Masks every known secret value in a log record, whatever produced it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from reconciler.secret import redact
+
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _configure_logging(settings: Settings) -> None:
+    """``-v`` logs INFO, ``-vv`` DEBUG, to stderr; secrets are masked in every record."""
+    if not settings.verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_RedactingFilter())
+    root = logging.getLogger("reconciler")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if settings.verbose > 1 else logging.INFO)
 
 
 def handle_errors(f: F) -> F:
@@ -136,6 +162,7 @@ def handle_errors(f: F) -> F:
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _configure_logging(_settings(click.get_current_context()))
             return f(*args, **kwargs)
         except ReconcilerError as err:
             _fail(err)

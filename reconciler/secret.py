@@ -21,6 +21,24 @@ SECRET_KEYS = frozenset({"api_key", "password", "service_password"})
 _URL_WITH_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:[^/@\s]*@")
 
 
+# Every secret value seen in this process, for :func:`redact`: a last line of defence for
+# text that did not come through a Secret (an exception's message, a server's error body
+# echoing a password). Short values are left out: redacting "1" everywhere helps nobody.
+_KNOWN_VALUES: set[str] = set()
+_MIN_REDACT_LEN = 4
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret value replaced by ``(sensitive)``."""
+    if not _KNOWN_VALUES:
+        return text
+    # Longest first, so a secret containing another is masked whole.
+    for value in sorted(_KNOWN_VALUES, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
 class Secret:
     """A value that must never be shown.
 
@@ -33,6 +51,8 @@ class Secret:
     def __init__(self, value: str, *, display: str = MASK) -> None:
         self._value = value
         self._display = display
+        if len(value) >= _MIN_REDACT_LEN:
+            _KNOWN_VALUES.add(value)
 
     def reveal(self) -> str:
         """The value itself. Only for the HTTP layer and the files that hold secrets."""
