@@ -15,8 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
+# The demo needs no account and no environment variable: --simulate runs the embedded
+# simulator, its state in .reconciler/simulator.json (reset first, so the demo is repeatable).
+DEMO := examples/quickstart.yaml
 demo: $(STAMP)
-	$(BIN)/python -m reconciler.demo
+	rm -f .reconciler/simulator.json
+	@echo "==> reconciler plan $(DEMO) --simulate"
+	$(BIN)/reconciler plan $(DEMO) --simulate
+	@echo "==> reconciler apply $(DEMO) --simulate --yes"
+	$(BIN)/reconciler apply $(DEMO) --simulate --yes
+	@echo "==> reconciler plan $(DEMO) --simulate   (nothing left to change)"
+	$(BIN)/reconciler plan $(DEMO) --simulate --detailed-exitcode
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks
