@@ -24,6 +24,7 @@ an exit code, never a traceback. Messages never contain a secret: values of type
     ├── PlanFileError                    a saved plan is unreadable, of another version, or tampered
     ├── StalePlanError                   a saved plan no longer matches the live account
     ├── LockHeldError                    another apply holds .reconciler/apply.lock
+    ├── JournalError                     the apply journal can't be written safely (mode, disk)
     └── ApplyFailed                      apply finished with failures; .report says what happened
 
 Extension point: code that adds a new failure mode subclasses the nearest branch so that the
@@ -210,6 +211,13 @@ class StalePlanError(ReconcilerError):
 
 class LockHeldError(ReconcilerError):
     """Another apply holds the lock of this directory."""
+
+
+class JournalError(ReconcilerError):
+    """The apply journal cannot be used: readable by others, unreadable, or unwritable.
+
+    Apply stops rather than write to the account without a durable record of it.
+    """
 
 
 class ApplyFailed(ReconcilerError):
