@@ -18,6 +18,8 @@ an exit code, never a traceback. Messages never contain a secret: values of type
     │   │   └── ServerError              5xx (retried if safe)
     │   ├── MalformedResponseError       a body that is not what the API documents (HTML, garbage)
     │   └── RelayError                   aql answered a failure code (69001, 69003, 600, ...)
+    │       └── RelayAuthenticationError  aql's "401: Authentication error" (also an
+    │                                    AuthenticationError)
     ├── LiveReadError                    the live account could not be read whole: no plan
     ├── PlanError                        no plan: a pinned number is missing, a bad location
     ├── SafetyRefusal                    exit 3: a safety rule refused the plan (see --force)
@@ -169,6 +171,13 @@ class RelayError(ApiError):
     def __init__(self, message: str, *, call: str, code: str, hint: str | None = None) -> None:
         super().__init__(message, call=call, hint=hint)
         self.code = code
+
+
+class RelayAuthenticationError(RelayError, AuthenticationError):
+    """aql answered ``401: Authentication error``: the aql username or password is wrong.
+
+    Both a :class:`RelayError` (``code`` is ``"401"``) and an :class:`AuthenticationError`.
+    """
 
 
 # --------------------------------------------------------------------------- plan and apply

@@ -1,0 +1,631 @@
+"""The one HTTP layer under both API clients.
+
+:class:`HttpClient` wraps one :class:`httpx.AsyncClient` (by default on
+``httpx_aiohttp.AiohttpTransport``: a fifth of the CPU of httpx's own transport, see
+PERF-NOTES.md) and gives the Aculab and aql clients everything they share:
+
+- pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
+- timeouts (a call may have its own, e.g. a purchase);
+- retries with exponential backoff and full jitter, honouring ``Retry-After`` (capped), only
+  for calls the caller marks safe to repeat and only on 429, 5xx and connection errors;
+- typed errors (:mod:`reconciler.errors`) built from the documented error body, parsed
+  defensively: HTML, XML, invalid JSON, an empty body or a wrong shape all become a clear
+  :class:`~reconciler.errors.ApiStatusError` or :class:`~reconciler.errors.MalformedResponseError`;
+- one DEBUG log line per attempt on the ``reconciler.http`` logger: call, status, time. Never a
+  body, never a header, never a query string.
+
+No secret reaches an error, a log line or a repr: credentials travel in headers or POST bodies
+(never URLs), and every text that came from outside (a server's error body, a transport
+exception) passes :meth:`HttpClient.scrub` before it enters a message.
+
+Extension point: a client passes a ``parse`` function per call (``Reply -> T``); it runs inside
+the retry loop, so a body-level transient failure (aql's ``500: Internal system error``) is
+retried like an HTTP 5xx.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import logging
+import random as _random
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
+
+import httpx
+
+from reconciler import __version__
+from reconciler.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiStatusError,
+    AuthenticationError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitedError,
+    RelayError,
+    ServerError,
+)
+from reconciler.secret import MASK, Secret, redact, reveal
+
+log = logging.getLogger("reconciler.http")
+
+T = TypeVar("T")
+
+USER_AGENT = f"reconciler/{__version__}"
+
+# The most of a foreign body quoted in an error message.
+_SNIPPET = 120
+# Bodies larger than this are not tried as Python literals (ast is slow and deep on big input).
+_LITERAL_EVAL_LIMIT = 4 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- retry policy
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How calls that are safe to repeat are retried.
+
+    ``attempts`` counts the first try. The wait before retry *n* (1-based) is drawn uniformly
+    from ``[0, min(max_delay, base_delay * 2**(n-1))]`` (exponential backoff, full jitter). A
+    ``Retry-After`` header (seconds or an HTTP date) replaces that wait, capped at
+    ``max_retry_after``, plus a little jitter so that concurrent callers do not return at
+    the same instant.
+
+    ``sleep``, ``clock`` and ``random`` are injectable so tests can assert the waits without
+    waiting.
+    """
+
+    attempts: int = 6
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=_asyncio_sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+    random: Callable[[], float] = field(default=_random.random, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1")
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1-based) when the server named none."""
+        cap = min(self.max_delay, self.base_delay * (2.0 ** (retry - 1)))
+        return self.random() * cap
+
+    def wait_for(self, retry: int, retry_after: float | None) -> float:
+        """The wait before retry number ``retry``, honouring the server's ``Retry-After``."""
+        if retry_after is None:
+            return self.backoff(retry)
+        jitter = self.random() * min(self.base_delay, self.max_delay)
+        return min(max(retry_after, 0.0), self.max_retry_after) + jitter
+
+    def parse_retry_after(self, value: str | None) -> float | None:
+        """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:  # pragma: no cover - older Pythons returned None
+            return None
+        return max(when.timestamp() - self.clock(), 0.0)
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, read whole. ``attempts`` is how many tries it took."""
+
+    call: str
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    attempts: int
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """What an error body said: the documented fields when present, else a description."""
+
+    code: str | None = None
+    text: str | None = None
+    details: tuple[str, ...] = ()
+    shape: str | None = None  # e.g. "an HTML page" when the body is not the documented JSON
+
+
+def describe_body(content: bytes) -> str:
+    """A short, human description of a body that is not what was expected."""
+    text = content.decode("utf-8", errors="replace").strip()
+    if not text:
+        return "an empty body"
+    low = text[:200].lower()
+    if low.startswith(("<!doctype html", "<html")) or "<html" in low:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        if title and title.group(1).strip():
+            return f"an HTML page ({_one_line(title.group(1))!r})"
+        return "an HTML page"
+    if low.startswith("<?xml") or low.startswith("<"):
+        return "an XML document"
+    return f"a body that is not JSON ({_one_line(text)!r})"
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 3] + "..."
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _plain(value: Any) -> Any:
+    """Check a Python-literal value is JSON-like (tuples become lists)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise _NotJson
+        return {k: _plain(v) for k, v in value.items()}
+    raise _NotJson
+
+
+def loads(content: bytes) -> Any:
+    """Decode a JSON body; failing that, a Python-literal body (the vendor's own published
+    error example uses single quotes). Raises ``ValueError`` when it is neither."""
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    text = content.decode("utf-8", errors="replace").strip()
+    if not text or text[0] not in "{[" or len(text) > _LITERAL_EVAL_LIMIT:
+        raise ValueError("not JSON")
+    try:
+        return _plain(ast.literal_eval(text))
+    except Exception as exc:  # SyntaxError, ValueError, RecursionError, MemoryError, _NotJson
+        raise ValueError("not JSON") from exc
+
+
+def parse_aculab_error(content: bytes) -> ErrorBody:
+    """The documented Aculab error body ``{"error": {"code", "text", "details"?}}``, or a
+    description of whatever came instead."""
+    try:
+        data = loads(content)
+    except ValueError:
+        return ErrorBody(shape=describe_body(content))
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        err = data["error"]
+        code = err.get("code")
+        text = err.get("text")
+        raw_details = err.get("details")
+        details: list[str] = []
+        if isinstance(raw_details, list):
+            details = [str(d) for d in raw_details if d is not None]
+        elif raw_details is not None:
+            details = [str(raw_details)]
+        return ErrorBody(
+            code=None if code is None else str(code),
+            text=None if text is None else str(text),
+            details=tuple(details),
+        )
+    if isinstance(data, dict):
+        # Not the documented shape, but a message is worth showing (frameworks' defaults).
+        for key in ("message", "detail", "error", "text"):
+            if isinstance(data.get(key), str):
+                return ErrorBody(text=data[key], shape="an undocumented JSON error")
+    return ErrorBody(shape="JSON that is not the documented error shape")
+
+
+# --------------------------------------------------------------------------- the client
+
+
+def _secret_forms(value: str) -> set[str]:
+    """A secret as it may appear in foreign text: raw, and as URL encodings put it."""
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    parts = urlsplit(value) if "://" in value else None
+    if parts is not None and parts.password:
+        forms.add(parts.password)
+    return {f for f in forms if f}
+
+
+def secrets_in(value: Any) -> set[str]:
+    """The revealed values of every :class:`Secret` inside a JSON-like value."""
+    found: set[str] = set()
+    if isinstance(value, Secret):
+        found.add(value.reveal())
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            found |= secrets_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found |= secrets_in(v)
+    return found
+
+
+class HttpClient:
+    """One pooled, bounded, retrying HTTP client for one API.
+
+    ``service`` names the API in messages ("Aculab Cloud", "aql"); ``auth_hint`` is the hint
+    of an :class:`AuthenticationError`. ``secrets`` are values that must never appear in any
+    message (the account's API key or password): they are masked in every foreign text.
+    ``headers`` are sent on every call (e.g. ``Accept`` and the Basic authorisation).
+    ``error_parser`` reads an error body (Aculab's JSON by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        base_url: str,
+        auth_hint: str,
+        secrets: Iterable[str] = (),
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        concurrency: int = 16,
+        timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        error_parser: Callable[[bytes], ErrorBody] = parse_aculab_error,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        # For messages: the host only, never a userinfo part of a user-given URL.
+        self.host = parts.hostname or self.base_url
+        if parts.port:
+            self.host = f"{self.host}:{parts.port}"
+        self.auth_hint = auth_hint
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retry = retry
+        self.error_parser = error_parser
+        self._secret_forms: set[str] = set()
+        for s in secrets:
+            self._secret_forms |= _secret_forms(s)
+        self._headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._gate: asyncio.Semaphore | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> HttpClient:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        transport = self._transport
+        if transport is None:
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(
+                limits=httpx.Limits(
+                    max_connections=self.concurrency,
+                    max_keepalive_connections=self.concurrency,
+                    keepalive_expiry=30.0,
+                )
+            )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            headers=self._headers,
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._gate = asyncio.Semaphore(self.concurrency)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    def __repr__(self) -> str:
+        return f"<HttpClient {self.service} {self.host} concurrency={self.concurrency}>"
+
+    # ----------------------------------------------------------------- secrets
+
+    def scrub(self, text: str, extra: Iterable[str] = ()) -> str:
+        """``text`` with every secret this client knows (and ``extra``) masked."""
+        forms = set(self._secret_forms)
+        for s in extra:
+            forms |= _secret_forms(s)
+        for form in sorted(forms, key=len, reverse=True):
+            if form in text:
+                text = text.replace(form, MASK)
+        return redact(text)
+
+    # ----------------------------------------------------------------- calls
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        parse: Callable[[Reply], T],
+        call: str | None = None,
+        form: Mapping[str, str | Secret] | None = None,
+        json_body: Any = None,
+        retry: bool = True,
+        timeout: float | None = None,
+        gone_ok_after_retry: bool = False,
+        outcome_unknown: str | None = None,
+    ) -> T:
+        """Send one call (retrying when ``retry`` and the failure is transient); return
+        ``parse(reply)`` for a 2xx answer.
+
+        ``form`` is sent as an urlencoded POST body, ``json_body`` (which may hold
+        :class:`Secret` values, revealed here only) as JSON. ``gone_ok_after_retry``: a 404
+        to a retried DELETE means an earlier attempt did it; ``parse`` gets that reply.
+        ``outcome_unknown`` is added to the message of any failure after which the call may
+        or may not have taken effect (connection lost, timeout, 5xx, unreadable success).
+        """
+        if self._client is None or self._gate is None:
+            raise RuntimeError("HttpClient used outside `async with`")
+        call = call or f"{method} {path}"
+        url = self.base_url + path
+        extra_secrets: set[str] = secrets_in(json_body) if json_body is not None else set()
+        if form is not None:
+            # A form may carry the account's own credentials (aql): known already, but a
+            # Secret passed in a form is masked too.
+            extra_secrets |= secrets_in(dict(form))
+        content: bytes | None = None
+        headers: dict[str, str] | None = None
+        data: dict[str, str] | None = None
+        if json_body is not None:
+            content = json.dumps(reveal(json_body)).encode()
+            headers = {"Content-Type": "application/json"}
+        elif form is not None:
+            data = {k: v.reveal() if isinstance(v, Secret) else v for k, v in form.items()}
+        policy = self.retry if retry else NO_RETRY
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                reply = await self._send(
+                    method,
+                    url,
+                    call=call,
+                    content=content,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    attempt=attempt,
+                    secrets=extra_secrets,
+                    outcome_unknown=outcome_unknown,
+                )
+                if 200 <= reply.status < 300 or (
+                    gone_ok_after_retry and attempt > 1 and reply.status == 404
+                ):
+                    try:
+                        return parse(reply)
+                    except MalformedResponseError as err:
+                        if outcome_unknown:
+                            raise MalformedResponseError(
+                                f"{_strip_call(err)}; {outcome_unknown}",
+                                call=err.call,
+                                hint=err.hint,
+                            ) from err
+                        raise
+                raise self._status_error(reply, extra_secrets, outcome_unknown)
+            except ApiError as err:
+                if not (retry and _transient(err)) or attempt >= policy.attempts:
+                    if attempt > 1 and not isinstance(err, AuthenticationError):
+                        err.message = f"{err.message} (after {attempt} attempts)"
+                        err.args = (err.message,)
+                    raise
+                retry_after = err.retry_after if isinstance(err, RateLimitedError) else None
+                wait = policy.wait_for(attempt, retry_after)
+                log.info(
+                    "%s failed (%s); retry %d of %d in %.2f s",
+                    call,
+                    _short_reason(err),
+                    attempt,
+                    policy.attempts - 1,
+                    wait,
+                )
+                await policy.sleep(wait)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        call: str,
+        content: bytes | None,
+        data: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        timeout: float | None,
+        attempt: int,
+        secrets: set[str],
+        outcome_unknown: str | None,
+    ) -> Reply:
+        assert self._client is not None and self._gate is not None
+        timeout_s = self.timeout if timeout is None else timeout
+        started = time.perf_counter()
+        async with self._gate:
+            try:
+                response = await self._client.request(
+                    method,
+                    url,
+                    content=content,
+                    data=data,
+                    headers=headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
+            except (httpx.TransportError, OSError, asyncio.TimeoutError) as exc:
+                raise self._connection_error(
+                    exc, call, secrets, outcome_unknown, timeout_s
+                ) from exc
+            except Exception as exc:
+                # aiohttp errors the transport does not map are connection failures too.
+                if _is_aiohttp_error(exc):
+                    raise self._connection_error(
+                        exc, call, secrets, outcome_unknown, timeout_s
+                    ) from exc
+                raise
+        elapsed = (time.perf_counter() - started) * 1000
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> %d in %.1f ms (attempt %d)", call, response.status_code, elapsed, attempt
+            )
+        return Reply(call, response.status_code, response.headers, response.content, attempt)
+
+    # ----------------------------------------------------------------- errors
+
+    def _connection_error(
+        self,
+        exc: BaseException,
+        call: str,
+        secrets: set[str],
+        outcome_unknown: str | None,
+        timeout: float,
+    ) -> ApiConnectionError:
+        # The aiohttp transport re-raises aiohttp's errors as httpx ones, not always aptly
+        # (a dropped connection becomes ConnectTimeout): judge by the original when there is one.
+        cause = exc.__cause__ if _is_aiohttp_error(exc.__cause__) else exc
+        kind = type(cause).__name__
+        if isinstance(cause, asyncio.TimeoutError | TimeoutError | httpx.TimeoutException):
+            what = f"no answer from {self.host} within {timeout:g} s ({kind})"
+        elif isinstance(cause, httpx.ConnectError) or _is_aiohttp_error(
+            cause, "ClientConnectorError"
+        ):
+            what = f"could not connect to {self.host} ({kind})"
+        else:
+            what = f"the connection to {self.host} failed ({kind})"
+        detail = str(cause).strip()
+        if detail:
+            what = f"{what}: {_one_line(detail)}"
+        message = self.scrub(what, secrets)
+        if outcome_unknown:
+            message = f"{message}; {outcome_unknown}"
+        hint = None
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            hint = f"check the endpoint of {self.service} in the desired state"
+        return ApiConnectionError(message, call=call, hint=hint)
+
+    def _status_error(
+        self, reply: Reply, secrets: set[str], outcome_unknown: str | None
+    ) -> ApiError:
+        status = reply.status
+        body = self.error_parser(reply.content)
+        scrub = self.scrub
+        code = scrub(body.code, secrets) if body.code else None
+        text = scrub(body.text, secrets) if body.text else None
+        details = [scrub(d, secrets) for d in body.details]
+        said = []
+        if text:
+            said.append(text)
+        if code and code not in (f"HTTP {status}", str(status)):
+            said.append(f"(code {code})")
+        message = f"{self.service} answered {status}"
+        if said:
+            message += ": " + " ".join(said)
+        elif body.shape:
+            message += f" with {scrub(body.shape, secrets)}"
+        if details:
+            message += "".join(f"\n    - {d}" for d in details)
+        if status in (401, 403):
+            return AuthenticationError(message, call=reply.call, hint=self.auth_hint)
+        if outcome_unknown and (status >= 500 or status == 408):
+            message = f"{message}; {outcome_unknown}"
+        kw: dict[str, Any] = {
+            "call": reply.call,
+            "status": status,
+            "code": code,
+            "text": text,
+            "details": details,
+        }
+        if status == 404:
+            return NotFoundError(message, **kw)
+        if status == 429:
+            retry_after = self.retry.parse_retry_after(reply.headers.get("retry-after"))
+            return RateLimitedError(message, retry_after=retry_after, **kw)
+        if status >= 500:
+            return ServerError(message, **kw)
+        return ApiStatusError(message, **kw)
+
+
+def _transient(err: ApiError) -> bool:
+    """Worth another try: 429, 5xx, a lost connection, aql's body-level 500."""
+    if isinstance(err, ApiConnectionError):
+        # A malformed endpoint fails the same way every time.
+        return not isinstance(err.__cause__, httpx.UnsupportedProtocol | httpx.InvalidURL)
+    if isinstance(err, RateLimitedError | ServerError):
+        return True
+    return isinstance(err, RelayError) and err.code == "500"
+
+
+def _short_reason(err: ApiError) -> str:
+    if isinstance(err, ApiStatusError):
+        return f"status {err.status}"
+    if isinstance(err, RelayError):
+        return f"code {err.code}"
+    return type(err).__name__
+
+
+def _strip_call(err: ApiError) -> str:
+    prefix = f"{err.call}: "
+    return err.message[len(prefix) :] if err.message.startswith(prefix) else err.message
+
+
+def _is_aiohttp_error(exc: BaseException | None, name: str = "ClientError") -> bool:
+    """Is ``exc`` aiohttp's ``name`` error (without importing aiohttp when it is not used)?"""
+    if exc is None or not type(exc).__module__.startswith("aiohttp"):
+        return False
+    import aiohttp
+
+    cls = getattr(aiohttp, name, None)
+    return cls is not None and isinstance(exc, cls)
+
+
+def expect_json(reply: Reply) -> Any:
+    """The JSON of a 2xx reply, or a :class:`MalformedResponseError` saying what came."""
+    try:
+        return loads(reply.content)
+    except ValueError:
+        raise MalformedResponseError(
+            f"expected JSON, got {describe_body(reply.content)}", call=reply.call
+        ) from None
+
+
+def malformed(reply: Reply, what: str) -> MalformedResponseError:
+    """A reply of the wrong shape: ``what`` says what was wrong."""
+    return MalformedResponseError(f"unexpected reply: {what}", call=reply.call)
