@@ -1,0 +1,337 @@
+"""Read the live account into one :class:`~reconciler.live.model.LiveState` snapshot.
+
+What is read, and nothing more (each call once):
+
+- one ``tel_list_numbers``;
+- both service lists, ``GET /service/v1/inbound`` and ``/outbound``;
+- the full configuration of every declared service that the lists show exists, and of the
+  inbound service of every live number of a pool that has ``inbound:`` (when it exists);
+- the service schema of a kind only when a declared service of that kind (a pool's inbound
+  included) uses ``mode: replace`` (its defaults are part of the comparison);
+- one aql ``query`` per declared relay route;
+- the purchase catalogue, only for pools short of their count: the supported countries per
+  did_type, the states of a country when the pool names a state, the regions per (country,
+  state, did_type), and the regulation addresses once if a short pool names one.
+
+All of it runs concurrently on a fixed pool of ``concurrency`` worker tasks pulling from one
+queue (a few workers cost far less CPU than thousands of gathered tasks, see PERF-NOTES.md);
+a finished list adds the reads it unlocks to the queue.
+
+Any failed read (after the clients' own retries) fails the whole read with
+:class:`~reconciler.errors.LiveReadError` naming the call and its cause: no partial snapshot
+ever reaches the planner.
+
+One race is handled rather than failed: a service the list showed but whose read answers 404
+was deleted in between. The reader then lists that kind again (once per read): if the service
+is gone from the new list too, the snapshot records it as absent; if the list still shows it,
+the read fails (the account is changing under us, or the API is inconsistent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from reconciler.clients.aculab import AculabClient
+from reconciler.clients.aql import AqlClient
+from reconciler.desired.model import DesiredState, NumberPool, ServiceKind
+from reconciler.errors import ConfigError, LiveReadError, NotFoundError, ReconcilerError
+from reconciler.live.model import (
+    Catalogue,
+    LiveNumber,
+    LiveRelayRoute,
+    LiveService,
+    LiveState,
+)
+
+Job = Callable[[], Awaitable[None]]
+ProgressCallback = Callable[[int, int], None]
+
+__all__ = ["read_live"]
+
+
+async def read_live(
+    desired: DesiredState,
+    aculab: AculabClient,
+    aql: AqlClient | None,
+    *,
+    concurrency: int = 16,
+    progress: ProgressCallback | None = None,
+) -> LiveState:
+    """Read everything ``desired`` needs from the live account (see the module docstring).
+
+    ``progress(done, total)`` is called as reads finish; ``total`` grows as finished lists
+    reveal more to read. Raises :class:`LiveReadError` if any read fails.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if desired.relay_routes and aql is None:
+        raise ConfigError(
+            "the desired state declares relay routes but there is no aql account to read them",
+            hint="add an `aql:` section (username, password) to the desired state",
+        )
+    return await _Reader(desired, aculab, aql, concurrency, progress).run()
+
+
+def _replace_kinds(desired: DesiredState) -> set[ServiceKind]:
+    kinds: set[ServiceKind] = set()
+    if any(s.mode == "replace" for s in desired.inbound_services.values()) or any(
+        p.inbound is not None and p.inbound.mode == "replace" for p in desired.pools.values()
+    ):
+        kinds.add("inbound")
+    if any(s.mode == "replace" for s in desired.outbound_services.values()):
+        kinds.add("outbound")
+    return kinds
+
+
+class _Reader:
+    """One read: the job queue, its workers, and what they found."""
+
+    def __init__(
+        self,
+        desired: DesiredState,
+        aculab: AculabClient,
+        aql: AqlClient | None,
+        concurrency: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.desired = desired
+        self.aculab = aculab
+        self.aql = aql
+        self.concurrency = concurrency
+        self.progress = progress
+        self.queue: asyncio.Queue[Job] = asyncio.Queue()
+        self.total = 0
+        self.done = 0
+        # What was found.
+        self.numbers: dict[str, LiveNumber] | None = None
+        self.names: dict[ServiceKind, set[str] | None] = {"inbound": None, "outbound": None}
+        self.configs: dict[ServiceKind, dict[str, LiveService]] = {"inbound": {}, "outbound": {}}
+        self.requested: dict[ServiceKind, set[str]] = {"inbound": set(), "outbound": set()}
+        self.relay: dict[str, LiveRelayRoute] = {}
+        self.schemas: dict[str, dict[str, Any]] = {}
+        self.countries: dict[str, tuple[str, ...]] = {}
+        self.states: dict[str, tuple[str, ...]] = {}
+        self.regions: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self.addresses: dict[str, tuple[str, str]] | None = None
+        # One re-list per kind when a listed service answers 404 (see the module docstring).
+        self._relists: dict[ServiceKind, asyncio.Task[set[str]]] = {}
+
+    # ----------------------------------------------------------------- the queue
+
+    def add(self, job: Job) -> None:
+        self.queue.put_nowait(job)
+        self.total += 1
+
+    async def _worker(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                await job()
+            finally:
+                self.queue.task_done()
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+    async def run(self) -> LiveState:
+        # The lists first: they unlock the rest. The other reads keep the workers busy
+        # meanwhile.
+        self.add(self._list_numbers)
+        self.add(lambda: self._list_services("inbound"))
+        self.add(lambda: self._list_services("outbound"))
+        for kind in sorted(_replace_kinds(self.desired)):
+            self.add(self._schema_job(kind))
+        for number in self.desired.relay_routes:
+            self.add(self._relay_job(number))
+        if self.progress is not None:
+            self.progress(0, self.total)
+
+        workers = [asyncio.ensure_future(self._worker()) for _ in range(self.concurrency)]
+        joined = asyncio.ensure_future(self.queue.join())
+        try:
+            await asyncio.wait([joined, *workers], return_when=asyncio.FIRST_COMPLETED)
+            for worker in workers:
+                if worker.done() and not worker.cancelled():
+                    failure = worker.exception()
+                    if failure is not None:
+                        raise failure
+        except LiveReadError:
+            raise
+        except ReconcilerError as err:
+            raise LiveReadError(
+                f"could not read the live account: {err.message}",
+                hint=err.hint or "nothing was changed; fix the cause and run the command again",
+            ) from err
+        finally:
+            tasks: list[asyncio.Future[Any]] = [joined, *workers, *self._relists.values()]
+            for pending in tasks:
+                pending.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self._snapshot()
+
+    def _snapshot(self) -> LiveState:
+        assert self.numbers is not None
+        inbound_names, outbound_names = self.names["inbound"], self.names["outbound"]
+        assert inbound_names is not None and outbound_names is not None
+        return LiveState(
+            numbers=self.numbers,
+            inbound_names=frozenset(inbound_names),
+            outbound_names=frozenset(outbound_names),
+            inbound=self.configs["inbound"],
+            outbound=self.configs["outbound"],
+            relay_routes=self.relay,
+            catalogue=Catalogue(
+                countries=self.countries,
+                states=self.states,
+                regions=self.regions,
+                regulation_addresses=self.addresses,
+            ),
+            service_schemas=self.schemas,
+        )
+
+    # ----------------------------------------------------------------- lists
+
+    async def _list_numbers(self) -> None:
+        self.numbers = await self.aculab.list_numbers()
+        self._after_lists()
+        self._add_catalogue()
+
+    async def _list_services(self, kind: ServiceKind) -> None:
+        names = {s.name for s in await self.aculab.list_services(kind)}
+        self.names[kind] = names
+        self._add_reads(kind, [name for name in self.desired.services(kind) if name in names])
+        if kind == "inbound":
+            self._after_lists()
+
+    def _after_lists(self) -> None:
+        """Once both the numbers and the inbound list are known: read the inbound services
+        of the pools' live numbers."""
+        names = self.names["inbound"]
+        if self.numbers is None or names is None:
+            return
+        pools = self._pools_by_location()
+        wanted = [
+            number
+            for number, live in self.numbers.items()
+            if number in names
+            and (pool := pools.get(live.location.key())) is not None
+            and pool.inbound is not None
+        ]
+        self._add_reads("inbound", wanted)
+
+    def _pools_by_location(self) -> dict[tuple[str, str, str, str], NumberPool]:
+        return {p.location.key(): p for p in self.desired.pools.values()}
+
+    # ----------------------------------------------------------------- services
+
+    def _add_reads(self, kind: ServiceKind, names: list[str]) -> None:
+        for name in names:
+            if name not in self.requested[kind]:
+                self.requested[kind].add(name)
+                self.add(self._read_job(kind, name))
+
+    def _read_job(self, kind: ServiceKind, name: str) -> Job:
+        async def job() -> None:
+            try:
+                config = await self.aculab.read_service(kind, name)
+            except NotFoundError as err:
+                await self._listed_but_gone(kind, name, err)
+                return
+            self.configs[kind][name] = LiveService(kind=kind, name=name, config=config)
+
+        return job
+
+    async def _listed_but_gone(self, kind: ServiceKind, name: str, err: NotFoundError) -> None:
+        """A listed service answered 404: list again (once per kind and read) to tell a
+        deletion during the read from an inconsistency."""
+        task = self._relists.get(kind)
+        if task is None:
+
+            async def relist() -> set[str]:
+                return {s.name for s in await self.aculab.list_services(kind)}
+
+            task = self._relists[kind] = asyncio.ensure_future(relist())
+        fresh = await asyncio.shield(task)
+        if name in fresh:
+            raise LiveReadError(
+                f"could not read the live account: {err.call} answered 404 although the "
+                f"{kind} service list shows {name!r}, twice; the account is inconsistent or "
+                "changing during the read",
+                hint="run the command again; if it persists, check the service in the "
+                "Aculab Cloud console",
+            ) from err
+        names = self.names[kind]
+        assert names is not None
+        names.discard(name)
+
+    def _schema_job(self, kind: ServiceKind) -> Job:
+        async def job() -> None:
+            self.schemas[kind] = await self.aculab.service_schema(kind)
+
+        return job
+
+    # ----------------------------------------------------------------- relay routes
+
+    def _relay_job(self, number: str) -> Job:
+        async def job() -> None:
+            assert self.aql is not None
+            self.relay[number] = await self.aql.query(number)
+
+        return job
+
+    # ----------------------------------------------------------------- catalogue
+
+    def _add_catalogue(self) -> None:
+        """The purchase catalogue for pools short of their count, each list once."""
+        assert self.numbers is not None
+        have: dict[tuple[str, str, str, str], int] = {}
+        for live in self.numbers.values():
+            loc_key = live.location.key()
+            have[loc_key] = have.get(loc_key, 0) + 1
+        short = [p for p in self.desired.pools.values() if have.get(p.location.key(), 0) < p.count]
+        did_types: list[str] = []
+        countries: list[str] = []
+        regions: list[tuple[str, str, str]] = []
+        for pool in short:
+            loc = pool.location
+            if loc.did_type not in did_types:
+                did_types.append(loc.did_type)
+            if loc.state and loc.country not in countries:
+                countries.append(loc.country)
+            key = (loc.country, loc.state or "", loc.did_type)
+            if key not in regions:
+                regions.append(key)
+        for did_type in did_types:
+            self.add(self._countries_job(did_type))
+        for country in countries:
+            self.add(self._states_job(country))
+        for key in regions:
+            self.add(self._regions_job(key))
+        if any(p.regulation_address for p in short):
+            self.add(self._addresses_job)
+
+    def _countries_job(self, did_type: str) -> Job:
+        async def job() -> None:
+            self.countries[did_type] = tuple(await self.aculab.supported_countries(did_type))
+
+        return job
+
+    def _states_job(self, country: str) -> Job:
+        async def job() -> None:
+            self.states[country] = tuple(await self.aculab.supported_states(country))
+
+        return job
+
+    def _regions_job(self, key: tuple[str, str, str]) -> Job:
+        country, state, did_type = key
+
+        async def job() -> None:
+            found = await self.aculab.supported_regions(country, state or None, did_type)
+            self.regions[key] = tuple(found)
+
+        return job
+
+    async def _addresses_job(self) -> None:
+        self.addresses = await self.aculab.regulation_addresses()
