@@ -1,0 +1,680 @@
+"""Execute a Plan: in order, concurrently where independent, journalled, never half-told.
+
+:func:`apply_plan` runs the plan's changes in the order of DESIGN.md §5, in four waves:
+
+1. **purchases** (one per pool short of its count; see :mod:`reconciler.apply.purchases`);
+2. **service creates and updates**, the inbound service of every number just bought (PUT, the
+   pool's ``inbound`` configuration, named by the number), and **relay routes** (aql: another
+   API, independent of the services);
+3. **service deletes**;
+4. **releases**, all in ONE ``tel_delete_numbers`` call, reported number by number.
+
+Within a wave, changes run concurrently, at most ``concurrency`` at once. A change whose
+prerequisite failed is skipped, not attempted:
+
+- the inbound service of a new number depends on the purchase that buys it (a purchase that
+  bought 2 of 3 gets 2 services, and the third is reported skipped);
+- the release of a number depends on the deletion of its inbound service, when the plan
+  deletes it (a number is never released while its service may outlive it);
+- releases need ``allow_release`` (irreversible); without it they are skipped as blocked.
+
+Everything else is independent: a failure is reported with the API's reason and the run goes
+on. Every write is journalled (intent before, outcome after). A dry run writes nothing: the
+purchases go to ``tel_purchase_development``, every service body is checked against the
+server's schema, and the report says what would have happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.apply.journal import FAILED, SUCCEEDED, UNKNOWN, Journal, JournalView, new_id
+from reconciler.apply.ports import AculabApi, AqlApi
+from reconciler.apply.purchases import (
+    PurchasePolicy,
+    Purchaser,
+    PurchaseResult,
+    describe_error,
+    is_outcome_unknown,
+)
+from reconciler.apply.schemas import ServiceSchemas, merge_patch
+from reconciler.desired.model import DesiredState, Location
+from reconciler.errors import ApiError, NotFoundError, ReconcilerError
+from reconciler.live.model import LiveState
+from reconciler.plan.changes import (
+    Change,
+    CreateService,
+    DeleteService,
+    ModifyRelay,
+    Plan,
+    Purchase,
+    Release,
+    UpdateService,
+)
+from reconciler.secret import redact
+
+Status = Literal["succeeded", "failed", "skipped"]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    """How to apply.
+
+    ``purchase_wait``: the longest a bought number may take to appear in
+    ``tel_list_numbers``; after a purchase whose outcome is unknown, apply re-lists for up to
+    this long before deciding what is missing. ``purchase_attempts``: the most purchase calls
+    one pool's shortfall may take in a run (the second only after a re-list proved numbers
+    missing).
+    """
+
+    dry_run: bool = False
+    allow_release: bool = False
+    concurrency: int = 16
+    purchase_wait: float = 30.0
+    purchase_attempts: int = 2
+
+    def purchase_policy(self) -> PurchasePolicy:
+        return PurchasePolicy(wait=self.purchase_wait, attempts=self.purchase_attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What happened to one change.
+
+    ``action``: ``purchase`` | ``create`` | ``update`` | ``delete`` | ``relay`` | ``release``.
+    ``detail``: what was done (or, in a dry run, would be). ``reason``: why it failed (the
+    API's words) or was skipped.
+    """
+
+    address: str
+    action: str
+    status: Status
+    detail: str = ""
+    reason: str | None = None
+    numbers: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": self.address,
+            "action": self.action,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.numbers:
+            out["numbers"] = list(self.numbers)
+        return out
+
+
+@dataclass
+class ApplyReport:
+    """The outcome of one apply: every change's result, in plan order, and notes (recovered
+    purchases, numbers that appeared, what an interrupted earlier run left behind)."""
+
+    run_id: str
+    dry_run: bool
+    results: list[ChangeResult] = field(default_factory=list)
+    bought: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    purchase_calls: int = 0
+
+    def with_status(self, status: Status) -> list[ChangeResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def succeeded(self) -> list[ChangeResult]:
+        return self.with_status("succeeded")
+
+    @property
+    def failed(self) -> list[ChangeResult]:
+        return self.with_status("failed")
+
+    @property
+    def skipped(self) -> list[ChangeResult]:
+        return self.with_status("skipped")
+
+    @property
+    def ok(self) -> bool:
+        """True when every change succeeded (nothing failed, nothing skipped)."""
+        return not self.failed and not self.skipped
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "succeeded": len(self.succeeded),
+            "failed": len(self.failed),
+            "skipped": len(self.skipped),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "status": "succeeded" if self.ok else "failed",
+            "summary": self.counts(),
+            "results": [r.as_json() for r in self.results],
+            "bought": {pool: list(nums) for pool, nums in self.bought.items()},
+            "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+async def run_bounded(
+    jobs: Sequence[Callable[[], Awaitable[ChangeResult]]], concurrency: int
+) -> list[ChangeResult]:
+    """Run ``jobs`` with at most ``concurrency`` in flight, results in job order.
+
+    A few workers pull from a shared index rather than thousands of tasks waiting on a
+    semaphore (PERF-NOTES.md: bound the tasks, not only the connections).
+    """
+    results: list[ChangeResult | None] = [None] * len(jobs)
+    position = 0
+
+    async def worker() -> None:
+        nonlocal position
+        while position < len(jobs):
+            index = position
+            position += 1
+            results[index] = await jobs[index]()
+
+    workers = max(1, min(concurrency, len(jobs)))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return [r for r in results if r is not None]
+
+
+class _Run:
+    """One apply run: shared state of the waves."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        desired: DesiredState,
+        aculab: AculabApi,
+        aql: AqlApi | None,
+        options: ApplyOptions,
+        journal: Journal | None,
+        live: LiveState | None,
+        progress: Progress | None,
+    ) -> None:
+        self.plan = plan
+        self.desired = desired
+        self.aculab = aculab
+        self.aql = aql
+        self.options = options
+        self.journal = journal
+        self.live = live
+        self.progress = progress
+        self.report = ApplyReport(
+            run_id=journal.run_id if journal is not None else new_id(), dry_run=options.dry_run
+        )
+        self.view = journal.view() if journal is not None else JournalView()
+        self.schemas = ServiceSchemas(aculab, live.service_schemas if live else None)
+        self._done = 0
+        # Every change, plus the inbound service of each number a purchase will bring.
+        self._total = len(plan.changes) + sum(
+            p.quantity for p in plan.of(Purchase) if p.inbound is not None
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _tick(self, n: int = 1) -> None:
+        self._done += n
+        if self.progress is not None:
+            self.progress(min(self._done, self._total), self._total)
+
+    async def record(self, event: str, **fields: Any) -> None:
+        if self.journal is not None and not self.options.dry_run:
+            await asyncio.to_thread(self.journal.record, event, **fields)
+
+    async def _write(
+        self,
+        change_address: str,
+        action: str,
+        call: Callable[[], Awaitable[str]],
+        *,
+        intent: Mapping[str, Any],
+    ) -> ChangeResult:
+        """Journal an intent, make the call, journal the outcome; never raise an API error."""
+        op = new_id()
+        await self.record("intent", op=op, address=change_address, action=action, **intent)
+        try:
+            detail = await call()
+        except (ApiError, _Mismatch) as err:
+            status = UNKNOWN if isinstance(err, ApiError) and is_outcome_unknown(err) else FAILED
+            reason = describe_error(err)
+            await self.record("outcome", op=op, status=status, error=reason)
+            self._tick()
+            return ChangeResult(change_address, action, "failed", reason=reason)
+        await self.record("outcome", op=op, status=SUCCEEDED, detail=detail)
+        self._tick()
+        return ChangeResult(change_address, action, "succeeded", detail=detail)
+
+    # ----------------------------------------------------------------- wave 1: purchases
+
+    async def purchases(self) -> list[PurchaseResult]:
+        purchaser = Purchaser(
+            self.aculab, self.journal, self.view, policy=self.options.purchase_policy()
+        )
+        planned: list[Purchase] = self.plan.of(Purchase)
+        jobs: list[Callable[[], Awaitable[PurchaseResult]]] = []
+        for p in planned:
+            jobs.append(self._purchase_job(purchaser, p))
+        # Purchases interrupted in earlier runs at locations this plan doesn't buy at: settle
+        # them too (journal bookkeeping; a complete pool means nothing is at stake).
+        planned_keys = {p.location.key() for p in planned}
+        others: dict[tuple[str, str, str, str], Location] = {}
+        if not self.options.dry_run:
+            for intent in self.view.unresolved:
+                if intent.location.key() not in planned_keys:
+                    others.setdefault(intent.location.key(), intent.location)
+        settling = [self._settle_only(purchaser, loc) for loc in others.values()]
+        results, *_ = await asyncio.gather(self._bounded(jobs), *settling)
+        return results
+
+    def _purchase_job(
+        self, purchaser: Purchaser, purchase: Purchase
+    ) -> Callable[[], Awaitable[PurchaseResult]]:
+        async def job() -> PurchaseResult:
+            if self.options.dry_run:
+                result = await purchaser.rehearse(purchase)
+            else:
+                result = await purchaser.buy(purchase)
+            self._tick()
+            return result
+
+        return job
+
+    async def _bounded(
+        self, jobs: Sequence[Callable[[], Awaitable[PurchaseResult]]]
+    ) -> list[PurchaseResult]:
+        semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
+
+        async def one(job: Callable[[], Awaitable[PurchaseResult]]) -> PurchaseResult:
+            async with semaphore:
+                return await job()
+
+        return list(await asyncio.gather(*(one(j) for j in jobs)))
+
+    async def _settle_only(self, purchaser: Purchaser, location: Location) -> list[PurchaseResult]:
+        try:
+            current = await purchaser.list_at(location)
+        except ApiError as err:
+            self.report.notes.append(
+                f"an interrupted purchase at {location} is still unresolved: {describe_error(err)}"
+            )
+            return []
+        listing, _found, notes = await purchaser.settle(location, current)
+        self.report.notes.extend(notes)
+        if listing is None:
+            self.report.notes.append(f"an interrupted purchase at {location} is unresolved")
+        return []
+
+    def _purchase_result(self, result: PurchaseResult) -> ChangeResult:
+        p = result.purchase
+        self.report.purchase_calls += result.calls
+        self.report.notes.extend(result.notes)
+        if result.numbers:
+            self.report.bought[p.pool] = list(result.numbers)
+        verb = "would buy" if self.options.dry_run else "bought"
+        if result.succeeded:
+            if self.options.dry_run:
+                detail = f"would buy {p.quantity} at {p.location} (parameters accepted)"
+            elif result.numbers:
+                detail = f"{verb} {len(result.numbers)}: {', '.join(result.numbers)}"
+            else:
+                detail = "nothing to buy"
+            return ChangeResult(
+                p.address, "purchase", "succeeded", detail, None, tuple(result.numbers)
+            )
+        detail = (
+            f"bought {len(result.numbers)} of {p.quantity}: {', '.join(result.numbers)}"
+            if result.numbers and not self.options.dry_run
+            else ""
+        )
+        return ChangeResult(
+            p.address, "purchase", "failed", detail, result.reason, tuple(result.numbers)
+        )
+
+    # ----------------------------------------------------------------- wave 2: services, relay
+
+    def _service_jobs(
+        self, purchased: Sequence[PurchaseResult]
+    ) -> tuple[list[Callable[[], Awaitable[ChangeResult]]], list[ChangeResult]]:
+        jobs: list[Callable[[], Awaitable[ChangeResult]]] = []
+        skipped: list[ChangeResult] = []
+        for change in self.plan.changes:
+            if isinstance(change, CreateService | UpdateService):
+                jobs.append(self._service_job(change))
+        for result in purchased:
+            p = result.purchase
+            if p.inbound is None:
+                continue
+            for number in result.numbers:
+                jobs.append(self._new_number_job(p, number))
+            if not result.succeeded and result.shortfall:
+                cause = f"the purchase for pool {p.pool} failed"
+                skipped.append(
+                    ChangeResult(
+                        f"inbound:<new numbers of {p.pool}>",
+                        "create",
+                        "skipped",
+                        reason=f"not attempted: {cause} ({result.shortfall} number(s) not bought)",
+                    )
+                )
+        for change in self.plan.changes:
+            if isinstance(change, ModifyRelay):
+                jobs.append(self._relay_job(change))
+        return jobs, skipped
+
+    def _service_job(
+        self, change: CreateService | UpdateService
+    ) -> Callable[[], Awaitable[ChangeResult]]:
+        action = "create" if isinstance(change, CreateService) else "update"
+        method = "PUT" if isinstance(change, CreateService) else change.method
+        kind, name, body = change.service_kind, change.name, change.body
+
+        async def job() -> ChangeResult:
+            if self.options.dry_run:
+                return await self._validate(change.address, action, kind, name, body, method)
+
+            async def call() -> str:
+                if method == "PATCH":
+                    await self.aculab.modify_service(kind, name, body)
+                    return "updated (PATCH)"
+                created, _config = await self.aculab.write_service(kind, name, body)
+                if action == "create":
+                    return "created" if created else "written (it already existed: replaced)"
+                return "replaced (PUT)" if not created else "created (it had disappeared)"
+
+            return await self._write(
+                change.address, action, call, intent={"method": method, "body": body}
+            )
+
+        return job
+
+    def _new_number_job(
+        self, purchase: Purchase, number: str
+    ) -> Callable[[], Awaitable[ChangeResult]]:
+        inbound = purchase.inbound
+        assert inbound is not None
+        body = inbound.config
+        address = f"inbound:{number}"
+
+        async def job() -> ChangeResult:
+            if self.options.dry_run:
+                return await self._validate(address, "create", "inbound", number, body, "PUT")
+
+            async def call() -> str:
+                created, _config = await self.aculab.write_service("inbound", number, body)
+                what = "created" if created else "written (replaced)"
+                return f"{what} for the new number of pool {purchase.pool}"
+
+            return await self._write(
+                address, "create", call, intent={"method": "PUT", "body": body}
+            )
+
+        return job
+
+    def _relay_job(self, change: ModifyRelay) -> Callable[[], Awaitable[ChangeResult]]:
+        detail_text = ",".join(change.new_detail)
+        summary = f"{change.new_action}" + (f" {detail_text}" if detail_text else "")
+
+        async def job() -> ChangeResult:
+            if self.aql is None:
+                self._tick()
+                return ChangeResult(
+                    change.address,
+                    "relay",
+                    "failed",
+                    reason="no aql account is configured (add an `aql:` section)",
+                )
+            if self.options.dry_run:
+                self._tick()
+                return ChangeResult(change.address, "relay", "succeeded", f"would set {summary}")
+            aql = self.aql
+
+            async def call() -> str:
+                route = await aql.modify(change.number, change.new_action, change.new_detail)
+                if route.action != change.new_action or tuple(route.detail) != tuple(
+                    change.new_detail
+                ):
+                    shown = ",".join(route.detail)
+                    raise _Mismatch(f"aql answered OK but reports {route.action} {shown}".strip())
+                return f"set {summary}"
+
+            return await self._write(
+                change.address,
+                "relay",
+                call,
+                intent={"action_type": change.new_action, "detail": list(change.new_detail)},
+            )
+
+        return job
+
+    async def _validate(
+        self,
+        address: str,
+        action: str,
+        kind: str,
+        name: str,
+        body: Mapping[str, Any],
+        method: str,
+    ) -> ChangeResult:
+        """Dry run of a service write: check the body the server would end up with."""
+        self._tick()
+        try:
+            if method == "PATCH":
+                base = await self._live_config(kind, name)
+                checked: Mapping[str, Any] = merge_patch(base, body)
+            else:
+                checked = body
+            problems = await self.schemas.problems(kind, checked)
+        except ApiError as err:
+            return ChangeResult(
+                address, action, "failed", reason=f"could not validate: {describe_error(err)}"
+            )
+        if problems:
+            return ChangeResult(
+                address,
+                action,
+                "failed",
+                reason="the server's schema rejects it: " + "; ".join(problems),
+            )
+        verb = {"create": "would create", "update": f"would update ({method})"}[action]
+        return ChangeResult(address, action, "succeeded", f"{verb}; valid against the schema")
+
+    async def _live_config(self, kind: str, name: str) -> Mapping[str, Any]:
+        if self.live is not None:
+            found = self.live.services(kind).get(name)  # type: ignore[arg-type]
+            if found is not None:
+                return found.config
+        return await self.aculab.read_service(kind, name)
+
+    # ----------------------------------------------------------------- wave 3: deletes
+
+    def _delete_jobs(self) -> list[Callable[[], Awaitable[ChangeResult]]]:
+        return [self._delete_job(c) for c in self.plan.of(DeleteService)]
+
+    def _delete_job(self, change: DeleteService) -> Callable[[], Awaitable[ChangeResult]]:
+        async def job() -> ChangeResult:
+            if self.options.dry_run:
+                self._tick()
+                return ChangeResult(change.address, "delete", "succeeded", "would delete")
+
+            async def call() -> str:
+                try:
+                    await self.aculab.delete_service(change.service_kind, change.name)
+                except NotFoundError:
+                    return "already gone"
+                return "deleted"
+
+            return await self._write(change.address, "delete", call, intent={})
+
+        return job
+
+    # ----------------------------------------------------------------- wave 4: releases
+
+    async def releases(self, done: Mapping[str, ChangeResult]) -> list[ChangeResult]:
+        planned: list[Release] = self.plan.of(Release)
+        if not planned:
+            return []
+        out: dict[str, ChangeResult] = {}
+        go: list[Release] = []
+        for r in planned:
+            if not self.options.allow_release:
+                out[r.number] = ChangeResult(
+                    r.address,
+                    "release",
+                    "skipped",
+                    reason="blocked: releasing a number is irreversible; run with --allow-release",
+                )
+                continue
+            prerequisite = done.get(f"inbound:{r.number}")
+            if (
+                prerequisite is not None
+                and prerequisite.action == "delete"
+                and prerequisite.status != "succeeded"
+            ):
+                out[r.number] = ChangeResult(
+                    r.address,
+                    "release",
+                    "skipped",
+                    reason=f"not attempted: deleting its inbound service {prerequisite.status}",
+                )
+                continue
+            go.append(r)
+        if go:
+            numbers = [r.number for r in go]
+            for number, result in (await self._release_batch(numbers)).items():
+                out[number] = result
+        self._tick(len(planned))
+        return [out[r.number] for r in planned]
+
+    async def _release_batch(self, numbers: list[str]) -> dict[str, ChangeResult]:
+        def result(
+            number: str, status: Status, detail: str = "", reason: str | None = None
+        ) -> ChangeResult:
+            return ChangeResult(f"number:{number}", "release", status, detail, reason)
+
+        if self.options.dry_run:
+            return {n: result(n, "succeeded", "would release") for n in numbers}
+        op = new_id()
+        await self.record("intent", op=op, address="numbers", action="release", numbers=numbers)
+        try:
+            answer = await self.aculab.delete_numbers(numbers)
+        except ApiError as err:
+            reason = describe_error(err)
+            if not is_outcome_unknown(err):
+                await self.record("outcome", op=op, status=FAILED, error=reason)
+                return {n: result(n, "failed", reason=reason) for n in numbers}
+            # The call may have released some: one list says which numbers are gone.
+            await self.record("outcome", op=op, status=UNKNOWN, error=reason)
+            try:
+                listed = await self.aculab.list_numbers()
+            except ApiError as list_err:
+                why = f"{reason}; and the account could not be re-listed: "
+                why += describe_error(list_err)
+                return {n: result(n, "failed", reason=f"outcome unknown: {why}") for n in numbers}
+            gone = [n for n in numbers if n not in listed]
+            await self.record("resolved", op=op, status=SUCCEEDED, released=gone)
+            return {
+                n: result(n, "succeeded", "released (confirmed by re-listing)")
+                if n not in listed
+                else result(n, "failed", reason=reason)
+                for n in numbers
+            }
+        failed = dict(answer.failed)
+        status = str(answer.status).upper()
+        if status == "FAIL" and not failed:
+            failed = {n: ("", "the API answered FAIL") for n in numbers}
+        released = [n for n in numbers if n not in failed]
+        await self.record(
+            "outcome",
+            op=op,
+            status=SUCCEEDED if not failed else FAILED,
+            answer=status,
+            released=released,
+            failed={n: {"code": c, "description": d} for n, (c, d) in failed.items()},
+        )
+        out: dict[str, ChangeResult] = {}
+        for n in numbers:
+            if n in failed:
+                code, text = failed[n]
+                reason = redact(f"{code}: {text}" if code else text)
+                out[n] = result(n, "failed", reason=f"tel_delete_numbers: {reason}")
+            else:
+                out[n] = result(n, "succeeded", "released")
+        return out
+
+    # ----------------------------------------------------------------- the run
+
+    async def run(self) -> ApplyReport:
+        self._tick(0)
+        counts = self.plan.counts()
+        await self.record("run_start", dry_run=self.options.dry_run, plan=counts)
+        results: dict[Change, ChangeResult] = {}
+        concurrency = self.options.concurrency
+
+        purchased = await self.purchases()
+        for pr in purchased:
+            results[pr.purchase] = self._purchase_result(pr)
+
+        jobs, skipped = self._service_jobs(purchased)
+        wave2 = await run_bounded(jobs, concurrency)
+        wave2 += skipped
+        wave3 = await run_bounded(self._delete_jobs(), concurrency)
+        by_address = {r.address: r for r in wave3}
+        wave4 = await self.releases(by_address)
+
+        ordered: list[ChangeResult] = [results[c] for c in self.plan.changes if c in results]
+        ordered += wave2 + wave3 + wave4
+        self.report.results = ordered
+        await self.record("run_end", summary=self.report.counts())
+        return self.report
+
+
+class _Mismatch(ReconcilerError):
+    """aql accepted a modify but reports a different route."""
+
+
+async def apply_plan(
+    plan: Plan,
+    desired: DesiredState,
+    aculab: AculabApi,
+    aql: AqlApi | None,
+    *,
+    options: ApplyOptions | None = None,
+    journal: Journal | None = None,
+    live: LiveState | None = None,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Apply ``plan`` (see the module docstring) and report what happened.
+
+    ``journal`` is required unless ``options.dry_run``: no write goes out unrecorded.
+    ``live`` (the snapshot the plan was made from) lets a dry run check PATCH bodies merged
+    into the live configuration without reading them again. ``progress(done, total)`` is
+    called as changes finish. API failures never raise: they are in the report.
+    """
+    options = options or ApplyOptions()
+    if journal is None and not options.dry_run:
+        raise ValueError("apply_plan needs a journal unless it is a dry run")
+    return await _Run(plan, desired, aculab, aql, options, journal, live, progress).run()
+
+
+def summary_line(report: ApplyReport) -> str:
+    """``Apply complete: 5 succeeded, 1 failed, 0 skipped.`` (or the dry run's wording)."""
+    c = report.counts()
+    if report.dry_run:
+        return (
+            f"Dry run: nothing was changed. {c['succeeded']} would succeed, "
+            f"{c['failed']} would fail, {c['skipped']} would be skipped."
+        )
+    head = "Apply complete" if report.ok else "Apply finished with failures"
+    return f"{head}: {c['succeeded']} succeeded, {c['failed']} failed, {c['skipped']} skipped."

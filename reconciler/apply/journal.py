@@ -1,0 +1,307 @@
+"""The apply journal: an append-only record of every write, durable before it matters.
+
+``.reconciler/journal.jsonl`` holds one JSON object per line. Every write apply makes is
+recorded twice: an ``intent`` before the call and an ``outcome`` after it; each line is
+fsynced before the call it announces goes out, so a crash at any point leaves the journal
+saying what may have happened. A purchase ``intent`` carries the numbers that were at the
+location before the call: the next apply uses it to re-count what an interrupted purchase
+bought (:meth:`Journal.unresolved_purchases`), before buying anything there again.
+
+Secrets never enter the journal: bodies pass through :func:`reconciler.secret.to_jsonable`,
+and the file is created with mode 0600; a journal readable by other users is refused rather
+than written to.
+
+Record fields (all records): ``time`` (ISO 8601, UTC), ``run`` (the run id), ``event``
+(``run_start`` | ``intent`` | ``outcome`` | ``resolved`` | ``run_end``). Intents and outcomes
+share an ``op`` id; an intent names its ``address`` and ``action``; an outcome has a
+``status`` (``succeeded`` | ``failed`` | ``unknown``) and, for purchases, the ``numbers``
+bought. ``resolved`` closes an ``unknown`` purchase once a re-list has counted what it bought.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reconciler.desired.model import Location
+from reconciler.errors import JournalError
+from reconciler.secret import json_default, to_jsonable
+
+JOURNAL_NAME = "journal.jsonl"
+
+# Statuses of an outcome. "unknown": the call may or may not have taken effect.
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+UNKNOWN = "unknown"
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 UTC with microseconds (sortable, parseable)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse a journal ``time``; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def new_id() -> str:
+    """A short random id for a run or an operation."""
+    return uuid.uuid4().hex[:12]
+
+
+def location_json(location: Location) -> dict[str, Any]:
+    return {
+        "country": location.country,
+        "state": location.state,
+        "region": location.region,
+        "did_type": location.did_type,
+    }
+
+
+def location_from_json(data: Any) -> Location | None:
+    if not isinstance(data, Mapping):
+        return None
+    country, region = data.get("country"), data.get("region")
+    if not isinstance(country, str) or not isinstance(region, str):
+        return None
+    state = data.get("state")
+    did_type = data.get("did_type")
+    return Location(
+        country=country,
+        region=region,
+        state=state if isinstance(state, str) else None,
+        did_type=did_type if isinstance(did_type, str) else "geographic",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseIntent:
+    """A purchase announced in the journal whose outcome is not known.
+
+    ``before`` is the set of numbers that were at ``location`` when the intent was written:
+    any number there now and not in it was bought by this purchase (or since, by hand).
+    """
+
+    op: str
+    run: str
+    time: datetime | None
+    pool: str
+    location: Location
+    quantity: int
+    before: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class BoughtNumbers:
+    """Numbers the journal says were bought at a location, and when."""
+
+    op: str
+    time: datetime | None
+    location: Location
+    numbers: tuple[str, ...]
+
+
+@dataclass
+class JournalView:
+    """What earlier runs left for this one: purchases whose outcome is unknown, and numbers
+    bought recently (which a lagging ``tel_list_numbers`` may not show yet)."""
+
+    unresolved: list[PurchaseIntent] = field(default_factory=list)
+    bought: list[BoughtNumbers] = field(default_factory=list)
+
+    def unresolved_at(self, location: Location) -> list[PurchaseIntent]:
+        key = location.key()
+        return [i for i in self.unresolved if i.location.key() == key]
+
+    def bought_at(self, location: Location, *, since: datetime) -> list[BoughtNumbers]:
+        key = location.key()
+        return [
+            b
+            for b in self.bought
+            if b.location.key() == key and (b.time is None or b.time >= since)
+        ]
+
+
+class Journal:
+    """The append-only JSON-lines journal of one working directory.
+
+    ``record()`` appends one line and fsyncs it before returning: call it before the write it
+    announces. It is safe to call from several threads (``asyncio.to_thread``); lines never
+    interleave. The file is opened lazily, on the first record, so a run that writes nothing
+    leaves no journal behind.
+    """
+
+    def __init__(self, path: str | Path, *, run_id: str | None = None) -> None:
+        self.path = Path(path)
+        self.run_id = run_id or new_id()
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- writing
+
+    def _open(self) -> int:
+        directory = self.path.parent
+        new_dir = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        if new_dir:
+            os.chmod(directory, 0o700)
+        existed = self.path.exists()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise JournalError(
+                f"cannot open the journal {self.path}: {err.strerror}",
+                hint="check the permissions of the working directory",
+            ) from err
+        try:
+            info = os.fstat(fd)
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise JournalError(
+                    f"the journal {self.path} is readable or writable by other users "
+                    f"(mode {stat.S_IMODE(info.st_mode):04o}); refusing to write to it",
+                    hint=f"run `chmod 600 {self.path}` and apply again",
+                )
+            if existed and info.st_size > 0:
+                # A run killed mid-line leaves a torn last line: start ours on a fresh one.
+                with open(self.path, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        os.write(fd, b"\n")
+            if not existed:
+                _fsync_dir(directory)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def record(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Append one record (secrets masked) and fsync it. Returns the record written."""
+        entry: dict[str, Any] = {"time": now_iso(), "run": self.run_id, "event": event}
+        entry.update(to_jsonable(fields))
+        line = json.dumps(entry, default=json_default, separators=(",", ":"), sort_keys=False)
+        data = (line + "\n").encode()
+        with self._lock:
+            if self._fd is None:
+                self._fd = self._open()
+            try:
+                os.write(self._fd, data)
+                os.fsync(self._fd)
+            except OSError as err:
+                raise JournalError(
+                    f"cannot write to the journal {self.path}: {err.strerror}",
+                    hint="free disk space or fix permissions; nothing more is written to "
+                    "the account until the journal can record it",
+                ) from err
+        return entry
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- reading
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record, oldest first. Torn or foreign lines are skipped."""
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise JournalError(f"cannot read the journal {self.path}: {err.strerror}") from err
+        with handle:
+            for raw in handle:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("event"), str):
+                    yield entry
+
+    def view(self) -> JournalView:
+        """Purchases of earlier runs still unresolved, and every purchase's numbers."""
+        intents: dict[str, dict[str, Any]] = {}
+        closed: set[str] = set()
+        view = JournalView()
+        for entry in self.records():
+            event = entry["event"]
+            op = entry.get("op")
+            if not isinstance(op, str):
+                continue
+            if event == "intent" and entry.get("action") == "purchase":
+                intents[op] = entry
+            elif event in ("outcome", "resolved") and op in intents:
+                status = entry.get("status")
+                if event == "resolved" or status in (SUCCEEDED, FAILED):
+                    closed.add(op)
+                numbers = entry.get("numbers")
+                location = location_from_json(intents[op].get("location"))
+                if isinstance(numbers, list) and numbers and location is not None:
+                    view.bought.append(
+                        BoughtNumbers(
+                            op=op,
+                            time=parse_time(entry.get("time")),
+                            location=location,
+                            numbers=tuple(str(n) for n in numbers),
+                        )
+                    )
+        for op, entry in intents.items():
+            if op in closed:
+                continue
+            location = location_from_json(entry.get("location"))
+            quantity = entry.get("quantity")
+            before = entry.get("before")
+            if location is None or not isinstance(quantity, int):
+                continue
+            view.unresolved.append(
+                PurchaseIntent(
+                    op=op,
+                    run=str(entry.get("run", "")),
+                    time=parse_time(entry.get("time")),
+                    pool=str(entry.get("pool", "")),
+                    location=location,
+                    quantity=quantity,
+                    before=frozenset(str(n) for n in before)
+                    if isinstance(before, list)
+                    else frozenset(),
+                )
+            )
+        return view
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a new file's directory entry durable (best effort: not every OS allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

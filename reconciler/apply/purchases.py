@@ -1,0 +1,433 @@
+"""Buying numbers without ever buying twice or forgetting what was bought.
+
+``tel_purchase`` is not idempotent and costs money at once. So, for each pool short of its
+count (a :class:`~reconciler.plan.changes.Purchase`), :class:`Purchaser`:
+
+1. lists the numbers at the pool's location (a fresh snapshot);
+2. settles what earlier runs left behind: a purchase intent in the journal without an outcome
+   (a crash between the call and its answer), or numbers the journal says were bought moments
+   ago that a lagging ``tel_list_numbers`` does not show yet. It re-lists, with backoff, until
+   those numbers appear or a bounded wait (``wait``, 30 s by default, counted from the earlier
+   record) has passed, and records what it found;
+3. writes a purchase intent (pool, location, quantity, the numbers there before) to the
+   journal, fsynced, and only then calls ``tel_purchase`` for what is still missing;
+4. after a failed call whose outcome is unknown (connection lost, timeout, 5xx, garbage),
+   re-lists the location the same way, counts the new numbers against the snapshot, records
+   them, and buys again only what the re-list proves is still missing (at most ``attempts``
+   calls in all). If the re-list itself cannot be made, it stops and reports: the journal
+   keeps the purchase unresolved, and the next apply settles it before buying there.
+
+A definite rejection (a 4xx such as ``0005``, the country needs a regulation address) is a
+failure and is not retried; a 429 means the server refused the call before doing anything,
+so it is retried after the server's ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.apply.journal import (
+    FAILED,
+    SUCCEEDED,
+    UNKNOWN,
+    Journal,
+    JournalView,
+    location_json,
+    new_id,
+)
+from reconciler.apply.ports import AculabApi
+from reconciler.desired.model import Location
+from reconciler.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiStatusError,
+    MalformedResponseError,
+    RateLimitedError,
+    ReconcilerError,
+)
+from reconciler.plan.changes import Purchase
+from reconciler.secret import redact
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasePolicy:
+    """How long and how often to re-list, and how many purchase calls one shortfall may take.
+
+    ``wait``: the longest a bought number may take to show in ``tel_list_numbers`` (list lag);
+    a re-list that still misses numbers after it proves they were not bought.
+    """
+
+    wait: float = 30.0
+    poll_first: float = 0.25
+    poll_max: float = 4.0
+    attempts: int = 2
+    rate_limited_retries: int = 3
+    max_retry_after: float = 60.0
+
+
+@dataclass
+class PurchaseResult:
+    """What happened to one planned purchase.
+
+    ``numbers``: the pool's new numbers this run can vouch for (bought now, or found bought by
+    an interrupted earlier purchase); they get the pool's inbound service. ``calls``: how many
+    ``tel_purchase`` calls were made.
+    """
+
+    purchase: Purchase
+    succeeded: bool
+    numbers: list[str] = field(default_factory=list)
+    reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.purchase.quantity - len(self.numbers))
+
+
+def is_outcome_unknown(err: BaseException) -> bool:
+    """Could the call have taken effect even though it failed?"""
+    if isinstance(err, ApiConnectionError | MalformedResponseError):
+        return True
+    if isinstance(err, RateLimitedError):
+        return False
+    if isinstance(err, ApiStatusError):
+        return err.status >= 500 or err.status == 408
+    # Authentication, relay: refused before anything happened. Anything unexpected after the
+    # call went out: assume it may have bought.
+    return not isinstance(err, ApiError | ReconcilerError)
+
+
+def describe_error(err: BaseException) -> str:
+    """The API's reason, with every known secret masked."""
+    if isinstance(err, ApiStatusError) and err.details:
+        return redact(f"{err.message} ({'; '.join(err.details)})")
+    if isinstance(err, ReconcilerError):
+        return redact(err.message)
+    return redact(f"{type(err).__name__}: {err}")
+
+
+class Purchaser:
+    """Executes purchases for one apply run (see the module docstring)."""
+
+    def __init__(
+        self,
+        aculab: AculabApi,
+        journal: Journal | None,
+        view: JournalView,
+        *,
+        policy: PurchasePolicy = PurchasePolicy(),
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.aculab = aculab
+        self.journal = journal
+        self.view = view
+        self.policy = policy
+        self._sleep = sleep
+        self._clock = clock
+
+    # ----------------------------------------------------------------- journal
+
+    async def _record(self, event: str, **fields: Any) -> None:
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.record, event, **fields)
+
+    # ----------------------------------------------------------------- listing
+
+    async def list_at(self, location: Location) -> set[str]:
+        """The numbers on the account at ``location`` (filtered here too, by location key)."""
+        listed = await self.aculab.list_numbers(
+            country=location.country,
+            state=location.state,
+            region=location.region,
+            did_type=location.did_type,
+        )
+        key = location.key()
+        return {n for n, live in listed.items() if live.location.key() == key}
+
+    async def relist_until(
+        self, location: Location, done: Callable[[set[str]], bool], deadline: float
+    ) -> set[str] | None:
+        """Re-list ``location`` with backoff until ``done(numbers)`` or ``deadline`` (a
+        :func:`time.time` value). Returns the last listing, which after the deadline is the
+        proof of what is there; None when no listing could be made at or after the deadline
+        (the outcome stays unproven)."""
+        delay = self.policy.poll_first
+        while True:
+            try:
+                numbers = await self.list_at(location)
+            except ApiError:
+                numbers = None
+            now = self._clock()
+            if numbers is not None and (done(numbers) or now >= deadline):
+                return numbers
+            if numbers is None and now >= deadline:
+                return None
+            await self._sleep(max(0.0, min(delay, deadline - now)) or 0.01)
+            delay = min(delay * 2, self.policy.poll_max)
+
+    # ----------------------------------------------------------------- settling the past
+
+    def _deadline(self, when: datetime | None) -> float:
+        start = when.timestamp() if when is not None else self._clock()
+        return start + self.policy.wait
+
+    async def settle(
+        self, location: Location, current: set[str], *, known: Iterable[str] = ()
+    ) -> tuple[set[str] | None, set[str], list[str]]:
+        """Settle earlier runs' purchases at ``location``: wait (bounded) until the numbers an
+        unresolved intent may have bought, and those the journal says were bought recently,
+        show in the list. Returns (listing or None when it can't be proven, the numbers found
+        that earlier runs bought, notes)."""
+        intents = self.view.unresolved_at(location)
+        horizon = datetime.fromtimestamp(self._clock() - self.policy.wait, tz=timezone.utc)
+        recent = [b for b in self.view.bought_at(location, since=horizon)]
+        expected = {n for b in recent for n in b.numbers} - set(known)
+        if not intents and expected <= current:
+            return current, set(), []
+
+        def satisfied(numbers: set[str]) -> bool:
+            if not expected <= numbers:
+                return False
+            return all(len(numbers - i.before) >= i.quantity for i in intents)
+
+        deadline = max(
+            [self._deadline(i.time) for i in intents] + [self._deadline(b.time) for b in recent]
+        )
+        if satisfied(current) or self._clock() >= deadline:
+            listing: set[str] | None = current
+        else:
+            listing = await self.relist_until(location, satisfied, deadline)
+        notes: list[str] = []
+        if listing is None:
+            return None, set(), notes
+        found: set[str] = set()
+        for intent in intents:
+            new = listing - intent.before
+            found |= new
+            await self._record(
+                "resolved",
+                op=intent.op,
+                address=f"pool:{intent.pool}",
+                action="purchase",
+                status=SUCCEEDED if new else FAILED,
+                numbers=sorted(new),
+                note="re-counted after an interrupted run",
+            )
+            self.view.unresolved.remove(intent)
+            notes.append(
+                f"an interrupted purchase of {intent.quantity} at {location} (run {intent.run}) "
+                + (
+                    f"had bought {len(new)}: {', '.join(sorted(new))}"
+                    if new
+                    else "had bought nothing"
+                )
+            )
+        found |= expected & listing
+        return listing, found, notes
+
+    # ----------------------------------------------------------------- buying
+
+    async def buy(self, purchase: Purchase) -> PurchaseResult:
+        """Bring the pool to its count: settle, then buy what is missing (see module doc)."""
+        result = PurchaseResult(purchase=purchase, succeeded=False)
+        location = purchase.location
+        known = set(purchase.existing)
+        target = len(known) + purchase.quantity
+        try:
+            current = await self.list_at(location)
+        except ApiError as err:
+            result.reason = (
+                f"could not list the numbers at {location} before buying "
+                f"(nothing was bought): {describe_error(err)}"
+            )
+            return result
+        listing, ours, notes = await self.settle(location, current, known=known)
+        result.notes.extend(notes)
+        if listing is None:
+            result.reason = (
+                f"an earlier purchase at {location} has an unknown outcome and the account's "
+                "numbers could not be listed to settle it; nothing was bought (run apply again)"
+            )
+            return result
+        current = listing
+        unexplained = current - known - ours
+        if unexplained:
+            result.notes.append(
+                f"{len(unexplained)} number(s) appeared at {location} since the plan was made: "
+                f"{', '.join(sorted(unexplained))}"
+            )
+        to_buy = min(purchase.quantity, target - len(current))
+        if to_buy <= 0:
+            result.succeeded = True
+            result.numbers = sorted(ours)
+            result.notes.append(f"pool {purchase.pool} already has {len(current)}; nothing bought")
+            return result
+        if to_buy < purchase.quantity:
+            result.notes.append(
+                f"buying {to_buy} instead of {purchase.quantity}: the pool already has "
+                f"{len(current)} of {target}"
+            )
+        attempts = rate_limited = 0
+        while to_buy > 0:
+            if attempts >= self.policy.attempts:
+                result.reason = (
+                    f"{to_buy} still missing after {attempts} purchase calls; "
+                    "not trying again in this run"
+                )
+                break
+            outcome = await self._one_purchase(purchase, to_buy, current, result)
+            if outcome is None:  # definite failure, reason set
+                break
+            if isinstance(outcome, str):  # rate limited: refused before execution, not an attempt
+                rate_limited += 1
+                if rate_limited > self.policy.rate_limited_retries:
+                    break
+                continue
+            attempts += 1
+            bought, listing_after = outcome
+            ours |= bought
+            current = listing_after
+            to_buy = min(to_buy - len(bought), target - len(current))
+        result.numbers = sorted(ours)
+        result.succeeded = to_buy <= 0 and result.reason is None
+        if result.succeeded:
+            result.reason = None
+        return result
+
+    async def _one_purchase(
+        self, purchase: Purchase, quantity: int, before: set[str], result: PurchaseResult
+    ) -> tuple[set[str], set[str]] | str | None:
+        """One intent, one call, one outcome. Returns (numbers bought, listing after), or
+        ``"rate-limited"`` (not executed; waited), or None on a definite failure."""
+        params = dict(purchase.purchase_params())
+        params["quantity"] = str(quantity)
+        op = new_id()
+        await self._record(
+            "intent",
+            op=op,
+            address=purchase.address,
+            action="purchase",
+            pool=purchase.pool,
+            location=location_json(purchase.location),
+            quantity=quantity,
+            params=params,
+            before=sorted(before),
+        )
+        result.calls += 1
+        try:
+            numbers = await self.aculab.purchase(params)
+        except RateLimitedError as err:
+            await self._record(
+                "outcome", op=op, status=FAILED, error=describe_error(err), numbers=[]
+            )
+            wait = err.retry_after if err.retry_after is not None else self.policy.poll_max
+            result.reason = f"rate limited: {describe_error(err)}"
+            await self._sleep(min(max(wait, 0.0), self.policy.max_retry_after))
+            return "rate-limited"
+        except BaseException as err:
+            if not isinstance(err, Exception):
+                raise  # cancelled: the intent stays unresolved for the next run
+            if not is_outcome_unknown(err):
+                await self._record(
+                    "outcome", op=op, status=FAILED, error=describe_error(err), numbers=[]
+                )
+                result.reason = describe_error(err)
+                return None
+            await self._record("outcome", op=op, status=UNKNOWN, error=describe_error(err))
+            return await self._recount(purchase, op, quantity, before, err, result)
+        bought = {str(n) for n in numbers}
+        await self._record("outcome", op=op, status=SUCCEEDED, numbers=sorted(bought))
+        result.reason = None
+        return bought, before | bought
+
+    async def _recount(
+        self,
+        purchase: Purchase,
+        op: str,
+        quantity: int,
+        before: set[str],
+        err: BaseException,
+        result: PurchaseResult,
+    ) -> tuple[set[str], set[str]] | None:
+        """After an unknown outcome: re-list until the numbers show or the wait is over."""
+        deadline = self._clock() + self.policy.wait
+
+        def done(numbers: set[str]) -> bool:
+            return len(numbers - before) >= quantity
+
+        listing = await self.relist_until(purchase.location, done, deadline)
+        if listing is None:
+            result.reason = (
+                f"the purchase failed with an unknown outcome ({describe_error(err)}) and the "
+                f"numbers at {purchase.location} could not be re-listed to count what was "
+                "bought; nothing more was bought. Run apply again: it re-counts first"
+            )
+            return None
+        new = listing - before
+        await self._record(
+            "resolved",
+            op=op,
+            address=purchase.address,
+            action="purchase",
+            status=SUCCEEDED if new else FAILED,
+            numbers=sorted(new),
+            note="re-counted after " + describe_error(err),
+        )
+        self._note_recount(result, quantity, new, err)
+        result.reason = None if len(new) >= quantity else describe_error(err)
+        return new, listing
+
+    @staticmethod
+    def _note_recount(
+        result: PurchaseResult, quantity: int, new: set[str], err: BaseException
+    ) -> None:
+        if len(new) >= quantity:
+            result.notes.append(
+                f"the purchase call failed ({describe_error(err)}) but had bought "
+                f"{len(new)}: {', '.join(sorted(new))} (found by re-listing)"
+            )
+        elif new:
+            result.notes.append(
+                f"the purchase call failed ({describe_error(err)}); re-listing found {len(new)} "
+                f"of {quantity} bought: {', '.join(sorted(new))}"
+            )
+        else:
+            result.notes.append(
+                f"the purchase call failed ({describe_error(err)}); re-listing proved nothing "
+                "was bought"
+            )
+
+    # ----------------------------------------------------------------- dry run
+
+    async def rehearse(self, purchase: Purchase) -> PurchaseResult:
+        """Dry run: ``tel_purchase_development`` checks the parameters; nothing is bought."""
+        result = PurchaseResult(purchase=purchase, succeeded=False)
+        if self.view.unresolved_at(purchase.location):
+            result.notes.append(
+                f"an earlier purchase at {purchase.location} has an unknown outcome: apply "
+                "will re-count the numbers there before buying, and may buy fewer"
+            )
+        result.calls = 1
+        try:
+            await self.aculab.purchase(purchase.purchase_params(), development=True)
+        except Exception as err:
+            result.reason = describe_error(err)
+            return result
+        result.succeeded = True
+        result.numbers = [placeholder(purchase.pool, i) for i in range(1, purchase.quantity + 1)]
+        return result
+
+
+def placeholder(pool: str, index: int) -> str:
+    """The name of a number not bought yet, in dry-run reports: ``<new london-support #1>``."""
+    return f"<new {pool} #{index}>"

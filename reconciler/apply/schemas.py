@@ -1,0 +1,92 @@
+"""Dry-run validation of service bodies against the server's own schema.
+
+The server's schema (``GET /service/v1/schema/{kind}``) is the authority on what a service
+configuration may hold. A dry run fetches it once per kind and checks every body a real apply
+would send: a PUT body as it is (omitted options take their defaults), a PATCH body merged
+into the live configuration first (the server merges, then validates the result).
+
+Messages never carry a secret: the check runs on the revealed body (a password must be a
+string, and only the real value says whether it is), and every message passes through
+:func:`reconciler.secret.redact` and the body's own secret values are masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.apply.ports import AculabApi
+from reconciler.secret import MASK, Secret, redact, reveal
+
+
+def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``patch`` merged in the way PATCH does: mappings merge key by key,
+    ``None`` removes the key (the server restores its default), anything else replaces."""
+    out: dict[str, Any] = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _secret_values(value: Any, found: set[str]) -> None:
+    if isinstance(value, Secret):
+        if value.reveal():
+            found.add(value.reveal())
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _secret_values(v, found)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _secret_values(v, found)
+
+
+def _mask(text: str, secrets: set[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return redact(text)
+
+
+class ServiceSchemas:
+    """The server's service schemas, fetched at most once per kind for one run."""
+
+    def __init__(
+        self, aculab: AculabApi, known: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        self.aculab = aculab
+        self._schemas: dict[str, Mapping[str, Any]] = dict(known or {})
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, kind: str) -> Mapping[str, Any]:
+        if kind in self._schemas:
+            return self._schemas[kind]
+        lock = self._locks.setdefault(kind, asyncio.Lock())
+        async with lock:
+            if kind not in self._schemas:
+                self._schemas[kind] = await self.aculab.service_schema(kind)
+        return self._schemas[kind]
+
+    async def problems(self, kind: str, body: Mapping[str, Any]) -> list[str]:
+        """Every way ``body`` breaks the server's schema for ``kind`` (empty when valid),
+        as ``path: message`` lines, secrets masked."""
+        from jsonschema import Draft7Validator
+        from jsonschema.exceptions import SchemaError
+
+        schema = await self.get(kind)
+        try:
+            validator = Draft7Validator(schema)
+        except SchemaError as err:  # pragma: no cover - the server's schema is broken
+            return [f"the server's {kind} schema is not a valid JSON Schema: {err.message}"]
+        secrets: set[str] = set()
+        _secret_values(body, secrets)
+        out: list[str] = []
+        errors = sorted(validator.iter_errors(reveal(body)), key=lambda e: list(e.absolute_path))
+        for error in errors:
+            path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+            out.append(_mask(f"{path}: {error.message}", secrets))
+        return out
