@@ -25,6 +25,7 @@ an exit code, never a traceback. Messages never contain a secret: values of type
     ├── SafetyRefusal                    exit 3: a safety rule refused the plan (see --force)
     ├── PlanFileError                    a saved plan is unreadable, of another version, or tampered
     ├── StalePlanError                   a saved plan no longer matches the live account
+    │   └── PlanMismatchError            ... or no longer what the desired state asks for
     ├── LockHeldError                    another apply holds .reconciler/apply.lock
     ├── JournalError                     the apply journal can't be written safely (mode, disk)
     └── ApplyFailed                      apply finished with failures; .report says what happened
@@ -214,6 +215,20 @@ class StalePlanError(ReconcilerError):
         body = "\n".join(f"  - {c}" for c in self.changed)
         super().__init__(
             f"the saved plan is stale; the live account changed since it was made:\n{body}",
+            hint="run `reconciler plan --out` again and review the new plan",
+        )
+
+
+class PlanMismatchError(StalePlanError):
+    """The plan re-computed at apply time differs from the saved one (the desired state, or a
+    resource the saved plan did not depend on, changed); ``changed`` names the differences."""
+
+    def __init__(self, changed: Sequence[str]) -> None:
+        self.changed = list(changed)
+        body = "\n".join(f"  - {c}" for c in self.changed)
+        ReconcilerError.__init__(
+            self,
+            "the saved plan is stale; planning again now gives a different plan:\n" + body,
             hint="run `reconciler plan --out` again and review the new plan",
         )
 
