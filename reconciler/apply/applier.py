@@ -666,15 +666,3 @@ async def apply_plan(
     if journal is None and not options.dry_run:
         raise ValueError("apply_plan needs a journal unless it is a dry run")
     return await _Run(plan, desired, aculab, aql, options, journal, live, progress).run()
-
-
-def summary_line(report: ApplyReport) -> str:
-    """``Apply complete: 5 succeeded, 1 failed, 0 skipped.`` (or the dry run's wording)."""
-    c = report.counts()
-    if report.dry_run:
-        return (
-            f"Dry run: nothing was changed. {c['succeeded']} would succeed, "
-            f"{c['failed']} would fail, {c['skipped']} would be skipped."
-        )
-    head = "Apply complete" if report.ok else "Apply finished with failures"
-    return f"{head}: {c['succeeded']} succeeded, {c['failed']} failed, {c['skipped']} skipped."

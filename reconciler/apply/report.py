@@ -1,0 +1,95 @@
+"""Renderers of an :class:`~reconciler.apply.applier.ApplyReport`: text and JSON.
+
+Like the plan's renderers they only read and return strings; :mod:`reconciler.cli` prints.
+Every reason shown is the API's own words with secrets already masked by the applier.
+
+Text::
+
+    Applied:
+      ok      + pool:london-support: bought 2: 441632960001, 441632960002
+      FAILED  ~ outbound:wakeup: PATCH /service/v1/outbound/wakeup: HTTP 400 ...
+      skipped - number:441632960099: blocked: releasing a number is irreversible; ...
+
+    Apply finished with failures: 5 succeeded, 1 failed, 1 skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from reconciler.apply.applier import ApplyReport, ChangeResult
+from reconciler.secret import json_default
+
+_MARKS = {
+    "purchase": "+",
+    "create": "+",
+    "update": "~",
+    "relay": "~",
+    "delete": "-",
+    "release": "-",
+}
+_STATUS = {
+    "succeeded": ("ok", "green"),
+    "failed": ("FAILED", "red"),
+    "skipped": ("skipped", "yellow"),
+}
+
+
+def _no_style(text: str, **_kw: Any) -> str:
+    return text
+
+
+def summary_line(report: ApplyReport) -> str:
+    """``Apply complete: 5 succeeded, 0 failed, 0 skipped.`` or the dry run's wording."""
+    c = report.counts()
+    if report.dry_run:
+        return (
+            f"Dry run: nothing was changed. {c['succeeded']} would succeed, "
+            f"{c['failed']} would fail, {c['skipped']} would be skipped."
+        )
+    head = "Apply complete" if report.ok else "Apply finished with failures"
+    return f"{head}: {c['succeeded']} succeeded, {c['failed']} failed, {c['skipped']} skipped."
+
+
+def result_line(result: ChangeResult, *, color: bool = False) -> str:
+    """One change: status, mark, address, and what happened (or why not)."""
+    style = click.style if color else _no_style
+    word, colour = _STATUS[result.status]
+    status = style(f"{word:<7}", fg=colour, bold=result.status != "succeeded")
+    mark = _MARKS.get(result.action, "~")
+    text = result.detail
+    if result.status == "failed":
+        text = f"{text}; {result.reason}" if text and result.reason else (result.reason or text)
+    elif result.status == "skipped":
+        text = result.reason or text
+    return f"  {status} {mark} {style(result.address, bold=True)}: {text}"
+
+
+def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
+    """The report for a terminal: every change, the notes, then the one-line summary."""
+    style = click.style if color else _no_style
+    out: list[str] = []
+    if report.results:
+        out.append("Dry run (nothing is written):" if report.dry_run else "Applied:")
+        out.extend(result_line(r, color=color) for r in report.results)
+        out.append("")
+    if report.notes:
+        out.append(style("Notes:", bold=True))
+        out.extend(f"  - {n}" for n in report.notes)
+        out.append("")
+    colour = "green" if report.ok else "red"
+    out.append(style(summary_line(report), fg=colour, bold=True))
+    if not report.ok and not report.dry_run:
+        out.append("Run apply again to retry what failed or was skipped; it converges.")
+    return "\n".join(out)
+
+
+def render_report_json(report: ApplyReport) -> str:
+    """The report as JSON (stable keys: version, run_id, dry_run, status, summary, results,
+    bought, notes)."""
+    return json.dumps(
+        report.as_json(), sort_keys=True, indent=2, ensure_ascii=False, default=json_default
+    )
