@@ -300,6 +300,165 @@ def plan(
         sys.exit(EXIT_CHANGES)
 
 
+# --------------------------------------------------------------------------- apply
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply this saved plan (from `plan --out`); refused if the account or PATH changed.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing: purchases go to tel_purchase_development, bodies are checked "
+    "against the server's schema.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed without a terminal).")
+@click.option("--allow-release", is_flag=True, help="Allow releasing numbers (irreversible).")
+@click.option("--force", is_flag=True, help="Apply a plan past the `safety` limits.")
+@click.option(
+    "--purchase-wait",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="After a purchase with an unknown outcome, how long to wait for bought numbers to "
+    "show in the account's list before buying what is still missing.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format of the report (json: the plan goes to stderr).",
+)
+@global_options
+@handle_errors
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    path: Path,
+    plan_file: Path | None,
+    dry_run: bool,
+    yes: bool,
+    allow_release: bool,
+    force: bool,
+    purchase_wait: float,
+    fmt: str,
+) -> None:
+    """Make the live account match PATH: plan, show the plan, confirm, apply.
+
+    Exit 0 when everything succeeded (or nothing was to change), 1 when anything failed or was
+    skipped (run apply again: it converges), 3 when a safety rule refused the plan.
+    """
+    import asyncio
+
+    from reconciler.apply.applier import ApplyOptions, apply_plan
+    from reconciler.apply.journal import JOURNAL_NAME, Journal
+    from reconciler.apply.lock import LOCK_NAME, ApplyLock
+    from reconciler.apply.report import render_report_json, render_report_text
+    from reconciler.errors import ConfigError
+    from reconciler.plan.planner import make_plan
+    from reconciler.plan.safety import enforce_safety
+
+    settings = _settings(ctx)
+    out_json = fmt == "json"
+    saved = None
+    if plan_file is not None:
+        from reconciler.plan.saved import load_plan
+
+        saved = load_plan(plan_file)
+    _terminate_on_sigterm()
+    with ApplyLock(settings.workdir / LOCK_NAME) as lock, open_session(settings) as session:
+        if lock.took_over is not None:
+            click.echo(
+                f"Note: took over a stale lock left by {lock.took_over.describe()}; "
+                "that process is no longer running.",
+                err=True,
+            )
+        loaded = session.load(path)
+        _echo_warnings(loaded)
+        desired = loaded.state
+        live = asyncio.run(_read_live(session, desired))
+        the_plan = make_plan(desired, live)
+        if saved is not None:
+            from reconciler.apply.freshness import check_saved_plan
+
+            check_saved_plan(saved, the_plan, live)
+        click.echo(_render(the_plan, "text", settings, allow_release=allow_release), err=out_json)
+        enforce_safety(the_plan, desired.safety, allow_release=allow_release, force=force)
+        journal = Journal(settings.workdir / JOURNAL_NAME)
+        unsettled = bool(journal.view().unresolved) and not dry_run
+        if the_plan.is_empty and not unsettled:
+            if out_json:
+                click.echo(render_report_json(_empty_report(journal.run_id, dry_run)))
+            return
+        if not (dry_run or yes or the_plan.is_empty):
+            if not sys.stdin.isatty():
+                raise ConfigError(
+                    "apply needs confirmation, and there is no terminal to ask on",
+                    hint="review the plan above, then run again with --yes",
+                )
+            if not click.confirm("\nApply these changes?", default=False, err=True):
+                click.echo("Apply cancelled; nothing was changed.", err=True)
+                sys.exit(EXIT_ERROR)
+        options = ApplyOptions(
+            dry_run=dry_run,
+            allow_release=allow_release,
+            concurrency=settings.concurrency,
+            purchase_wait=purchase_wait,
+        )
+        progress = _ProgressLine("Applying")
+
+        async def run() -> Any:
+            async with session.clients(desired) as (aculab, aql):
+                return await apply_plan(
+                    the_plan,
+                    desired,
+                    aculab,
+                    aql,
+                    options=options,
+                    journal=None if dry_run else journal,
+                    live=live,
+                    progress=progress,
+                )
+
+        try:
+            report = asyncio.run(run())
+        finally:
+            progress.close()
+            journal.close()
+    if out_json:
+        click.echo(render_report_json(report))
+    else:
+        click.echo("")
+        click.echo(render_report_text(report, color=use_color(settings)))
+    if not report.ok:
+        sys.exit(EXIT_ERROR)
+
+
+def _empty_report(run_id: str, dry_run: bool) -> Any:
+    from reconciler.apply.applier import ApplyReport
+
+    return ApplyReport(run_id=run_id, dry_run=dry_run)
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM ends apply like Ctrl-C: the lock is released and the journal keeps what was
+    sent (a purchase in flight stays unresolved until the next apply re-counts it)."""
+    import signal
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
     """Console-script entry point.
 
