@@ -459,6 +459,146 @@ def _terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+# --------------------------------------------------------------------------- drift
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@FORMAT_OPTION
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="PATH_GLOB",
+    help="Silence known drift: ADDRESS_GLOB[/FIELD_GLOB], e.g. 'inbound:*/description' or "
+    "'relay:44113000112'. Repeatable; adds to `drift: {ignore: [...]}` in the YAML.",
+)
+@global_options
+@handle_errors
+@click.pass_context
+def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> None:
+    """Report what changed on the live account by hand: each drifted resource and field
+    (secrets masked) and what `apply` would do about it.
+
+    Read-only: nothing is written to the account. Exit 0 in sync, 2 drift found, 1 error.
+    """
+    import asyncio
+
+    from reconciler.drift import detect_drift, parse_rules
+    from reconciler.drift.render import render_json, render_markdown, render_text
+    from reconciler.plan.planner import make_plan
+
+    settings = _settings(ctx)
+    parse_rules(ignore)  # a bad rule fails before any call to the account
+    with open_session(settings) as session:
+        loaded = session.load(path)
+        _echo_warnings(loaded)
+        live = asyncio.run(_read_live(session, loaded.state))
+    report = detect_drift(make_plan(loaded.state, live), [*loaded.state.drift_ignore, *ignore])
+    if fmt == "json":
+        click.echo(render_json(report))
+    elif fmt == "markdown":
+        click.echo(render_markdown(report), nl=False)
+    else:
+        click.echo(render_text(report, color=use_color(settings)))
+    sys.exit(report.exit_code)
+
+
+# --------------------------------------------------------------------------- export
+
+
+@cli.command()
+@click.argument("account", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per section into DIR (a directory PATH for plan). "
+    "Default: one YAML document on stdout.",
+)
+@click.option(
+    "--relay-number",
+    "relay_numbers",
+    multiple=True,
+    metavar="N",
+    help="An aql number whose relay route to export (repeatable; aql has no list call).",
+)
+@click.option(
+    "--pools",
+    is_flag=True,
+    help="Group numbers into one pool per location (count = numbers there) instead of pins.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace files export wrote before in DIR.")
+@global_options
+@handle_errors
+@click.pass_context
+def export(
+    ctx: click.Context,
+    account: Path,
+    out: Path | None,
+    relay_numbers: tuple[str, ...],
+    pools: bool,
+    overwrite: bool,
+) -> None:
+    """Write the live account as desired-state YAML that plans clean against it.
+
+    ACCOUNT is a YAML file with the `aculab` (and `aql`) sections; the rest of it is
+    ignored. Every secret is written as a ${PLACEHOLDER} and listed: set those variables
+    before `reconciler plan`. Read-only. Exit 0, or 1 on any error.
+    """
+    import asyncio
+
+    from reconciler.export import (
+        export_account,
+        other_yaml_files,
+        schema_ref_for,
+        write_export,
+    )
+
+    settings = _settings(ctx)
+    progress = _ProgressLine("Reading the account")
+    with open_session(settings) as session:
+        try:
+            result = asyncio.run(
+                export_account(
+                    session,
+                    account,
+                    relay_numbers=relay_numbers,
+                    pools=pools,
+                    split=out is not None,
+                    schema_ref=schema_ref_for(out if out is not None else Path.cwd()),
+                    progress=progress,
+                )
+            )
+        finally:
+            progress.close()
+    # The YAML goes to stdout alone when it is the output; the report goes beside it.
+    report_to_stderr = out is None
+    if out is None:
+        click.echo(result.files["-"], nl=False)
+    else:
+        written = write_export(result, out, overwrite=overwrite)
+        click.echo(f"Wrote {', '.join(str(p) for p in written)}.")
+        for other in other_yaml_files(out, written):
+            click.echo(f"Note: {other} is in {out} too; `reconciler plan {out}` merges it.")
+    c = result.counts
+    click.echo(
+        f"Exported {c['numbers']} numbers"
+        + (f" in {c['pools']} pools" if pools else "")
+        + f", {c['inbound_services']} inbound and {c['outbound_services']} outbound services, "
+        f"{c['relay_routes']} relay routes.",
+        err=report_to_stderr,
+    )
+    for note in result.notes:
+        click.echo(f"Left out: {note}", err=report_to_stderr)
+    if result.placeholders:
+        click.echo(
+            "Secrets written as placeholders (set these before `plan`):", err=report_to_stderr
+        )
+        width = max(len(p.name) for p in result.placeholders)
+        for p in result.placeholders:
+            click.echo(f"  {p.name:<{width}}  {p.where}", err=report_to_stderr)
+
+
 def main() -> None:
     """Console-script entry point.
 

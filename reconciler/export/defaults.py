@@ -60,11 +60,15 @@ def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
             sub = _resolve(sub, schema)
             if not isinstance(sub, Mapping):
                 continue
-            if "default" in sub:
-                out[name] = sub["default"]
-                continue
             nested = walk(sub)
-            if nested:
+            default = sub.get("default", _MISSING)
+            if isinstance(default, Mapping) and nested:
+                # An object's own default and its options' defaults should agree; the
+                # options' are the finer, the object's fill what they don't name.
+                out[name] = {**default, **nested}
+            elif default is not _MISSING:
+                out[name] = default
+            elif nested:
                 out[name] = nested
         return out
 

@@ -1,0 +1,148 @@
+"""The accounts of a YAML file, alone: what ``reconciler export ACCOUNT`` needs.
+
+``ACCOUNT`` is any desired-state file with the ``aculab`` (and ``aql``) sections (DESIGN.md
+§3); export ignores the rest. So only those two sections are converted (``${NAME}`` read
+from the environment) and checked against the schema: the rest of the file may be absent,
+incomplete, or name variables that are not set, and still the accounts load. Errors carry
+``file:line:column`` like every other desired-state error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode
+
+from reconciler.desired.document import Diagnostics, Document, _Converter
+from reconciler.desired.model import AculabAccount, AqlAccount
+from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.secret import Secret
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+SECTIONS = ("aculab", "aql")
+
+
+@dataclass(frozen=True, slots=True)
+class Accounts:
+    """The accounts of a file. ``raw`` holds the two sections as written (``${NAME}``
+    references unresolved), for writing them back out."""
+
+    aculab: AculabAccount | None
+    aql: AqlAccount | None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    file: str = ""
+
+
+def _account_file(path: Path) -> Path:
+    """``path`` itself, or for a directory the one ``*.yaml`` file with an ``aculab:``."""
+    if not path.is_dir():
+        return path
+    for candidate in sorted(path.glob("*.yaml")):
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if any(line.startswith("aculab:") for line in text.splitlines()):
+            return candidate
+    raise ConfigError(
+        f"no *.yaml file in {path} has an `aculab:` section",
+        hint="give the file that holds the account: `aculab: {cloud_id, username, api_key}`",
+    )
+
+
+def load_accounts(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, simulate: bool = False
+) -> Accounts:
+    """Load only the ``aculab``/``aql`` sections of ``path`` (a file, or the file of a
+    directory that has them). Raises :class:`ValidationFailed` with every problem.
+
+    Under ``simulate`` an unset ``${NAME}`` is not an error (the simulator's credentials are
+    used), as in :func:`reconciler.desired.load`.
+    """
+    from reconciler.desired.schema import problems
+
+    env = os.environ if environ is None else environ
+    file_path = _account_file(Path(path))
+    file = str(file_path)
+    try:
+        text = file_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: no such file", hint="give the YAML file that holds `aculab:`"
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{file}: cannot be read: {err}") from None
+    diags = Diagnostics([file])
+    doc = Document(file)
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ConfigError(f"{file}:{line}:{col}: not valid YAML: {err.problem}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{file}: not valid YAML: {err}") from None
+    if not isinstance(root, MappingNode):
+        raise ConfigError(
+            f"{file}:1:1: the account file must be a mapping with an `aculab:` section"
+        )
+    doc.root = root
+    converter = _Converter(file, diags, env, simulate)
+    values: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for knode, vnode in root.value:
+        if isinstance(knode, ScalarNode) and knode.value in SECTIONS:
+            values[knode.value] = converter.convert(vnode, 1)
+            raw[knode.value] = yaml.load(yaml.serialize(vnode), Loader=_Loader)
+    if "aculab" not in values:
+        diags.error(
+            doc.start, "the account file has no `aculab:` section (cloud_id, username, api_key)"
+        )
+    else:
+        for problem in problems({"version": 1, **values}):
+            diags.error(doc.at(problem.path, key=problem.at_key), problem.message)
+    if diags.has_errors:
+        raise ValidationFailed(diags.sorted())
+    return Accounts(
+        aculab=_aculab(values.get("aculab")),
+        aql=_aql(values.get("aql")),
+        raw=raw,
+        file=file,
+    )
+
+
+def _secret(value: Any) -> Secret:
+    return value if isinstance(value, Secret) else Secret(str(value))
+
+
+def _aculab(data: Any) -> AculabAccount | None:
+    if not isinstance(data, Mapping):
+        return None
+    return AculabAccount(
+        cloud_id=str(data["cloud_id"]),
+        username=str(data["username"]),
+        api_key=_secret(data["api_key"]),
+        endpoint=data.get("endpoint"),
+    )
+
+
+def _aql(data: Any) -> AqlAccount | None:
+    if not isinstance(data, Mapping):
+        return None
+    return AqlAccount(
+        username=str(data["username"]),
+        password=_secret(data["password"]),
+        endpoint=data.get("endpoint"),
+    )
+
+
+__all__ = ["Accounts", "load_accounts"]

@@ -1,0 +1,139 @@
+"""Export: a live account as desired-state YAML that validates and plans clean against it.
+
+``reconciler export ACCOUNT`` reads the whole account (:mod:`reconciler.export.reader`) and
+writes YAML (:mod:`reconciler.export.writer`): numbers pinned, or grouped into pools with
+``--pools``; every service, keeping only the options that differ from the server schema's
+defaults; the relay routes of the aql numbers asked for; every secret as a ``${PLACEHOLDER}``
+reference, listed at the end and never written in clear.
+
+This is how a team adopts reconciler on an account that already exists: export, commit,
+set the listed variables, and ``reconciler plan`` shows no changes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import ConfigError
+from reconciler.export.writer import FILES, ExportResult, Placeholder, build_export
+
+if TYPE_CHECKING:
+    from reconciler.session import Session
+
+__all__ = [
+    "FILES",
+    "ExportResult",
+    "Placeholder",
+    "build_export",
+    "export_account",
+    "normalise_relay_numbers",
+    "schema_ref_for",
+    "write_export",
+]
+
+
+def normalise_relay_numbers(numbers: Sequence[str]) -> list[str]:
+    """The ``--relay-number`` values in their one normal form, duplicates dropped."""
+    from reconciler.desired.numbers import NumberError, normalise_number
+
+    out: list[str] = []
+    for text in numbers:
+        try:
+            n = normalise_number(text)
+        except NumberError as err:
+            raise ConfigError(
+                f"--relay-number {text!r}: {err}",
+                hint="give the aql number in international form, e.g. 44113000111",
+            ) from None
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def schema_ref_for(directory: Path) -> str:
+    """The ``$schema=`` reference for a file in ``directory``: the installed schema, as a
+    path relative to it (editors resolve it from the file)."""
+    from reconciler.desired.schema import schema_path
+
+    target = schema_path()
+    try:
+        return os.path.relpath(target, directory.resolve())
+    except ValueError:  # another drive (Windows)
+        return target.as_uri()
+
+
+async def export_account(
+    session: Session,
+    account: str | Path,
+    *,
+    relay_numbers: Sequence[str] = (),
+    pools: bool = False,
+    split: bool = False,
+    schema_ref: str = "desired-state.schema.json",
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Read the account that the ACCOUNT file names (or the simulator's, under
+    ``--simulate``) and build the export. Reads only; raises LiveReadError on any failed
+    read, so a partial account is never written."""
+    from reconciler.desired.accounts import load_accounts
+    from reconciler.desired.model import DesiredState
+    from reconciler.export.reader import read_account
+
+    accounts = load_accounts(account, environ=session.environ, simulate=session.settings.simulate)
+    desired = DesiredState(aculab=accounts.aculab, aql=accounts.aql)
+    aculab_account, _ = session.accounts(desired)
+    async with session.clients(desired) as (aculab, aql):
+        snapshot = await read_account(
+            aculab,
+            aql,
+            relay_numbers=normalise_relay_numbers(relay_numbers),
+            concurrency=session.settings.concurrency,
+            progress=progress,
+        )
+    source = f"Aculab Cloud account {aculab_account.basic_username}"
+    if session.simulator is not None:
+        source += " (the embedded simulator)"
+    return build_export(
+        snapshot,
+        accounts.raw,
+        pools=pools,
+        split=split,
+        schema_ref=schema_ref,
+        source=source,
+    )
+
+
+def write_export(result: ExportResult, directory: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write a split export into ``directory`` (created if missing). Refuses to replace a
+    file unless ``overwrite``; never touches other files."""
+    targets = [directory / name for name in result.files]
+    existing = [p for p in targets if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(
+            f"{existing[0]} already exists; export does not replace files",
+            hint="choose an empty --out directory, or pass --overwrite",
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path in targets:
+            path.write_text(result.files[path.name], encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write the export into {directory}: {err.strerror or err}",
+            hint="check the directory's permissions and free space",
+        ) from None
+    return targets
+
+
+def other_yaml_files(directory: Path, written: Sequence[Path]) -> list[Path]:
+    """YAML files in ``directory`` that export did not write: a directory load merges them
+    too, which the user should know."""
+    if not directory.is_dir():
+        return []
+    names = {p.name for p in written}
+    return sorted(
+        p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name not in names
+    )
