@@ -1,0 +1,350 @@
+"""The planner: a pure function from desired and live state to a :class:`Plan`.
+
+Rules (DESIGN.md §2, §4), in the order the planner applies them:
+
+Numbers
+    A live number belongs to the pool whose :meth:`Location.key` equals its own. A pool short
+    of its count gets one :class:`Purchase` of the difference; a pool over its count releases
+    the surplus, choosing numbers without an inbound service first, then the most recently
+    purchased (unknown purchase dates last), ties broken by number.
+
+    **Pinned numbers are outside every pool**: a pinned number at a pool's location does not
+    count toward that pool's count and is never released, and the pool's ``inbound:``
+    template does not apply to it (declare its service under ``inbound_services``). A pinned
+    number missing from the account is a plan error (it cannot be bought back by number).
+
+    A number matching no pool or pin is released when ``prune.numbers`` is on and no
+    ``prune.ignore`` glob matches it; otherwise it is listed in ``unmanaged_numbers``.
+
+Services
+    Every declared service is compared (:mod:`reconciler.plan.diff`) or created. Every live
+    number a pool keeps gets the pool's ``inbound:`` service, named by the number, compared
+    like a declared one; **an inbound service declared explicitly under that number's name
+    wins over the pool's template**. Numbers the plan purchases get their services through
+    :attr:`Purchase.inbound`. Services of numbers the plan releases are left alone (neither
+    updated nor pruned), so that a release blocked for want of ``--allow-release`` never
+    leaves a kept number without its service; a later plan prunes them.
+
+    ``prune.inbound_services`` / ``prune.outbound_services`` delete listed services that are
+    not declared, not the service of a number a pool with ``inbound:`` keeps, and match no
+    ``prune.ignore`` glob (:func:`fnmatch.fnmatchcase`).
+
+Relay routes
+    Action and detail are compared. A live ``mvno`` route is changed only with
+    ``allow_mvno_takeover: true`` (with a warning that delivery to the SIM stops); otherwise
+    it is left alone, with a warning.
+
+Pre-flight
+    Each purchase is checked against the catalogue (:mod:`reconciler.plan.preflight`).
+
+Every problem found (a missing pin, a bad location, a declared resource the live read
+didn't cover) is collected and raised together as one :class:`PlanError`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.desired.model import DesiredState, NumberPool, ServiceKind, ServiceSpec
+from reconciler.errors import PlanError
+from reconciler.live.model import LiveNumber, LiveState, fingerprint_of
+from reconciler.plan.changes import (
+    ABSENT,
+    APPLY_ORDER,
+    Change,
+    CreateService,
+    DeleteService,
+    ModifyRelay,
+    Plan,
+    Purchase,
+    Release,
+    UpdateService,
+)
+from reconciler.plan.diff import compare_merge, compare_replace, schema_defaults
+from reconciler.plan.preflight import check_purchase
+
+SERVICE_KINDS: tuple[ServiceKind, ...] = ("inbound", "outbound")
+
+
+def make_plan(desired: DesiredState, live: LiveState) -> Plan:
+    """Diff ``desired`` against ``live`` into a :class:`Plan` (pure: no I/O, no clock).
+
+    Raises :class:`PlanError` listing every problem that prevents a plan.
+    """
+    return _Planner(desired, live).plan()
+
+
+def matches_any(name: str, globs: Iterable[str]) -> bool:
+    """True when ``name`` matches one of the ``prune.ignore`` globs."""
+    return any(fnmatchcase(name, g) for g in globs)
+
+
+def release_order(numbers: Iterable[LiveNumber], with_service: frozenset[str]) -> list[LiveNumber]:
+    """Numbers in the order a pool gives them up: without an inbound service first, then the
+    most recently purchased (unknown dates last), then by number."""
+    ordered = sorted(numbers, key=lambda n: n.number)
+    ordered.sort(key=lambda n: n.purchased or "", reverse=True)  # stable: ties keep by number
+    ordered.sort(key=lambda n: n.number in with_service)
+    return ordered
+
+
+class _Planner:
+    """One planning run; the state is only the accumulating result."""
+
+    def __init__(self, desired: DesiredState, live: LiveState) -> None:
+        self.desired = desired
+        self.live = live
+        self.changes: list[Change] = []
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.unmanaged: list[str] = []
+        # number -> the pool keeping it (pools with or without inbound)
+        self.kept: dict[str, NumberPool] = {}
+        self.releasing: set[str] = set()
+        self.managed_services = 0
+        self._defaults: dict[str, dict[str, Any] | None] = {}
+
+    def plan(self) -> Plan:
+        self._numbers()
+        self._services()
+        self._relay_routes()
+        if self.problems:
+            raise PlanError(
+                self.problems,
+                hint="fix the desired state (or the account) and run the plan again",
+            )
+        order = {t: i for i, t in enumerate(APPLY_ORDER)}
+        changes = sorted(self.changes, key=lambda c: (order[type(c)], c.address))
+        all_fps = self.live.resource_fingerprints()
+        deps = sorted({key for c in changes for key in c.depends_on})
+        return Plan(
+            changes=tuple(changes),
+            warnings=tuple(self.warnings),
+            unmanaged_numbers=tuple(sorted(self.unmanaged)),
+            managed_services=self.managed_services,
+            fingerprints={k: all_fps.get(k, ABSENT) for k in deps},
+            # The same digest as LiveState.fingerprint(), without computing every
+            # resource's fingerprint twice.
+            live_fingerprint=fingerprint_of(sorted(all_fps.items())),
+            sources=tuple(self.desired.sources),
+            safety=self.desired.safety,
+        )
+
+    # ------------------------------------------------------------------------- numbers
+
+    def _numbers(self) -> None:
+        desired, live = self.desired, self.live
+        for pin in desired.pinned.values():
+            if pin.number not in live.numbers:
+                self.problems.append(
+                    f"{pin.origin}: pinned number {pin.number} is not on the account; a "
+                    "released number can't be bought back by number: remove the pin, or "
+                    "get the number back with the vendor"
+                )
+
+        by_location = {pool.location.key(): pool for pool in desired.pools.values()}
+        members: dict[str, list[LiveNumber]] = {name: [] for name in desired.pools}
+        for number, num in live.numbers.items():
+            if number in desired.pinned:
+                continue
+            pool = by_location.get(num.location.key())
+            if pool is not None:
+                members[pool.name].append(num)
+            elif desired.prune.numbers and not matches_any(number, desired.prune.ignore):
+                self.releasing.add(number)
+                self.changes.append(
+                    Release(
+                        number=number,
+                        reason="prune: matches no pool or pin",
+                        monthly_price=num.monthly_price,
+                        has_inbound_service=number in live.inbound_names,
+                    )
+                )
+            else:
+                self.unmanaged.append(number)
+
+        prices: dict[tuple[str, str], list[Decimal]] | None = None
+        for name in sorted(desired.pools):
+            pool = desired.pools[name]
+            have = members[name]
+            if len(have) < pool.count:
+                if prices is None:
+                    prices = self._price_index()
+                self._purchase(pool, have, prices)
+                keep = have
+            elif len(have) > pool.count:
+                order = release_order(have, live.inbound_names)
+                surplus, keep = order[: len(have) - pool.count], order[len(have) - pool.count :]
+                for num in surplus:
+                    self.releasing.add(num.number)
+                    self.changes.append(
+                        Release(
+                            number=num.number,
+                            reason=f"pool {name} has {len(have)} numbers, wants {pool.count}",
+                            pool=name,
+                            monthly_price=num.monthly_price,
+                            has_inbound_service=num.number in live.inbound_names,
+                        )
+                    )
+            else:
+                keep = have
+            for num in keep:
+                self.kept[num.number] = pool
+
+    def _price_index(self) -> dict[tuple[str, str], list[Decimal]]:
+        index: dict[tuple[str, str], list[Decimal]] = {}
+        for num in self.live.numbers.values():
+            price = num.monthly_price
+            if price is not None:
+                index.setdefault((num.country.casefold(), num.did_type), []).append(price)
+        return index
+
+    def _purchase(
+        self,
+        pool: NumberPool,
+        have: list[LiveNumber],
+        prices: Mapping[tuple[str, str], list[Decimal]],
+    ) -> None:
+        self.problems.extend(check_purchase(pool, self.live.catalogue))
+        known = prices.get((pool.location.country.casefold(), pool.location.did_type))
+        # The median: one odd premium number should not skew the estimate.
+        unit_price = statistics.median(known) if known else None
+        self.changes.append(
+            Purchase(
+                pool=pool.name,
+                location=pool.location,
+                quantity=pool.count - len(have),
+                allow_landline=pool.allow_landline,
+                allow_cellular=pool.allow_cellular,
+                allow_payphone=pool.allow_payphone,
+                regulation_address=pool.regulation_address,
+                inbound=pool.inbound,
+                unit_price=unit_price,
+                price_estimated=True,
+                existing=tuple(sorted(n.number for n in have)),
+            )
+        )
+
+    # ------------------------------------------------------------------------- services
+
+    def _services(self) -> None:
+        desired = self.desired
+        for kind in SERVICE_KINDS:
+            declared = desired.services(kind)
+            for name in sorted(declared):
+                spec = declared[name]
+                self.managed_services += 1
+                self._service(spec)
+                if kind == "inbound" and name.isdigit() and name not in self.live.numbers:
+                    self.warnings.append(
+                        f"{spec.origin}: inbound service {name} is named by a number that is "
+                        "not on the account: no call will reach it"
+                    )
+        pool_numbers = set()
+        for number in sorted(self.kept):
+            pool = self.kept[number]
+            if pool.inbound is None:
+                continue
+            pool_numbers.add(number)
+            if number in desired.inbound_services:
+                continue  # declared explicitly: that declaration wins, compared above
+            self.managed_services += 1
+            self._service(pool.inbound.for_number(number, pool.origin))
+        self._prune_services(pool_numbers)
+
+    def _service(self, spec: ServiceSpec) -> None:
+        kind, name = spec.kind, spec.name
+        current = self.live.services(kind).get(name)
+        if current is None:
+            if name in self.live.service_names(kind):
+                self.problems.append(
+                    f"{spec.origin}: {kind} service {name} is listed on the account but its "
+                    "configuration was not read; run the plan again"
+                )
+            else:
+                self.changes.append(CreateService(service_kind=kind, name=name, body=spec.config))
+            return
+        if spec.mode == "replace":
+            defaults = self._schema_defaults(kind, spec)
+            found = compare_replace(spec.config, current.config, defaults, spec.ignore_changes)
+        else:
+            found = compare_merge(spec.config, current.config, spec.ignore_changes)
+        if found is not None:
+            self.changes.append(
+                UpdateService(
+                    service_kind=kind,
+                    name=name,
+                    method=found.method,
+                    body=found.body,
+                    diff=found.diff,
+                )
+            )
+
+    def _schema_defaults(self, kind: ServiceKind, spec: ServiceSpec) -> dict[str, Any] | None:
+        if kind not in self._defaults:
+            schema = self.live.service_schemas.get(kind)
+            self._defaults[kind] = None if schema is None else schema_defaults(schema)
+        defaults = self._defaults[kind]
+        if defaults is None:
+            self.warnings.append(
+                f"{spec.origin}: {kind} service {spec.name} uses mode: replace, but the "
+                f"server's {kind} schema was not read: only its declared keys were compared "
+                "(a PUT still resets the undeclared ones)"
+            )
+        return defaults
+
+    def _prune_services(self, pool_numbers: set[str]) -> None:
+        prune = self.desired.prune
+        wanted = {"inbound": prune.inbound_services, "outbound": prune.outbound_services}
+        for kind in SERVICE_KINDS:
+            if not wanted[kind]:
+                continue
+            declared = self.desired.services(kind)
+            for name in sorted(self.live.service_names(kind)):
+                if name in declared or matches_any(name, prune.ignore):
+                    continue
+                if kind == "inbound" and (name in pool_numbers or name in self.releasing):
+                    continue
+                self.changes.append(DeleteService(service_kind=kind, name=name))
+
+    # ------------------------------------------------------------------------- relay
+
+    def _relay_routes(self) -> None:
+        for number in sorted(self.desired.relay_routes):
+            route = self.desired.relay_routes[number]
+            current = self.live.relay_routes.get(number)
+            if current is None:
+                self.problems.append(
+                    f"{route.origin}: relay route {number} was not read from aql; "
+                    "run the plan again"
+                )
+                continue
+            want = (route.action, tuple(d for d in route.detail if d))
+            have = (current.action, tuple(d for d in current.detail if d))
+            if want == have:
+                continue
+            if current.is_mvno:
+                if not route.allow_mvno_takeover:
+                    self.warnings.append(
+                        f"{route.origin}: relay route {number} delivers to an MVNO SIM; left "
+                        "alone (set allow_mvno_takeover: true to take it over)"
+                    )
+                    continue
+                self.warnings.append(
+                    f"{route.origin}: relay route {number} is taken over from its MVNO: SMS "
+                    "delivery to the SIM stops once it changes"
+                )
+            self.changes.append(
+                ModifyRelay(
+                    number=number,
+                    old_action=current.action,
+                    old_detail=have[1],
+                    new_action=route.action,
+                    new_detail=want[1],
+                    mvno_takeover=current.is_mvno,
+                )
+            )
