@@ -16,25 +16,33 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from reconciler.desired.model import Location, ServiceKind
-from reconciler.secret import Secret
+from reconciler.secret import Secret, secret_url, url_has_password
 
 
 def _canonical(value: Any) -> Any:
+    """``default=`` of the fingerprint's ``json.dumps``: called only for what JSON can't
+    encode natively, which keeps fingerprinting a whole account cheap (the encoder walks
+    dicts, lists and tuples in C)."""
     if isinstance(value, Secret):
         # No digest of a secret ever leaves memory: a saved plan's fingerprints must not
         # let anyone test guesses of a password offline. A changed secret is still caught
         # when apply re-plans and compares the plans.
         return "(sensitive)"
     if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {str(k): v for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
+        return list(value)
+    raise TypeError(f"{type(value).__name__} cannot be fingerprinted")
+
+
+def _shown(text: str) -> str:
+    """A relay callback URL with its password masked (it is a plain string, not a Secret)."""
+    return secret_url(text).display if url_has_password(text) else text
 
 
 def fingerprint_of(value: Any) -> str:
     """A stable digest of a JSON-like value; secrets do not enter it."""
-    data = json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"))
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), default=_canonical)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -156,7 +164,7 @@ class LiveState:
                 svc = read.get(name)
                 out[f"{kind}:{name}"] = fingerprint_of(svc.config if svc else {"listed": True})
         for n, route in self.relay_routes.items():
-            out[f"relay:{n}"] = fingerprint_of([route.action, list(route.detail)])
+            out[f"relay:{n}"] = fingerprint_of([route.action, [_shown(d) for d in route.detail]])
         return out
 
     def fingerprint(self) -> str:
