@@ -1,0 +1,593 @@
+"""From checked YAML documents to the frozen model: merging, templates, semantic checks.
+
+The schema has already judged each file's shape. :func:`build` then works across the files:
+it merges them (a name defined twice is an error naming both places; the account, prune,
+safety and drift sections may appear in one file only), normalises numbers, resolves
+``template:`` chains, and makes the checks a schema can't express: two pools at one location,
+a tollfree pool that accepts no calls, relay details of the wrong kind, an outbound service
+without a password, ... Every problem goes to the shared :class:`Diagnostics` with the place
+it is about; an entry the schema rejected is skipped here, so one mistake is reported once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from reconciler.desired.document import Diagnostics, Document, Path, show
+from reconciler.desired.model import (
+    AculabAccount,
+    AqlAccount,
+    DesiredState,
+    Location,
+    NumberPool,
+    Origin,
+    PinnedNumber,
+    PoolInbound,
+    PruneSettings,
+    RelayRoute,
+    SafetyLimits,
+    ServiceKind,
+    ServiceMode,
+    ServiceSpec,
+)
+from reconciler.desired.numbers import NumberError, looks_like_number, normalise_number
+from reconciler.desired.schema import where
+from reconciler.secret import SECRET_KEYS, Secret, secret_url, url_has_password
+
+# Sections that hold one thing for the whole state: in one file only.
+SINGLE_SECTIONS = ("aculab", "aql", "prune", "safety", "drift")
+# reconciler's own keys inside a service entry; the rest is the vendor's configuration.
+SERVICE_KEYS = ("template", "mode", "ignore_changes")
+
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,.]+$")
+_HTTP_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$", re.IGNORECASE)
+
+
+@dataclass
+class Entry:
+    """A named thing declared in one document: a pool, pin, template, service or route."""
+
+    name: str  # normalised (numbers: digits only)
+    written: str  # as written in the YAML
+    origin: Origin  # of its key
+    value: Any
+    doc: Document
+    path: Path  # in its document
+    bad: bool = False  # the schema rejected something inside: not checked further
+
+
+@dataclass
+class Checked:
+    """Per document: the paths under which the schema found errors."""
+
+    doc: Document
+    bad: set[Path] = field(default_factory=set)
+
+    def is_bad(self, path: Path) -> bool:
+        if not self.bad:
+            return False
+        return any(path[:cut] in self.bad for cut in range(len(path) + 1))
+
+
+def bad_paths(problem_paths: Iterable[Path]) -> set[Path]:
+    """The entries (or sections) that contain schema errors."""
+    bad: set[Path] = set()
+    for path in problem_paths:
+        depth = 3 if path[:1] == ("numbers",) else 2
+        bad.add(path[:depth])
+    return bad
+
+
+def build(checked: list[Checked], diags: Diagnostics) -> DesiredState:
+    """The merged desired state of ``checked`` documents; problems go to ``diags``.
+
+    The state returned is only meaningful when ``diags`` has no errors.
+    """
+    return _Builder(checked, diags).build()
+
+
+class _Builder:
+    def __init__(self, checked: list[Checked], diags: Diagnostics) -> None:
+        self.checked = checked
+        self.diags = diags
+        self.templates: dict[str, Entry] = {}
+        self.resolved_templates: dict[str, dict[str, Any] | None] = {}
+        self.used_templates: set[str] = set()
+
+    # ------------------------------------------------------------------ collecting
+
+    def collect(
+        self, path: Path, label: str, normalise: Callable[[str], str] | None = None
+    ) -> dict[str, Entry]:
+        """The entries of the mapping at ``path`` across all documents, by (normalised) name."""
+        seen: dict[str, Entry] = {}
+        for item in self.checked:
+            doc = item.doc
+            for written, origin, value in doc.entries(path):
+                name = written
+                if normalise is not None:
+                    try:
+                        name = normalise(written)
+                    except NumberError as err:
+                        self.diags.error(origin, f"{where(path)}: {err}")
+                        continue
+                first = seen.get(name)
+                if first is not None:
+                    also = f" (written {first.written!r} there)" if first.written != written else ""
+                    self.diags.error(
+                        origin, f"{label} {show(name)} is already defined at {first.origin}{also}"
+                    )
+                    continue
+                entry_path = (*path, written)
+                seen[name] = Entry(
+                    name, written, origin, value, doc, entry_path, item.is_bad(entry_path)
+                )
+        return seen
+
+    def single(self, section: str) -> tuple[Any, Document] | None:
+        """The value of a one-file-only section, reporting the files that repeat it."""
+        found: tuple[Any, Document, Origin] | None = None
+        for item in self.checked:
+            doc = item.doc
+            if not isinstance(doc.value, dict) or section not in doc.value:
+                continue
+            here = doc.at((section,), key=True)
+            if found is not None:
+                self.diags.error(
+                    here,
+                    f"the {section} section is already defined at {found[2]}: it may appear in "
+                    "one file only",
+                )
+                continue
+            if item.is_bad((section,)):
+                # Defined, but wrong: the schema said why. Mark it seen, build nothing.
+                found = (None, doc, here)
+                continue
+            found = (doc.value[section], doc, here)
+        return (found[0], found[1]) if found is not None else None
+
+    def first_place(self, *paths: Path) -> Origin | None:
+        """Where the first of ``paths`` that is non-empty is declared (for "needs" errors)."""
+        for item in self.checked:
+            for path in paths:
+                value: Any = item.doc.value
+                for seg in path:
+                    value = value.get(seg) if isinstance(value, dict) else None
+                if value:
+                    return item.doc.at(path, key=True)
+        return None
+
+    # ------------------------------------------------------------------ the whole state
+
+    def build(self) -> DesiredState:
+        aculab_section = self.single("aculab")
+        aql_section = self.single("aql")
+        prune_section = self.single("prune")
+        safety_section = self.single("safety")
+        drift_section = self.single("drift")
+
+        self.templates = self.collect(("templates",), "template")
+        for name, entry in self.templates.items():
+            # Each template on its own, so that a cycle is found even where nothing uses it.
+            self.template(name, entry.doc, entry.path, ())
+        pools_in = self.collect(("numbers", "pools"), "pool")
+        pinned_in = self.collect(("numbers", "pinned"), "pinned number", normalise_number)
+        inbound_in = self.collect(("inbound_services",), "inbound service", _service_name)
+        outbound_in = self.collect(("outbound_services",), "outbound service")
+        relay_in = self.collect(("relay_routes",), "relay route", normalise_number)
+
+        pinned = {
+            name: PinnedNumber(number=name, origin=e.origin)
+            for name, e in pinned_in.items()
+            if not e.bad
+        }
+        pools = self.pools(pools_in)
+        inbound = self.services("inbound", inbound_in)
+        outbound = self.services("outbound", outbound_in)
+        relay = self.relay_routes(relay_in)
+
+        aculab = self.aculab(aculab_section)
+        aql = self.aql(aql_section)
+        if aculab_section is None:
+            place = self.first_place(
+                ("numbers", "pools"), ("numbers", "pinned"), ("inbound_services",),
+                ("outbound_services",),
+            )  # fmt: skip
+            if place is not None:
+                self.diags.error(
+                    place,
+                    "numbers and services need the aculab section (cloud_id, username, api_key): "
+                    "it names the account they belong to",
+                )
+        if aql_section is None:
+            place = self.first_place(("relay_routes",))
+            if place is not None:
+                self.diags.error(
+                    place,
+                    "relay_routes need the aql section (username, password): it names the aql "
+                    "account the numbers belong to",
+                )
+
+        self.warn_unowned_numbers(inbound, inbound_in, pinned, pools)
+        self.warn_unused_templates()
+
+        return DesiredState(
+            aculab=aculab,
+            aql=aql,
+            pools=pools,
+            pinned=pinned,
+            inbound_services=inbound,
+            outbound_services=outbound,
+            relay_routes=relay,
+            prune=self.prune(prune_section),
+            safety=self.safety(safety_section),
+            drift_ignore=self.drift(drift_section),
+            sources=tuple(item.doc.file for item in self.checked),
+        )
+
+    # ------------------------------------------------------------------ accounts
+
+    def aculab(self, section: tuple[Any, Document] | None) -> AculabAccount | None:
+        if section is None or not isinstance(section[0], dict):
+            return None
+        data = section[0]
+        return AculabAccount(
+            cloud_id=_text(data["cloud_id"]),
+            username=_text(data["username"]),
+            api_key=Secret(_text(data["api_key"])),
+            endpoint=_optional_text(data.get("endpoint")),
+        )
+
+    def aql(self, section: tuple[Any, Document] | None) -> AqlAccount | None:
+        if section is None or not isinstance(section[0], dict):
+            return None
+        data = section[0]
+        return AqlAccount(
+            username=_text(data["username"]),
+            password=Secret(_text(data["password"])),
+            endpoint=_optional_text(data.get("endpoint")),
+        )
+
+    # ------------------------------------------------------------------ templates
+
+    def resolve(self, value: Any, doc: Document, path: Path) -> dict[str, Any] | None:
+        """A service entry with its template chain merged in (its own keys win); None when a
+        template is unknown, broken or part of a cycle (already reported)."""
+        own: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
+        name = own.pop("template", None)
+        if name is None:
+            return own
+        self.used_templates.add(_text(name))
+        base = self.template(_text(name), doc, (*path, "template"), ())
+        if base is None:
+            return None
+        return deep_merge(base, own)
+
+    def template(
+        self, name: str, doc: Document, used_at: Path, chain: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        if name in chain:
+            cycle = " -> ".join((*chain, name))
+            self.diags.error(doc.at(used_at), f"templates form a cycle: {cycle}")
+            return None
+        if name in self.resolved_templates:
+            return self.resolved_templates[name]
+        entry = self.templates.get(name)
+        if entry is None:
+            self.diags.error(doc.at(used_at), _unknown_template(name, list(self.templates)))
+            return None
+        if entry.bad:
+            result = None
+        else:
+            own = dict(entry.value) if isinstance(entry.value, dict) else {}
+            parent = own.pop("template", None)
+            if parent is None:
+                result = own
+            else:
+                self.used_templates.add(_text(parent))
+                base = self.template(
+                    _text(parent), entry.doc, (*entry.path, "template"), (*chain, name)
+                )
+                result = None if base is None else deep_merge(base, own)
+        self.resolved_templates[name] = result
+        return result
+
+    def warn_unused_templates(self) -> None:
+        """A template no ``template:`` names is probably a misspelt reference elsewhere."""
+        for name, entry in self.templates.items():
+            if name not in self.used_templates and not entry.bad:
+                self.diags.warning(
+                    entry.origin, f"template {show(name)} is not used by any service or pool"
+                )
+
+    # ------------------------------------------------------------------ services
+
+    def service_parts(
+        self, entry: Entry, value: Any, path: Path
+    ) -> tuple[dict[str, Any], ServiceMode, tuple[str, ...]] | None:
+        merged = self.resolve(value, entry.doc, path)
+        if merged is None:
+            return None
+        mode = cast(ServiceMode, merged.pop("mode", None) or "merge")
+        ignore = tuple(_text(p) for p in merged.pop("ignore_changes", None) or ())
+        return finalise(merged), mode, ignore
+
+    def services(self, kind: ServiceKind, entries: dict[str, Entry]) -> dict[str, ServiceSpec]:
+        out: dict[str, ServiceSpec] = {}
+        for name, entry in entries.items():
+            if entry.bad:
+                continue
+            parts = self.service_parts(entry, entry.value, entry.path)
+            if parts is None:
+                continue
+            config, mode, ignore = parts
+            if kind == "outbound" and config.get("service_password") is None:
+                self.diags.error(
+                    entry.origin,
+                    f"outbound service {show(name)} has no service_password: the server needs "
+                    "one (write service_password: ${SOME_VARIABLE} to read it from the "
+                    "environment)",
+                )
+                continue
+            out[name] = ServiceSpec(
+                kind=kind,
+                name=name,
+                config=config,
+                mode=mode,
+                ignore_changes=ignore,
+                origin=entry.origin,
+            )
+        return out
+
+    # ------------------------------------------------------------------ pools
+
+    def pools(self, entries: dict[str, Entry]) -> dict[str, NumberPool]:
+        out: dict[str, NumberPool] = {}
+        by_location: dict[tuple[str, str, str, str], NumberPool] = {}
+        for name, entry in entries.items():
+            if entry.bad:
+                continue
+            data: dict[str, Any] = entry.value
+            location = Location(
+                country=_text(data["country"]),
+                region=_text(data["region"]),
+                state=_optional_text(data.get("state")),
+                did_type=_text(data.get("did_type") or "geographic"),
+            )
+            allows = {k: bool(data.get(k, False)) for k in _ALLOW_KEYS}
+            self.check_pool(entry, location, allows)
+            inbound: PoolInbound | None = None
+            if "inbound" in data:
+                parts = self.service_parts(entry, data["inbound"], (*entry.path, "inbound"))
+                if parts is None:
+                    continue
+                config, mode, ignore = parts
+                inbound = PoolInbound(config=config, mode=mode, ignore_changes=ignore)
+            pool = NumberPool(
+                name=name,
+                location=location,
+                count=int(data["count"]),
+                allow_landline=allows["allow_landline"],
+                allow_cellular=allows["allow_cellular"],
+                allow_payphone=allows["allow_payphone"],
+                regulation_address=_optional_text(data.get("regulation_address")),
+                inbound=inbound,
+                origin=entry.origin,
+            )
+            twin = by_location.get(location.key())
+            if twin is not None:
+                self.diags.error(
+                    entry.origin,
+                    f"pool {show(name)} has the same location as pool {show(twin.name)} "
+                    f"({twin.origin}): {location}; a live number there would belong to both",
+                )
+                continue
+            by_location[location.key()] = pool
+            out[name] = pool
+        return out
+
+    def check_pool(self, entry: Entry, location: Location, allows: dict[str, bool]) -> None:
+        name = show(entry.name)
+        if location.did_type == "tollfree":
+            if not any(allows.values()):
+                self.diags.error(
+                    entry.origin,
+                    f"tollfree pool {name} accepts calls from nowhere: set at least one of "
+                    "allow_landline, allow_cellular, allow_payphone to true",
+                )
+        else:
+            for key, on in allows.items():
+                if on:
+                    self.diags.warning(
+                        entry.doc.at((*entry.path, key), key=True),
+                        f"{key} applies to tollfree pools only; pool {name} is "
+                        f"{location.did_type}, so it is ignored",
+                    )
+        if location.did_type in ("national", "tollfree") and not location.region.isdigit():
+            self.diags.warning(
+                entry.doc.at((*entry.path, "region")),
+                f"the region of a {location.did_type} pool is a number prefix (such as 855), "
+                f"not a name like {show(location.region)}",
+            )
+
+    # ------------------------------------------------------------------ relay routes
+
+    def relay_routes(self, entries: dict[str, Entry]) -> dict[str, RelayRoute]:
+        out: dict[str, RelayRoute] = {}
+        for number, entry in entries.items():
+            if entry.bad:
+                continue
+            data: dict[str, Any] = entry.value
+            action = _text(data["action"])
+            raw_detail = data.get("detail")
+            detail_path = (*entry.path, "detail")
+            items: list[tuple[str, Origin]] = []
+            if isinstance(raw_detail, str):
+                items.append((raw_detail, entry.doc.at(detail_path)))
+            elif isinstance(raw_detail, list):
+                doc = entry.doc
+                items.extend((d, doc.at((*detail_path, i))) for i, d in enumerate(raw_detail))
+            if not self.check_relay(entry, action, items):
+                continue
+            out[number] = RelayRoute(
+                number=number,
+                action=action,
+                detail=tuple(_text(d) for d, _ in items),
+                allow_mvno_takeover=bool(data.get("allow_mvno_takeover", False)),
+                origin=entry.origin,
+            )
+        return out
+
+    def check_relay(self, entry: Entry, action: str, items: list[tuple[str, Origin]]) -> bool:
+        route = f"relay route {entry.name}"
+        if action == "mvno":
+            self.diags.error(
+                entry.doc.at((*entry.path, "action")),
+                f"{route}: action mvno can be read but never set; choose null-route, email, "
+                "httpget or httppost (allow_mvno_takeover: true lets apply move a number off "
+                "mvno, which stops delivery to its MVNO SIM)",
+            )
+            return False
+        if action == "null-route":
+            if items:
+                self.diags.error(
+                    entry.doc.at((*entry.path, "detail")),
+                    f"{route}: a null-route takes no detail (it drops the messages)",
+                )
+                return False
+            return True
+        wanted = "e-mail addresses" if action == "email" else "http(s) callback URLs"
+        if not items:
+            self.diags.error(
+                entry.origin, f"{route}: action {action} needs a detail: one or more {wanted}"
+            )
+            return False
+        ok = True
+        for item, origin in items:
+            if "," in item:
+                self.diags.error(
+                    origin,
+                    f"{route}: a detail can't contain a comma (aql joins details with commas); "
+                    "list each one as its own item",
+                )
+                ok = False
+            elif action == "email" and not _EMAIL.match(item):
+                self.diags.error(
+                    origin, f"{route}: {show(item)} is not an e-mail address (action email)"
+                )
+                ok = False
+            elif action != "email" and not _HTTP_URL.match(item):
+                self.diags.error(
+                    origin,
+                    f"{route}: {show(item)} is not an http(s) URL (action {action} calls it)",
+                )
+                ok = False
+        return ok
+
+    # ------------------------------------------------------------------ the rest
+
+    def prune(self, section: tuple[Any, Document] | None) -> PruneSettings:
+        data = section[0] if section is not None and isinstance(section[0], dict) else {}
+        return PruneSettings(
+            numbers=bool(data.get("numbers", False)),
+            inbound_services=bool(data.get("inbound_services", False)),
+            outbound_services=bool(data.get("outbound_services", False)),
+            ignore=tuple(_text(g) for g in data.get("ignore") or ()),
+        )
+
+    def safety(self, section: tuple[Any, Document] | None) -> SafetyLimits:
+        data = section[0] if section is not None and isinstance(section[0], dict) else {}
+        defaults = SafetyLimits()
+        return SafetyLimits(
+            max_purchase=int(data.get("max_purchase", defaults.max_purchase)),
+            max_delete_percent=float(data.get("max_delete_percent", defaults.max_delete_percent)),
+            max_update_percent=float(data.get("max_update_percent", defaults.max_update_percent)),
+        )
+
+    def drift(self, section: tuple[Any, Document] | None) -> tuple[str, ...]:
+        data = section[0] if section is not None and isinstance(section[0], dict) else {}
+        return tuple(_text(g) for g in data.get("ignore") or ())
+
+    def warn_unowned_numbers(
+        self,
+        inbound: dict[str, ServiceSpec],
+        entries: dict[str, Entry],
+        pinned: dict[str, PinnedNumber],
+        pools: dict[str, NumberPool],
+    ) -> None:
+        """An inbound service named by a number answers calls only while the account owns the
+        number: pinned, or bought by a pool. Offline, a pool's numbers are unknown, so the
+        warning is for a number that is not pinned when there is no pool at all."""
+        if pools:
+            return
+        for name in inbound:
+            if name in pinned or not looks_like_number(name):
+                continue
+            self.diags.warning(
+                entries[name].origin,
+                f"inbound service {name} is named by a number that is not pinned, and no pool "
+                "can supply it: pin it under numbers.pinned if the account owns it",
+            )
+
+
+_ALLOW_KEYS = ("allow_landline", "allow_cellular", "allow_payphone")
+
+
+def _service_name(written: str) -> str:
+    """An inbound service name: a number (normalised) or a SIP username (as written)."""
+    return normalise_number(written) if looks_like_number(written) else written
+
+
+def _unknown_template(name: str, known: list[str]) -> str:
+    message = f"unknown template {show(name)}"
+    if not known:
+        return f"{message}: no templates are defined (add them under templates:)"
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"{message} (did you mean {close[0]!r}?)"
+    return f"{message}; defined templates: {', '.join(sorted(known))}"
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged onto ``base``: mappings merge key by key, anything else ``over`` wins."""
+    out = dict(base)
+    for key, value in over.items():
+        under = out.get(key)
+        if isinstance(under, dict) and isinstance(value, dict):
+            out[key] = deep_merge(under, value)
+        else:
+            out[key] = value
+    return out
+
+
+def finalise(value: Any, key: str | None = None) -> Any:
+    """A configuration as the model holds it: plain ``str`` (no environment markers), fresh
+    containers, and every secret wrapped, as :func:`reconciler.secret.conceal` does, including
+    a password YAML read as a number."""
+    if isinstance(value, str):
+        text = value if type(value) is str else str(value)
+        if key in SECRET_KEYS:
+            return Secret(text)
+        if "://" in text and url_has_password(text):
+            return secret_url(text)
+        return text
+    if isinstance(value, dict):
+        return {k: finalise(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finalise(v, key) for v in value]
+    if key in SECRET_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+        return Secret(str(value))
+    return value
+
+
+def _text(value: Any) -> str:
+    """A model string: ``str`` itself, never the environment marker subclass."""
+    return value if type(value) is str else str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
