@@ -28,6 +28,7 @@ an exit code, never a traceback. Messages never contain a secret: values of type
     │   └── PlanMismatchError            ... or no longer what the desired state asks for
     ├── LockHeldError                    another apply holds .reconciler/apply.lock
     ├── JournalError                     the apply journal can't be written safely (mode, disk)
+    ├── SimulatorError                   the simulator can't start: state file unreadable, port taken
     └── ApplyFailed                      apply finished with failures; .report says what happened
 
 Extension point: code that adds a new failure mode subclasses the nearest branch so that the
@@ -242,6 +243,11 @@ class JournalError(ReconcilerError):
 
     Apply stops rather than write to the account without a durable record of it.
     """
+
+
+class SimulatorError(ReconcilerError):
+    """The simulator cannot start: its state file is unreadable or damaged, its seed is
+    unknown, or its port is taken."""
 
 
 class ApplyFailed(ReconcilerError):
