@@ -24,8 +24,9 @@ import json
 import os
 import stat
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,9 +44,10 @@ FAILED = "failed"
 UNKNOWN = "unknown"
 
 
-def now_iso() -> str:
-    """The current time as ISO 8601 UTC with microseconds (sortable, parseable)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+def now_iso(at: float | None = None) -> str:
+    """A time (default: now) as ISO 8601 UTC with microseconds (sortable, parseable)."""
+    moment = datetime.now(timezone.utc) if at is None else datetime.fromtimestamp(at, timezone.utc)
+    return moment.isoformat(timespec="microseconds")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -148,9 +150,16 @@ class Journal:
     leaves no journal behind.
     """
 
-    def __init__(self, path: str | Path, *, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        run_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.run_id = run_id or new_id()
+        self._clock = clock
         self._fd: int | None = None
         self._lock = threading.Lock()
 
@@ -193,7 +202,11 @@ class Journal:
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one record (secrets masked) and fsync it. Returns the record written."""
-        entry: dict[str, Any] = {"time": now_iso(), "run": self.run_id, "event": event}
+        entry: dict[str, Any] = {
+            "time": now_iso(self._clock()),
+            "run": self.run_id,
+            "event": event,
+        }
         entry.update(to_jsonable(fields))
         line = json.dumps(entry, default=json_default, separators=(",", ":"), sort_keys=False)
         data = (line + "\n").encode()

@@ -1,0 +1,305 @@
+"""Purchases never buy twice and never forget: recovery after lost replies, lag, crashes.
+
+Each test scripts the account (``fakes.FakeAculab``) on a clock the test drives, so waits of
+30 s take no time, and asserts what a user would count: the purchase calls made, the numbers
+the account ends up with, what the journal says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.apply.journal import Journal
+from reconciler.apply.purchases import PurchasePolicy, Purchaser, PurchaseResult
+from reconciler.desired.model import Location
+from reconciler.plan.changes import Purchase
+
+from .fakes import (
+    COMMIT_THEN_LOSE,
+    RATE_LIMITED,
+    REJECT,
+    SERVER_ERROR,
+    Clock,
+    FakeAculab,
+)
+
+LONDON = Location(country="United Kingdom", region="London")
+
+
+def purchase(quantity: int = 2, existing: tuple[str, ...] = ()) -> Purchase:
+    return Purchase(pool="london-support", location=LONDON, quantity=quantity, existing=existing)
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, *, wait: float = 30.0) -> None:
+        self.clock = Clock()
+        self.fake = FakeAculab(self.clock)
+        self.path = tmp_path / ".reconciler" / "journal.jsonl"
+        self.wait = wait
+
+    def purchaser(self) -> Purchaser:
+        """A new run: a fresh journal object reading what earlier runs left."""
+        journal = Journal(self.path, clock=self.clock)
+        return Purchaser(
+            self.fake,
+            journal,
+            journal.view(),
+            policy=PurchasePolicy(wait=self.wait),
+            sleep=self.clock.sleep,
+            clock=self.clock,
+        )
+
+    def buy(self, p: Purchase) -> PurchaseResult:
+        return asyncio.run(self.purchaser().buy(p))
+
+    def records(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+    def purchase_calls(self) -> int:
+        return sum(1 for c in self.fake.calls if c[0] == "purchase")
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    return Setup(tmp_path)
+
+
+def test_a_purchase_is_announced_in_the_journal_before_the_call(setup: Setup) -> None:
+    setup.fake.add_number("441632000001", "United Kingdom", "London")
+    seen: list[dict[str, object]] = []
+    setup.fake.on_purchase = lambda params: seen.extend(setup.records())
+
+    result = setup.buy(purchase(2, existing=("441632000001",)))
+
+    assert result.succeeded and len(result.numbers) == 2
+    intent = seen[-1]
+    assert intent["event"] == "intent" and intent["action"] == "purchase"
+    assert intent["quantity"] == 2 and intent["before"] == ["441632000001"]
+    assert intent["location"] == {
+        "country": "United Kingdom",
+        "state": None,
+        "region": "London",
+        "did_type": "geographic",
+    }
+    outcome = setup.records()[-1]
+    assert outcome["event"] == "outcome" and outcome["status"] == "succeeded"
+    assert outcome["numbers"] == result.numbers
+
+
+def test_lost_reply_is_recounted_not_bought_again(setup: Setup) -> None:
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE]
+
+    result = setup.buy(purchase(3))
+
+    assert result.succeeded
+    assert setup.purchase_calls() == 1
+    assert len(setup.fake.at("United Kingdom", "London")) == 3
+    assert result.numbers == setup.fake.purchase_log[0]
+    assert any("found by re-listing" in n for n in result.notes)
+    events = [(r["event"], r.get("status")) for r in setup.records()]
+    assert events == [("intent", None), ("outcome", "unknown"), ("resolved", "succeeded")]
+
+
+def test_lost_reply_with_list_lag_waits_for_the_numbers(setup: Setup) -> None:
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE]
+    setup.fake.list_lag = 7.0
+
+    result = setup.buy(purchase(2))
+
+    assert result.succeeded and setup.purchase_calls() == 1
+    assert len(setup.fake.purchase_log[0]) == 2
+    assert 7.0 <= sum(setup.clock.sleeps) < 30.0  # waited for the lag, not the whole window
+
+
+def test_a_5xx_that_bought_nothing_is_proven_by_relisting_then_bought_once_more(
+    setup: Setup,
+) -> None:
+    setup.fake.purchase_script = [SERVER_ERROR]
+
+    result = setup.buy(purchase(2))
+
+    assert result.succeeded
+    assert setup.purchase_calls() == 2
+    assert sum(len(b) for b in setup.fake.purchase_log) == 2
+    assert sum(setup.clock.sleeps) >= 30.0  # absence is proven only after the whole wait
+    assert any("proved nothing was bought" in n for n in result.notes)
+
+
+def test_a_partial_commit_buys_only_what_is_still_missing(setup: Setup) -> None:
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE]
+    setup.fake.commit_only = 1
+
+    result = setup.buy(purchase(3))
+
+    assert result.succeeded
+    assert [len(b) for b in setup.fake.purchase_log] == [1, 2]
+    assert len(setup.fake.at("United Kingdom", "London")) == 3
+    assert sorted(result.numbers) == sorted(n for b in setup.fake.purchase_log for n in b)
+
+
+def test_two_unknown_outcomes_stop_after_two_calls(setup: Setup) -> None:
+    setup.fake.purchase_script = [SERVER_ERROR, SERVER_ERROR, SERVER_ERROR]
+
+    result = setup.buy(purchase(1))
+
+    assert not result.succeeded
+    assert setup.purchase_calls() == 2
+    assert "still missing after 2 purchase calls" in (result.reason or "")
+
+
+def test_unprovable_outcome_stops_without_buying_and_stays_unresolved(setup: Setup) -> None:
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE]
+    # The snapshot before buying succeeds; every re-list after the lost reply fails.
+    original = setup.fake.list_numbers
+    calls = 0
+
+    async def failing_after_first(**kw: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            setup.fake.list_failures = 1
+        return await original(**kw)  # type: ignore[arg-type]
+
+    setup.fake.list_numbers = failing_after_first  # type: ignore[method-assign]
+    result = setup.buy(purchase(2))
+
+    assert not result.succeeded
+    assert setup.purchase_calls() == 1
+    assert "could not be re-listed" in (result.reason or "")
+    view = Journal(setup.path).view()
+    assert [i.quantity for i in view.unresolved] == [2]
+
+
+def test_a_definite_rejection_is_a_failure_and_not_retried(setup: Setup) -> None:
+    setup.fake.purchase_script = [REJECT]
+
+    result = setup.buy(purchase(2))
+
+    assert not result.succeeded
+    assert setup.purchase_calls() == 1
+    assert "0005" in (result.reason or "") and "regulation address" in (result.reason or "")
+    assert setup.clock.sleeps == []  # no re-list wait for a definite answer
+    assert setup.records()[-1]["status"] == "failed"
+    assert Journal(setup.path).view().unresolved == []
+
+
+def test_rate_limited_purchase_waits_and_tries_again(setup: Setup) -> None:
+    setup.fake.purchase_script = [RATE_LIMITED]
+
+    result = setup.buy(purchase(1))
+
+    assert result.succeeded
+    assert setup.purchase_calls() == 2
+    assert len(setup.fake.purchase_log) == 1
+    assert 2.0 in setup.clock.sleeps  # Retry-After honoured
+
+
+def _crash_after_intent(setup: Setup, p: Purchase, *, commit: bool) -> None:
+    """Leave what a run killed between its intent and the purchase's answer leaves."""
+    journal = Journal(setup.path, clock=setup.clock)
+    journal.record(
+        "intent",
+        op="crashed-op",
+        address=p.address,
+        action="purchase",
+        pool=p.pool,
+        location={
+            "country": "United Kingdom",
+            "state": None,
+            "region": "London",
+            "did_type": "geographic",
+        },
+        quantity=p.quantity,
+        before=sorted(p.existing),
+    )
+    journal.close()
+    if commit:
+        asyncio.run(
+            setup.fake.purchase(
+                {
+                    "country": "United Kingdom",
+                    "region": "London",
+                    "did_type": "geographic",
+                    "quantity": str(p.quantity),
+                }
+            )
+        )
+        setup.fake.calls.clear()
+
+
+def test_after_a_crash_mid_purchase_the_next_run_recounts_before_buying(setup: Setup) -> None:
+    setup.fake.list_lag = 5.0
+    _crash_after_intent(setup, purchase(2), commit=True)
+
+    # The next run planned from a list that lags: it still wants 2.
+    result = setup.buy(purchase(2))
+
+    assert result.succeeded
+    assert setup.purchase_calls() == 0
+    assert len(setup.fake.purchase_log) == 1
+    assert result.numbers == setup.fake.purchase_log[0]  # they get their inbound services
+    resolved = [r for r in setup.records() if r["event"] == "resolved"]
+    assert resolved and resolved[0]["op"] == "crashed-op"
+    assert Journal(setup.path).view().unresolved == []
+
+
+def test_a_crash_before_the_call_went_out_buys_once_after_the_wait(setup: Setup) -> None:
+    _crash_after_intent(setup, purchase(2), commit=False)
+
+    result = setup.buy(purchase(2))
+
+    assert result.succeeded
+    assert setup.purchase_calls() == 1
+    assert sum(len(b) for b in setup.fake.purchase_log) == 2
+    assert any("had bought nothing" in n for n in result.notes)
+
+
+def test_numbers_bought_moments_ago_but_not_listed_yet_are_not_bought_again(
+    setup: Setup,
+) -> None:
+    setup.fake.list_lag = 10.0
+    first = setup.buy(purchase(2))
+    assert first.succeeded
+
+    # A second run right away: its plan saw none of them (lag) and wants 2 again.
+    second = setup.buy(purchase(2))
+
+    assert second.succeeded
+    assert setup.purchase_calls() == 1
+    assert sorted(second.numbers) == sorted(first.numbers)
+
+
+def test_an_old_purchase_that_is_gone_does_not_block_buying(setup: Setup) -> None:
+    first = setup.buy(purchase(1))
+    for n in first.numbers:  # released by hand since
+        del setup.fake.numbers[n]
+    setup.clock.now += 3600
+
+    result = setup.buy(purchase(1))
+
+    assert result.succeeded and setup.purchase_calls() == 2
+    assert setup.clock.sleeps == []
+
+
+def test_numbers_that_appeared_since_the_plan_reduce_the_purchase(setup: Setup) -> None:
+    setup.fake.add_number("441632000009", "United Kingdom", "London")  # bought by hand
+
+    result = setup.buy(purchase(3))
+
+    assert result.succeeded
+    assert [len(b) for b in setup.fake.purchase_log] == [2]
+    assert any("appeared" in n for n in result.notes)
+
+
+def test_dry_run_uses_the_development_call_and_buys_nothing(setup: Setup) -> None:
+    result = asyncio.run(setup.purchaser().rehearse(purchase(2)))
+
+    assert result.succeeded
+    assert result.numbers == ["<new london-support #1>", "<new london-support #2>"]
+    assert setup.fake.purchase_log == []
+    assert [c[0] for c in setup.fake.calls] == ["purchase_development"]
+    assert not setup.path.exists()
