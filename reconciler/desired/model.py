@@ -214,7 +214,8 @@ class DesiredState:
     relay_routes: Mapping[str, RelayRoute] = field(default_factory=dict)
     prune: PruneSettings = PruneSettings()
     safety: SafetyLimits = SafetyLimits()
-    # Dotted path globs of drift that is known and accepted (``inbound.*.description``).
+    # Rules silencing drift that is known and accepted: ADDRESS_GLOB[/FIELD_GLOB]
+    # (``inbound:*/description``, ``relay:44113000112``); see reconciler.drift.ignore.
     drift_ignore: tuple[str, ...] = ()
     # The files the state was loaded from, for messages.
     sources: tuple[str, ...] = ()
