@@ -599,6 +599,134 @@ def export(
             click.echo(f"  {p.name:<{width}}  {p.where}", err=report_to_stderr)
 
 
+# --------------------------------------------------------------------------- simulator
+
+
+@cli.group()
+def simulator() -> None:
+    """The Aculab Cloud + aql simulator: a local stand-in for both APIs, for tests and demos."""
+
+
+@simulator.command("serve")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8089,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the account in this JSON file (resumed if it exists).",
+)
+@click.option(
+    "--seed",
+    type=click.Choice(["empty", "demo"]),
+    default="demo",
+    show_default=True,
+    help="The account a new state starts from.",
+)
+@click.option(
+    "--rng-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the numbers purchases produce.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Latency added to every request.",
+)
+@click.option(
+    "--latency-jitter-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Random extra latency, up to this much (seeded).",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Switch a fault on (repeatable): error_rate=[GLOB:]RATE, rate_limit=[GLOB:]RATE, "
+    "garbage_rate=[GLOB:]RATE, retry_after_s=N, error_statuses=500,503, "
+    "lost_purchase_reply=drop|stall, lost_purchase_rate=R, lost_purchase_limit=N, "
+    "stall_s=S, list_lag_s=S, seed=N.",
+)
+@click.option("--cloud-id", default="1-2-0", show_default=True, help="Aculab cloud ID accepted.")
+@click.option(
+    "--username", default="ops@example.com", show_default=True, help="Aculab username accepted."
+)
+@click.option(
+    "--api-key",
+    default="sim-api-key",
+    show_default=True,
+    help="Aculab API key accepted (a test value).",
+)
+@click.option("--aql-username", default="example", show_default=True, help="aql username accepted.")
+@click.option(
+    "--aql-password",
+    default="sim-aql-password",
+    show_default=True,
+    help="aql password accepted (a test value).",
+)
+@global_options
+@handle_errors
+def serve(
+    port: int,
+    state_file: Path | None,
+    seed: str,
+    rng_seed: int,
+    latency_ms: float,
+    latency_jitter_ms: float,
+    fault_specs: tuple[str, ...],
+    cloud_id: str,
+    username: str,
+    api_key: str,
+    aql_username: str,
+    aql_password: str,
+) -> None:
+    """Serve the simulator over HTTP on 127.0.0.1 until Ctrl-C.
+
+    Both APIs share the port: Aculab Cloud's paths at the root, the aql relay gateway at
+    /sms/sms-relay.api.php. It prints its URLs, its (test) credentials and the `aculab:`/`aql:`
+    sections of a desired-state file that points at it.
+    """
+    import contextlib
+    import signal
+
+    from reconciler.simulator import Faults, SimCredentials, Simulator
+
+    faults = Faults.from_specs(
+        fault_specs, Faults(latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms)
+    )
+    credentials = SimCredentials(
+        cloud_id=cloud_id,
+        username=username,
+        api_key=api_key,
+        aql_username=aql_username,
+        aql_password=aql_password,
+    )
+    sim = Simulator(
+        seed=seed, credentials=credentials, state_file=state_file, faults=faults, rng_seed=rng_seed
+    )
+
+    def on_sigterm(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    with sim.serve(port=port) as running:
+        click.echo(running.banner())
+        click.echo("Press Ctrl-C to stop.")
+        with contextlib.suppress(KeyboardInterrupt):
+            running.wait()
+    click.echo(f"Simulator stopped after {len(sim.calls)} requests.")
+
+
 def main() -> None:
     """Console-script entry point.
 

@@ -1,0 +1,190 @@
+"""Faults the simulator can inject, and the seeded dice that decide when they fire.
+
+:class:`Faults` is plain configuration, switched on by ``--fault`` flags or in Python
+(``sim.faults.error_rate = {"/tel_purchase": 1.0}``; the simulator reads it on every request,
+so changing it at runtime takes effect at once).
+
+Reproducibility: whether a fault fires is decided by hashing the fault seed, the fault's name,
+the request (method, path, parameters and body, credentials left out) and how many identical
+requests came before it. The same requests against a fresh simulator with the same seed meet
+the same faults, even when they arrive concurrently in a different order; a retried request
+is a new draw.
+
+Where each fault happens, relative to the work a request does:
+
+- latency: before the request is handled;
+- ``rate_limit`` (429 with ``Retry-After``) and ``error_rate`` (500/503): instead of handling it,
+  so nothing was written;
+- ``garbage_rate``: the request was handled (a write did happen), then its reply body is
+  replaced by an HTML page or truncated JSON, with status 200;
+- ``lost_purchase_reply``: a successful ``tel_purchase`` committed its numbers, then the reply
+  is lost: ``"drop"`` closes the connection mid-reply, ``"stall"`` holds the reply for
+  ``stall_s`` seconds (past the client's timeout; it ends early when the client hangs up);
+- ``list_lag_s``: numbers bought appear in ``tel_list_numbers`` only that many seconds later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.errors import ConfigError
+
+# A rate for every endpoint, or per endpoint glob. Globs match the path ("/tel_*",
+# "/service/v1/outbound/*") or "METHOD path" ("PUT /service/v1/*").
+Rates = float | Mapping[str, float]
+LostReply = Literal["drop", "stall"]
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how often. All off by default.
+
+    ``error_rate``, ``rate_limit`` and ``garbage_rate`` are each a share of requests (0..1),
+    for every endpoint (a float) or per endpoint glob (``{"/tel_purchase": 0.5}``; the first
+    glob that matches decides). ``lost_purchase_rate`` is the share of successful purchases
+    whose reply is lost, at most ``lost_purchase_limit`` of them (None: no limit).
+    """
+
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    error_rate: Rates = field(default_factory=dict)
+    error_statuses: tuple[int, ...] = (500, 503)
+    rate_limit: Rates = field(default_factory=dict)
+    retry_after_s: int = 1
+    lost_purchase_reply: LostReply | None = None
+    lost_purchase_rate: float = 1.0
+    lost_purchase_limit: int | None = None
+    stall_s: float = 300.0
+    list_lag_s: float = 0.0
+    garbage_rate: Rates = field(default_factory=dict)
+    seed: int = 0
+
+    def describe(self) -> str:
+        """One line per fault that is switched on; ``none`` when none is."""
+        lines: list[str] = []
+        if self.latency_ms or self.latency_jitter_ms:
+            lines.append(f"latency {self.latency_ms:g} ms + up to {self.latency_jitter_ms:g} ms")
+        for name in ("error_rate", "rate_limit", "garbage_rate"):
+            rates = getattr(self, name)
+            if rates:
+                lines.append(f"{name} {_describe_rates(rates)}")
+        if self.lost_purchase_reply:
+            limit = (
+                "" if self.lost_purchase_limit is None else f", at most {self.lost_purchase_limit}"
+            )
+            lines.append(
+                f"lost_purchase_reply {self.lost_purchase_reply} "
+                f"(rate {self.lost_purchase_rate:g}{limit})"
+            )
+        if self.list_lag_s:
+            lines.append(f"list_lag_s {self.list_lag_s:g}")
+        if not lines:
+            return "none"
+        return "; ".join(lines) + f" (seed {self.seed})"
+
+    @classmethod
+    def from_specs(cls, specs: Iterable[str], base: Faults | None = None) -> Faults:
+        """Faults from ``--fault`` specs such as ``error_rate=/tel_*:0.2``, ``rate_limit=0.1``,
+        ``lost_purchase_reply=drop``, ``list_lag_s=5``, ``seed=7``. Rates given more than once
+        accumulate per glob. Raises :class:`ConfigError` naming the bad spec."""
+        faults = dataclasses.replace(base) if base is not None else cls()
+        for spec in specs:
+            _apply_spec(faults, spec)
+        return faults
+
+
+FAULT_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Faults))
+_RATE_FIELDS = ("error_rate", "rate_limit", "garbage_rate")
+
+
+def _describe_rates(rates: Rates) -> str:
+    if isinstance(rates, int | float):
+        return f"{rates:g}"
+    return ", ".join(f"{glob}:{rate:g}" for glob, rate in rates.items())
+
+
+def _rate(text: str, spec: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(
+            f"--fault {spec!r}: {text!r} is not a number", hint="a rate is between 0 and 1"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"--fault {spec!r}: a rate must be between 0 and 1")
+    return value
+
+
+def _apply_spec(faults: Faults, spec: str) -> None:
+    name, sep, value = spec.partition("=")
+    name = name.strip().replace("-", "_")
+    hint = "use NAME=VALUE with NAME one of: " + ", ".join(FAULT_NAMES)
+    if not sep or name not in FAULT_NAMES:
+        raise ConfigError(f"--fault {spec!r}: unknown fault", hint=hint)
+    value = value.strip()
+    try:
+        if name in _RATE_FIELDS:
+            glob, colon, rate = value.rpartition(":")
+            current: Any = getattr(faults, name)
+            if not colon:
+                setattr(faults, name, _rate(value, spec))
+            else:
+                rates = dict(current) if isinstance(current, Mapping) else {}
+                if isinstance(current, int | float) and current:
+                    rates["*"] = float(current)
+                rates[glob] = _rate(rate, spec)
+                setattr(faults, name, rates)
+        elif name == "error_statuses":
+            statuses = tuple(int(s) for s in value.split(","))
+            if not statuses or any(s < 500 or s > 599 for s in statuses):
+                raise ValueError("statuses must be 5xx")
+            faults.error_statuses = statuses
+        elif name == "lost_purchase_reply":
+            if value not in ("drop", "stall", "none", ""):
+                raise ValueError("expected drop or stall")
+            faults.lost_purchase_reply = None if value in ("none", "") else value  # type: ignore[assignment]
+        elif name == "lost_purchase_limit":
+            faults.lost_purchase_limit = None if value in ("none", "") else int(value)
+        elif name in ("seed", "retry_after_s"):
+            setattr(faults, name, int(value))
+        elif name == "lost_purchase_rate":
+            faults.lost_purchase_rate = _rate(value, spec)
+        else:
+            number = float(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            setattr(faults, name, number)
+    except ValueError as err:
+        raise ConfigError(f"--fault {spec!r}: {err}", hint=hint) from None
+
+
+def rate_for(rates: Rates, method: str, path: str) -> float:
+    """The rate that applies to one request."""
+    if isinstance(rates, int | float):
+        return float(rates)
+    for glob, rate in rates.items():
+        if fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(f"{method} {path}", glob):
+            return rate
+    return 0.0
+
+
+class Dice:
+    """Seeded draws for one request: ``roll("error")`` is a float in [0, 1) that depends only
+    on the fault seed, the fault's name, the request's identity and its occurrence number."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, seed: int, identity: bytes, occurrence: int) -> None:
+        self._key = b"%d|%d|" % (seed, occurrence) + identity
+
+    def roll(self, name: str) -> float:
+        digest = hashlib.blake2b(self._key + b"|" + name.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2.0**64
+
+    def choice(self, name: str, options: tuple[Any, ...]) -> Any:
+        return options[int(self.roll(name) * len(options))]

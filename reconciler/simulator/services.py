@@ -1,0 +1,144 @@
+"""Inbound and outbound service configurations: the schemas the simulator serves and enforces.
+
+The draft-07 schemas live in ``schemas/service-{inbound,outbound}.schema.json`` (installed as
+``reconciler/_schemas`` in a wheel). A write (PUT) fills every omitted option with its default;
+a modify (PATCH) deep-merges the body into the stored configuration (``null`` sets an option to
+null, which clears it); both validate the resulting full configuration and answer the
+documented 400 with one ``details`` line per problem, in the vendor's style::
+
+    service_password None is not of type 'string'. For REST, you must provide a first_page, ...
+    rest.first_page.method 'haha' is not one of ['GET', 'POST'].
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+Kind = Literal["inbound", "outbound"]
+KINDS: tuple[Kind, ...] = ("inbound", "outbound")
+
+
+def schemas_dir() -> Path:
+    """Where the JSON schemas are: ``reconciler/_schemas`` in an installed wheel, else the
+    repository's ``schemas/`` (an editable install or a checkout)."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "_schemas"
+    if installed.is_dir():
+        return installed
+    return package.parent / "schemas"
+
+
+@functools.cache
+def service_schema(kind: Kind) -> dict[str, Any]:
+    """The service schema of ``kind`` (a fresh copy is the caller's to change)."""
+    path = schemas_dir() / f"service-{kind}.schema.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@functools.cache
+def _validator(kind: Kind) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(service_schema(kind))
+
+
+@functools.cache
+def schema_text(kind: Kind) -> bytes:
+    """The schema as served by ``GET /service/v1/schema/<kind>``."""
+    return json.dumps(service_schema(kind)).encode()
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return _resolve(node, root)
+    return schema
+
+
+def _fill(schema: Mapping[str, Any], root: Mapping[str, Any], given: Any) -> Any:
+    """``given`` with every option it omits set to its default, recursively."""
+    schema = _resolve(schema, root)
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping) or not isinstance(given, Mapping):
+        return copy.deepcopy(given)
+    out: dict[str, Any] = {}
+    for name, sub in properties.items():
+        if name in given:
+            out[name] = _fill(sub, root, given[name])
+        else:
+            out[name] = default_of(sub, root)
+    for name, value in given.items():  # unknown options stay, for validation to name them
+        if name not in out:
+            out[name] = copy.deepcopy(value)
+    return out
+
+
+def default_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """The default value of an option (objects: built from their properties)."""
+    schema = _resolve(schema, root)
+    if isinstance(schema.get("properties"), Mapping):
+        return _fill(schema, root, {})
+    return copy.deepcopy(schema.get("default"))
+
+
+def defaults(kind: Kind) -> dict[str, Any]:
+    """A full configuration with every option at its default."""
+    schema = service_schema(kind)
+    result: dict[str, Any] = _fill(schema, schema, {})
+    return result
+
+
+def fill_defaults(kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a write stores: the body, every omitted option at its default."""
+    schema = service_schema(kind)
+    result: dict[str, Any] = _fill(schema, schema, body)
+    return result
+
+
+def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """What a modify stores: ``patch`` deep-merged into ``current``; an object merges into an
+    object, anything else (``null`` included) replaces the value."""
+    out = copy.deepcopy(dict(current))
+    for name, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(name), Mapping):
+            out[name] = merge(out[name], value)
+        else:
+            out[name] = copy.deepcopy(value)
+    return out
+
+
+def validate(kind: Kind, config: Mapping[str, Any]) -> list[str]:
+    """Every problem with a full configuration, as the vendor words them (empty: valid)."""
+    schema = service_schema(kind)
+    details: list[str] = []
+    for error in _validator(kind).iter_errors(config):
+        path = ".".join(str(p) for p in error.absolute_path)
+        line = f"{path} {error.message}." if path else f"{error.message}."
+        schema_path = list(error.absolute_schema_path)
+        if len(schema_path) >= 2 and schema_path[0] == "allOf":
+            rule = schema["allOf"][schema_path[1]]
+            if isinstance(rule.get("description"), str):
+                line += " " + rule["description"]
+        details.append(line)
+    return details
+
+
+def target_of(config: Mapping[str, Any]) -> str:
+    """What a service targets, for the services list: its UAS application or first page."""
+    if config.get("application_type") == "REST":
+        path: tuple[str, ...] = ("rest", "first_page", "address")
+    else:
+        path = ("uas", "application_name")
+    node: Any = config
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node if isinstance(node, str) else ""
