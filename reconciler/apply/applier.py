@@ -45,7 +45,6 @@ from reconciler.desired.model import DesiredState, Location
 from reconciler.errors import ApiError, NotFoundError, ReconcilerError
 from reconciler.live.model import LiveState
 from reconciler.plan.changes import (
-    Change,
     CreateService,
     DeleteService,
     ModifyRelay,
@@ -619,12 +618,10 @@ class _Run:
         self._tick(0)
         counts = self.plan.counts()
         await self.record("run_start", dry_run=self.options.dry_run, plan=counts)
-        results: dict[Change, ChangeResult] = {}
         concurrency = self.options.concurrency
 
         purchased = await self.purchases()
-        for pr in purchased:
-            results[pr.purchase] = self._purchase_result(pr)
+        wave1 = [self._purchase_result(pr) for pr in purchased]  # in plan order
 
         jobs, skipped = self._service_jobs(purchased)
         wave2 = await run_bounded(jobs, concurrency)
@@ -633,8 +630,7 @@ class _Run:
         by_address = {r.address: r for r in wave3}
         wave4 = await self.releases(by_address)
 
-        ordered: list[ChangeResult] = [results[c] for c in self.plan.changes if c in results]
-        ordered += wave2 + wave3 + wave4
+        ordered = wave1 + wave2 + wave3 + wave4
         self.report.results = ordered
         await self.record("run_end", summary=self.report.counts())
         return self.report

@@ -6,18 +6,23 @@ would send: a PUT body as it is (omitted options take their defaults), a PATCH b
 into the live configuration first (the server merges, then validates the result).
 
 Messages never carry a secret: the check runs on the revealed body (a password must be a
-string, and only the real value says whether it is), and every message passes through
-:func:`reconciler.secret.redact` and the body's own secret values are masked.
+string, and only the real value says whether it is), but a message about a value that holds
+a secret is written from the masked value, and every message passes through
+:func:`reconciler.secret.redact`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from reconciler.apply.ports import AculabApi
-from reconciler.secret import MASK, Secret, redact, reveal
+from reconciler.secret import redact, reveal, to_jsonable
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,22 +39,31 @@ def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def _secret_values(value: Any, found: set[str]) -> None:
-    if isinstance(value, Secret):
-        if value.reveal():
-            found.add(value.reveal())
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            _secret_values(v, found)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _secret_values(v, found)
+def _at(document: Any, path: Iterable[Any]) -> Any:
+    for step in path:
+        try:
+            document = document[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return document
 
 
-def _mask(text: str, secrets: set[str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return redact(text)
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Rules whose messages name keys, never values.
+_KEYS_ONLY = frozenset({"additionalProperties", "required", "dependentRequired", "dependencies"})
+
+
+def _message(error: ValidationError, shown: Any) -> str:
+    """jsonschema's own message when the value it quotes holds no secret; otherwise one
+    built from the masked value (a secret's value, or its length, is never quoted)."""
+    if shown == error.instance or error.validator in _KEYS_ONLY:
+        return redact(error.message)
+    rule = _short(error.validator_value, 60)
+    return redact(f"{_short(shown)} does not satisfy the schema's {error.validator} {rule}")
 
 
 class ServiceSchemas:
@@ -82,11 +96,12 @@ class ServiceSchemas:
             validator = Draft7Validator(schema)
         except SchemaError as err:  # pragma: no cover - the server's schema is broken
             return [f"the server's {kind} schema is not a valid JSON Schema: {err.message}"]
-        secrets: set[str] = set()
-        _secret_values(body, secrets)
+        public = to_jsonable(body)
         out: list[str] = []
-        errors = sorted(validator.iter_errors(reveal(body)), key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            validator.iter_errors(reveal(body)), key=lambda e: [str(p) for p in e.absolute_path]
+        )
         for error in errors:
             path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-            out.append(_mask(f"{path}: {error.message}", secrets))
+            out.append(f"{path}: {_message(error, _at(public, error.absolute_path))}")
         return out
