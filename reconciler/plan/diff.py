@@ -248,16 +248,40 @@ def field_changes(old: Config, new: Config) -> tuple[FieldChange, ...]:
         if action is None:  # pragma: no cover - no other reports for dicts of leaves
             continue
         for level in levels:
-            path = ".".join(str(p) for p in level.path(output_format="list"))
+            path = [str(p) for p in level.path(output_format="list")]
+            if (
+                action == "change"
+                and isinstance(level.t1, Mapping)
+                and isinstance(level.t2, Mapping)
+            ):
+                # deepdiff reports a whole object when one side is empty: list its keys.
+                out.extend(_key_changes(path, level.t1, level.t2))
+                continue
             out.append(
                 FieldChange(
-                    path=path,
+                    path=".".join(path),
                     action=action,
                     old=None if action == "add" else level.t1,
                     new=None if action == "remove" else level.t2,
                 )
             )
     return tuple(sorted(out, key=lambda c: c.path))
+
+
+def _key_changes(path: list[str], old: Config, new: Config) -> list[FieldChange]:
+    """Field changes between two objects, key by key (objects recursively)."""
+    out: list[FieldChange] = []
+    for key in list(old) + [k for k in new if k not in old]:
+        where = [*path, str(key)]
+        if key not in new:
+            out.append(FieldChange(".".join(where), "remove", old[key], None))
+        elif key not in old:
+            out.append(FieldChange(".".join(where), "add", None, new[key]))
+        elif isinstance(old[key], Mapping) and isinstance(new[key], Mapping):
+            out.extend(_key_changes(where, old[key], new[key]))
+        elif old[key] != new[key]:
+            out.append(FieldChange(".".join(where), "change", old[key], new[key]))
+    return out
 
 
 # ----------------------------------------------------------------------------- services

@@ -26,8 +26,8 @@ Services
     leaves a kept number without its service; a later plan prunes them.
 
     ``prune.inbound_services`` / ``prune.outbound_services`` delete listed services that are
-    not declared, not the service of a number a pool with ``inbound:`` keeps, and match no
-    ``prune.ignore`` glob (:func:`fnmatch.fnmatchcase`).
+    not declared, not named by a number a pool keeps (with or without ``inbound:``) or
+    releases, and match no ``prune.ignore`` glob (:func:`fnmatch.fnmatchcase`).
 
 Relay routes
     Action and detail are compared. A live ``mvno`` route is changed only with
@@ -68,6 +68,7 @@ from reconciler.plan.diff import compare_merge, compare_replace, schema_defaults
 from reconciler.plan.preflight import check_purchase
 
 SERVICE_KINDS: tuple[ServiceKind, ...] = ("inbound", "outbound")
+CENT = Decimal("0.01")
 
 
 def make_plan(desired: DesiredState, live: LiveState) -> Plan:
@@ -212,7 +213,7 @@ class _Planner:
         self.problems.extend(check_purchase(pool, self.live.catalogue))
         known = prices.get((pool.location.country.casefold(), pool.location.did_type))
         # The median: one odd premium number should not skew the estimate.
-        unit_price = statistics.median(known) if known else None
+        unit_price = statistics.median(known).quantize(CENT) if known else None
         self.changes.append(
             Purchase(
                 pool=pool.name,
@@ -244,17 +245,15 @@ class _Planner:
                         f"{spec.origin}: inbound service {name} is named by a number that is "
                         "not on the account: no call will reach it"
                     )
-        pool_numbers = set()
         for number in sorted(self.kept):
             pool = self.kept[number]
             if pool.inbound is None:
                 continue
-            pool_numbers.add(number)
             if number in desired.inbound_services:
                 continue  # declared explicitly: that declaration wins, compared above
             self.managed_services += 1
             self._service(pool.inbound.for_number(number, pool.origin))
-        self._prune_services(pool_numbers)
+        self._prune_services()
 
     def _service(self, spec: ServiceSpec) -> None:
         kind, name = spec.kind, spec.name
@@ -297,7 +296,7 @@ class _Planner:
             )
         return defaults
 
-    def _prune_services(self, pool_numbers: set[str]) -> None:
+    def _prune_services(self) -> None:
         prune = self.desired.prune
         wanted = {"inbound": prune.inbound_services, "outbound": prune.outbound_services}
         for kind in SERVICE_KINDS:
@@ -307,7 +306,7 @@ class _Planner:
             for name in sorted(self.live.service_names(kind)):
                 if name in declared or matches_any(name, prune.ignore):
                     continue
-                if kind == "inbound" and (name in pool_numbers or name in self.releasing):
+                if kind == "inbound" and (name in self.kept or name in self.releasing):
                     continue
                 self.changes.append(DeleteService(service_kind=kind, name=name))
 

@@ -12,6 +12,7 @@ bought or released.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -36,6 +37,7 @@ from reconciler.secret import Secret, conceal, json_default
 
 NO_CHANGES = "No changes. The live account matches the desired state."
 ALLOW_RELEASE_HINT = "blocked: needs --allow-release"
+DEFAULTS_ONLY = "(every option at its default)"
 
 # Show this many unmanaged numbers, then "and N more".
 _UNMANAGED_SHOWN = 20
@@ -135,14 +137,21 @@ def cost_line(cost: CostChange, *, allow_release: bool = False) -> str | None:
             parts.append(text)
     if cost.release_numbers:
         gone = _plural(cost.release_numbers, "released number")
-        text = f"{money(-cost.released, sign=True)} for {gone}"
-        if cost.released_unknown:
-            text += f" ({cost.released_unknown} without a listed price)"
+        if cost.released_unknown == cost.release_numbers:
+            text = f"unknown for {gone} (no listed price)"
+        else:
+            text = f"{money(-cost.released, sign=True)} for {gone}"
+            if cost.released_unknown:
+                text += f" ({cost.released_unknown} without a listed price)"
         if not allow_release:
             text += " (blocked)"
         parts.append(text)
     line = "Monthly cost: " + ", ".join(parts)
-    if cost.purchase_numbers and cost.release_numbers:
+    some_known = (
+        cost.purchased_unknown < cost.purchase_numbers
+        and cost.released_unknown < cost.release_numbers
+    )
+    if cost.purchase_numbers and cost.release_numbers and some_known:
         line += f"; net {money(cost.net, sign=True)}"
         if cost.estimated:
             line += " est."
@@ -195,7 +204,8 @@ def detail_lines(change: Change) -> list[str]:
         lines.append(f"already at this location: {_plural(len(change.existing), 'number')}")
         if change.inbound is not None:
             lines.append(f"each new number gets an inbound service ({change.inbound.mode}):")
-            lines.extend("  " + line for line in body_lines(change.inbound.config))
+            body = body_lines(change.inbound.config) or [DEFAULTS_ONLY]
+            lines.extend("  " + line for line in body)
         return lines
     if isinstance(change, Release):
         facts = [change.reason]
@@ -205,7 +215,7 @@ def detail_lines(change: Change) -> list[str]:
             facts.append("has an inbound service")
         return ["; ".join(facts)]
     if isinstance(change, CreateService):
-        return body_lines(change.body) or ["(every option at its default)"]
+        return body_lines(change.body) or [DEFAULTS_ONLY]
     if isinstance(change, UpdateService):
         return [field_line(d) for d in change.diff]
     if isinstance(change, ModifyRelay):
@@ -279,7 +289,7 @@ def _notes_text(plan: Plan, style: Style) -> list[str]:
         out.append(
             f"Unmanaged: {_plural(n, 'number')} on the account "
             f"{'matches' if n == 1 else 'match'} no pool or pin and "
-            f"{'is' if n == 1 else 'are'} left alone (prune.numbers releases them):"
+            f"{'is' if n == 1 else 'are'} left alone (see prune.numbers):"
         )
         out.append(f"  {_unmanaged_summary(plan.unmanaged_numbers)}")
         out.append("")
@@ -328,25 +338,28 @@ def _md_diff_lines(change: Change) -> list[str]:
                 lines.append(f"+ {d.path}: {format_value(d.new, d.key)}")
         return lines
     if isinstance(change, ModifyRelay):
-        lines = [
-            f"- action: {format_value(change.old_action)}",
-            f"+ action: {format_value(change.new_action)}",
-        ]
+        lines = []
+        if change.old_action != change.new_action:
+            lines.append(f"- action: {format_value(change.old_action)}")
         if change.old_detail != change.new_detail:
-            lines.insert(1, f"- detail: {format_value(list(change.old_detail))}")
+            lines.append(f"- detail: {format_value(list(change.old_detail))}")
+        if change.old_action != change.new_action:
+            lines.append(f"+ action: {format_value(change.new_action)}")
+        if change.old_detail != change.new_detail:
             lines.append(f"+ detail: {format_value(list(change.new_detail))}")
         return lines
     if isinstance(change, CreateService):
-        return body_lines(change.body)
+        return body_lines(change.body) or [DEFAULTS_ONLY]
     if isinstance(change, Purchase) and change.inbound is not None:
-        return body_lines(change.inbound.config)
+        return body_lines(change.inbound.config) or [DEFAULTS_ONLY]
     return []
 
 
 def _md_summary_cell(change: Change) -> str:
     if isinstance(change, Purchase):
-        price = "unknown" if change.unit_price is None else f"est. {money(change.unit_price)}"
-        return f"{change.location}; {price}/month each"
+        if change.unit_price is None:
+            return f"{change.location}; price unknown"
+        return f"{change.location}; est. {money(change.unit_price)}/month each"
     if isinstance(change, Release):
         return detail_lines(change)[0]
     if isinstance(change, UpdateService):
@@ -354,6 +367,8 @@ def _md_summary_cell(change: Change) -> str:
     if isinstance(change, CreateService):
         return _plural(sum(1 for _ in flatten(change.body)), "option")
     if isinstance(change, ModifyRelay):
+        if change.old_action == change.new_action:
+            return f"{change.new_action}: detail changed"
         return f"{change.old_action} → {change.new_action}"
     return ""
 
@@ -411,9 +426,10 @@ def render_markdown(plan: Plan, *, allow_release: bool = False) -> str:
         lines = _md_diff_lines(change)
         if not lines:
             continue
-        title = f"<code>{change.address}</code>: {_md_summary_cell(change)}"
+        code = f"<code>{html.escape(change.address)}</code>"
+        title = f"{code}: {html.escape(_md_summary_cell(change))}"
         if isinstance(change, Purchase):
-            title = f"<code>{change.address}</code>: inbound service of each new number"
+            title = f"{code}: inbound service of each new number"
         if len(lines) > _MD_INLINE_LINES:
             out.append(f"<details><summary>{title}</summary>")
             out.append("")

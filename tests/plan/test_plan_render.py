@@ -1,0 +1,196 @@
+"""Renderers: golden files for text, JSON and Markdown; JSON validated by its schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reconciler.desired.model import PruneSettings
+from reconciler.plan.changes import Plan
+from reconciler.plan.planner import make_plan
+from reconciler.plan.render import NO_CHANGES, render_json, render_markdown, render_text
+from reconciler.plan.saved import plan_schema
+
+from .factory import (
+    TEMPLATE_EMPTY,
+    desired,
+    live,
+    location,
+    number,
+    pool,
+    rich,
+    route,
+    service,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with ``golden/<name>``; ``UPDATE_GOLDEN=1`` rewrites the file instead."""
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run the tests with UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs (UPDATE_GOLDEN=1 to accept)"
+
+
+def rich_plan() -> Plan:
+    return make_plan(*rich())
+
+
+def empty_plan() -> Plan:
+    return make_plan(desired(), live())
+
+
+def warned_plan() -> Plan:
+    d = desired(routes=[route("44113000112", "null-route", line=33)], pools=[pool("p", 0)])
+    return make_plan(
+        d,
+        live(
+            routes={"44113000112": ("mvno",)},
+            numbers=[number(f"44{i}", loc=location(region="Bristol")) for i in range(25)],
+        ),
+    )
+
+
+def prune_plan() -> Plan:
+    d = desired(
+        pools=[pool("p", 2, inbound=TEMPLATE_EMPTY)],
+        routes=[route("44113000112", "email", "a@example.com", allow_mvno_takeover=True)],
+        prune=PruneSettings(numbers=True),
+    )
+    return make_plan(
+        d,
+        live(
+            routes={"44113000112": ("mvno",)},
+            numbers=[number("447", loc=location(region="Bristol"), price=None)],
+        ),
+    )
+
+
+PLANS: dict[str, Callable[[], Plan]] = {
+    "rich": rich_plan,
+    "empty": empty_plan,
+    "warned": warned_plan,
+    "prune": prune_plan,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_text_golden(name: str) -> None:
+    plan = PLANS[name]()
+    check_golden(f"{name}.txt", render_text(plan, color=False) + "\n")
+
+
+def test_text_golden_with_colour_and_allowed_releases() -> None:
+    plan = rich_plan()
+    check_golden("rich.color.txt", render_text(plan, color=True) + "\n")
+    check_golden(
+        "rich.allow-release.txt", render_text(plan, color=False, allow_release=True) + "\n"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_json_golden(name: str) -> None:
+    check_golden(f"{name}.json", render_json(PLANS[name]()) + "\n")
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_markdown_golden(name: str) -> None:
+    check_golden(f"{name}.md", render_markdown(PLANS[name]()))
+
+
+@pytest.mark.parametrize("allow_release", [False, True])
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_every_json_plan_validates_against_the_schema(name: str, allow_release: bool) -> None:
+    data = json.loads(render_json(PLANS[name](), allow_release=allow_release))
+    jsonschema.Draft202012Validator(plan_schema()).validate(data)
+    assert data["format_version"] == 1
+
+
+def test_the_schema_is_a_valid_json_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(plan_schema())
+
+
+def test_json_is_stable_and_sorted() -> None:
+    first, second = render_json(rich_plan()), render_json(rich_plan())
+    assert first == second
+    data = json.loads(first)
+    assert list(data) == sorted(data)
+    assert [c["kind"] for c in data["changes"]] == [
+        "purchase",
+        "purchase",
+        "create_service",
+        "update_service",
+        "update_service",
+        "update_service",
+        "modify_relay",
+        "delete_service",
+        "release",
+        "release",
+    ]
+
+
+def test_summary_line() -> None:
+    text = render_text(rich_plan(), color=False)
+    assert (
+        "Plan: 3 to purchase, 2 to create (1 for new numbers), 3 to update, 1 to delete, "
+        "2 to release (blocked: needs --allow-release), 1 relay route to change"
+    ) in text.splitlines()
+    allowed = render_text(rich_plan(), color=False, allow_release=True)
+    assert (
+        "Plan: 3 to purchase, 2 to create (1 for new numbers), 3 to update, 1 to delete, "
+        "2 to release, 1 relay route to change"
+    ) in allowed.splitlines()
+    assert "blocked" not in allowed
+
+
+def test_field_level_diff_lines() -> None:
+    text = render_text(rich_plan(), color=False)
+    assert (
+        '      ~ rest.first_page.address: "https://old.example.com/support" -> '
+        '"https://app.example.com/support"'
+    ) in text.splitlines()
+    assert "      ~ service_password: (sensitive) -> (sensitive)" in text.splitlines()
+
+
+def test_empty_plan_says_so() -> None:
+    assert render_text(empty_plan(), color=False) == NO_CHANGES
+    assert NO_CHANGES in render_markdown(empty_plan())
+
+
+def test_colour_only_when_asked() -> None:
+    assert "\x1b[" not in render_text(rich_plan(), color=False)
+    coloured = render_text(rich_plan(), color=True)
+    assert "\x1b[32m" in coloured and "\x1b[31m" in coloured  # green +, red -
+    assert "\x1b[" not in render_json(rich_plan()) + render_markdown(rich_plan())
+
+
+def test_cost_line() -> None:
+    text = render_text(rich_plan(), color=False)
+    assert text.splitlines()[-1] == (
+        "Monthly cost: +$0.98 est. for 3 new numbers (2 of them unknown), -$1.85 for 2 "
+        "released numbers (blocked); net -$0.87 est. plus unknown"
+    )
+    prune = render_text(prune_plan(), color=False)
+    assert prune.splitlines()[-1] == (
+        "Monthly cost: unknown for 2 new numbers (no such numbers on the account to estimate "
+        "from), unknown for 1 released number (no listed price) (blocked)"
+    )
+
+
+def test_markdown_collapses_long_diffs() -> None:
+    md = render_markdown(warned_plan())
+    assert "<details>" not in md
+    big = {f"key{i}": i for i in range(10)}
+    d2 = desired(services=[service("big", big)])
+    md = render_markdown(make_plan(d2, live(inbound={"big": {}})))
+    assert "<details><summary><code>inbound:big</code>: 10 fields</summary>" in md
+    assert "| ➕ " not in md and "| 🔄 | `inbound:big` | update (PATCH) | 10 fields |" in md

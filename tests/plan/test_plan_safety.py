@@ -1,0 +1,108 @@
+"""Safety limits: what apply refuses without --force or --allow-release (exit code 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.desired.model import SafetyLimits
+from reconciler.errors import EXIT_REFUSED, SafetyRefusal
+from reconciler.plan.changes import (
+    CreateService,
+    DeleteService,
+    Plan,
+    Purchase,
+    Release,
+    UpdateService,
+)
+from reconciler.plan.safety import check_safety, enforce_safety
+
+from .factory import location
+
+LIMITS = SafetyLimits(max_purchase=10, max_delete_percent=30, max_update_percent=30)
+
+
+def make(
+    *,
+    purchase: int = 0,
+    deletes: int = 0,
+    updates: int = 0,
+    releases: int = 0,
+    creates: int = 0,
+    managed: int = 10,
+) -> Plan:
+    changes = []
+    if purchase:
+        changes.append(Purchase(pool="p", location=location(), quantity=purchase))
+    changes += [CreateService("inbound", f"c{i}", {}) for i in range(creates)]
+    changes += [UpdateService("inbound", f"u{i}", "PATCH", {}, ()) for i in range(updates)]
+    changes += [DeleteService("inbound", f"d{i}") for i in range(deletes)]
+    changes += [Release(number=f"44{i}", reason="test") for i in range(releases)]
+    return Plan(changes=tuple(changes), managed_services=managed)
+
+
+def refusals(plan: Plan, *, allow_release: bool = True, force: bool = False) -> list[str]:
+    return check_safety(plan, LIMITS, allow_release=allow_release, force=force)
+
+
+@pytest.mark.parametrize(
+    ("plan", "limit"),
+    [
+        (make(purchase=10), None),
+        (make(purchase=11), "safety.max_purchase: the plan buys 11 numbers, over the limit of 10"),
+        (make(deletes=3), None),  # 30% is not over 30%
+        (
+            make(deletes=4),
+            "safety.max_delete_percent: the plan deletes 4 services of 10 managed (40%), over "
+            "the limit of 30%",
+        ),
+        (make(updates=3), None),
+        (
+            make(updates=4),
+            "safety.max_update_percent: the plan updates 4 services of 10 managed (40%), over "
+            "the limit of 30%",
+        ),
+        (
+            make(deletes=1, managed=0),
+            "safety.max_delete_percent: the plan deletes 1 service of 0 managed (100%)",
+        ),
+        (make(creates=50), None),  # creating is never limited
+    ],
+)
+def test_limits(plan: Plan, limit: str | None) -> None:
+    found = refusals(plan)
+    if limit is None:
+        assert found == []
+        return
+    [message] = found
+    assert message.startswith(limit)
+    assert message.endswith("apply it with --force")
+    assert refusals(plan, force=True) == []
+
+
+def test_every_violated_limit_is_one_refusal() -> None:
+    found = refusals(make(purchase=11, deletes=5, updates=5))
+    assert [r.split(":")[0] for r in found] == [
+        "safety.max_purchase",
+        "safety.max_delete_percent",
+        "safety.max_update_percent",
+    ]
+
+
+def test_releases_need_allow_release_and_force_does_not_replace_it() -> None:
+    plan = make(releases=2)
+    for force in (False, True):
+        [message] = refusals(plan, allow_release=False, force=force)
+        assert "releases 2 numbers" in message
+        assert "--allow-release" in message
+        assert "blocked" in message
+    assert refusals(plan, allow_release=True) == []
+
+
+def test_enforce_safety_raises_a_refusal_with_exit_code_3() -> None:
+    with pytest.raises(SafetyRefusal) as caught:
+        enforce_safety(make(purchase=12, releases=1), LIMITS, allow_release=False, force=False)
+    err = caught.value
+    assert err.exit_code == EXIT_REFUSED == 3
+    assert "safety.max_purchase" in err.message and "12 numbers" in err.message
+    assert err.hint is not None and "--force" in err.hint and "--allow-release" in err.hint
+    enforce_safety(make(purchase=12, releases=1), LIMITS, allow_release=True, force=True)
