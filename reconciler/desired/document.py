@@ -31,11 +31,35 @@ from reconciler.errors import Diagnostic
 from reconciler.secret import SECRET_KEYS, secret_url, url_has_password
 
 try:  # libyaml: the same nodes and marks, composed in C
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+# The first characters with which a plain scalar can be anything but a string.
+_MAYBE_TYPED = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
 
 Path = tuple[str | int, ...]
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with a quicker implicit typing, which the parser asks of every node:
+    a quoted scalar is a string, so is a plain one that starts with a character no other type
+    starts with (names, URLs), and the answer for the rest (keys, numbers) is remembered."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            if not implicit[0] or (value and value[0] not in _MAYBE_TYPED):
+                return _STR
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = self._tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
+
 
 # Deeper than any real desired state; far below Python's recursion limit.
 MAX_DEPTH = 64
@@ -252,7 +276,7 @@ def parse(
         diags.error(doc.start, "the file is empty: a desired state starts with `version: 1`")
         return doc
     doc.root = root
-    converter = _Converter(file, diags, environ, simulate)
+    converter = _Converter(file, diags, environ, simulate, aliases=_may_alias(text))
     doc.value = converter.convert(root, 0)
     return doc
 
@@ -287,6 +311,16 @@ def _too_deep(text: str) -> tuple[int, int] | None:
     return None
 
 
+# An anchor (&name) starts a node: after a space, a flow indicator or at the start of a
+# line. An "&" inside a URL's query doesn't match; a false match only costs speed. Without an
+# anchor there can be no alias (an alias to nothing is a YAML error).
+_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])&[^\s\[\]{},]", re.MULTILINE)
+
+
+def _may_alias(text: str) -> bool:
+    return "&" in text and _ANCHOR.search(text) is not None
+
+
 def _yaml_message(err: yaml.MarkedYAMLError) -> str:
     problem = err.problem or "invalid YAML"
     if "expected a single document" in problem:
@@ -319,12 +353,21 @@ class _Converter:
     """Nodes to plain values. Hot: a large file has tens of thousands of nodes."""
 
     def __init__(
-        self, file: str, diags: Diagnostics, environ: Mapping[str, str], simulate: bool
+        self,
+        file: str,
+        diags: Diagnostics,
+        environ: Mapping[str, str],
+        simulate: bool,
+        *,
+        aliases: bool = True,
     ) -> None:
         self.file = file
         self.diags = diags
         self.environ = environ
         self.simulate = simulate
+        # Without anchors there are no aliases: no value is reached twice, and the much
+        # cheaper walk of :meth:`plain` is enough.
+        self.aliases = aliases
         self.constructor = yaml.constructor.SafeConstructor()
         # id(collection node) -> (value, number of values in it): aliases are converted once
         self.memo: dict[int, tuple[Any, int]] = {}
@@ -335,7 +378,43 @@ class _Converter:
     def error(self, node: Node, message: str) -> None:
         self.diags.error(origin_of(self.file, node), message)
 
+    def plain(self, node: Node, depth: int) -> Any:
+        """:meth:`convert` for a document without anchors: one pass, scalars inline."""
+        if depth >= MAX_DEPTH:
+            self.error(node, f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)")
+            return None
+        kind = type(node)
+        if kind is MappingNode and node.tag == _MAP:
+            out: dict[str, Any] = {}
+            for knode, vnode in node.value:
+                if type(knode) is not ScalarNode or knode.tag == _MERGE or knode.value in out:
+                    return self.mapping(node, depth)  # the rare cases, said properly there
+                if type(vnode) is ScalarNode:
+                    if vnode.tag == _STR:
+                        text: str = vnode.value
+                        out[knode.value] = self.substitute(text, vnode) if "$" in text else text
+                    else:
+                        out[knode.value] = self.scalar(vnode)
+                else:
+                    out[knode.value] = self.plain(vnode, depth + 1)
+            return out
+        if kind is SequenceNode and node.tag == _SEQ:
+            items: list[Any] = []
+            for item in node.value:
+                if type(item) is ScalarNode:
+                    if item.tag == _STR:
+                        text = item.value
+                        items.append(self.substitute(text, item) if "$" in text else text)
+                    else:
+                        items.append(self.scalar(item))
+                else:
+                    items.append(self.plain(item, depth + 1))
+            return items
+        return self.convert(node, depth)
+
     def convert(self, node: Node, depth: int) -> Any:
+        if not self.aliases and type(node) is not ScalarNode:
+            return self.plain(node, depth)
         self.count += 1
         if type(node) is ScalarNode:
             if node.tag == _STR:

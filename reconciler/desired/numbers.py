@@ -21,6 +21,7 @@ MAX_DIGITS = 15
 # What people write between digits; "(0)" is the UK habit of showing the trunk prefix.
 _TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 _SEPARATORS = re.compile(r"[+\s.\-]")
+_STRIP = str.maketrans("", "", "+ -.")  # the same, quicker, for the common separators
 # A name "written as a telephone number": a leading "+", or six or more digits with only
 # number punctuation between them. Anything else names a SIP user.
 _NUMBER_LIKE = re.compile(r"^[\d\s.\-()]+$")
@@ -54,7 +55,9 @@ def normalise_number(text: str) -> str:
         and text[0] != "0"
     ):
         return text  # already normal: most numbers of a large file
-    digits = _SEPARATORS.sub("", _TRUNK_ZERO.sub("", text))
+    digits = text.translate(_STRIP) if "(" not in text else text
+    if not digits.isdigit():
+        digits = _SEPARATORS.sub("", _TRUNK_ZERO.sub("", text))
     shown = repr(text)
     if not digits:
         raise NumberError(f"{shown} is not a telephone number: it has no digits")

@@ -255,17 +255,21 @@ class _Builder:
     # ------------------------------------------------------------------ templates
 
     def resolve(self, value: Any, doc: Document, path: Path) -> dict[str, Any] | None:
-        """A service entry with its template chain merged in (its own keys win); None when a
-        template is unknown, broken or part of a cycle (already reported)."""
+        """A service entry (finalised), with its template chain merged in (its own
+        keys win); None when a template is unknown, broken or part of a cycle (reported).
+
+        Parts of a template that a service doesn't change are shared between the services
+        that use it, as a pool's inbound configuration is shared by its numbers: the model is
+        read-only."""
         own: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
         name = own.pop("template", None)
         if name is None:
-            return own
+            return cast(dict[str, Any], finalise(own))
         self.used_templates.add(_text(name))
         base = self.template(_text(name), doc, (*path, "template"), ())
         if base is None:
             return None
-        return deep_merge(base, own)
+        return deep_merge(base, finalise(own))
 
     def template(
         self, name: str, doc: Document, used_at: Path, chain: tuple[str, ...]
@@ -286,13 +290,13 @@ class _Builder:
             own = dict(entry.value) if isinstance(entry.value, dict) else {}
             parent = own.pop("template", None)
             if parent is None:
-                result = own
+                result = finalise(own)
             else:
                 self.used_templates.add(_text(parent))
                 base = self.template(
                     _text(parent), entry.doc, (*entry.path, "template"), (*chain, name)
                 )
-                result = None if base is None else deep_merge(base, own)
+                result = None if base is None else deep_merge(base, finalise(own))
         self.resolved_templates[name] = result
         return result
 
@@ -313,8 +317,8 @@ class _Builder:
         if merged is None:
             return None
         mode = cast(ServiceMode, merged.pop("mode", None) or "merge")
-        ignore = tuple(_text(p) for p in merged.pop("ignore_changes", None) or ())
-        return finalise(merged), mode, ignore
+        ignore = tuple(merged.pop("ignore_changes", None) or ())
+        return merged, mode, ignore
 
     def services(self, kind: ServiceKind, entries: dict[str, Entry]) -> dict[str, ServiceSpec]:
         out: dict[str, ServiceSpec] = {}
