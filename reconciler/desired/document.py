@@ -41,7 +41,7 @@ _MAYBE_TYPED = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
 Path = tuple[str | int, ...]
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """The safe loader with a quicker implicit typing, which the parser asks of every node:
     a quoted scalar is a string, so is a plain one that starts with a character no other type
     starts with (names, URLs), and the answer for the rest (keys, numbers) is remembered."""
@@ -56,9 +56,9 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 return _STR
             tag = self._tags.get(value)
             if tag is None:
-                tag = self._tags[value] = super().resolve(kind, value, implicit)
+                tag = self._tags[value] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
             return tag
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 # Deeper than any real desired state; far below Python's recursion limit.
@@ -388,7 +388,7 @@ class _Converter:
             out: dict[str, Any] = {}
             for knode, vnode in node.value:
                 if type(knode) is not ScalarNode or knode.tag == _MERGE or knode.value in out:
-                    return self.mapping(node, depth)  # the rare cases, said properly there
+                    return self.mapping(node, depth)  # type: ignore[arg-type]  # rare: said there
                 if type(vnode) is ScalarNode:
                     if vnode.tag == _STR:
                         text: str = vnode.value
