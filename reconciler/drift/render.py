@@ -46,6 +46,10 @@ def _source(report: DriftReport) -> str:
     return ", ".join(report.sources) if report.sources else "the desired state"
 
 
+def _resources(n: int) -> str:
+    return "1 resource differs" if n == 1 else f"{n} resources differ"
+
+
 def _field_line(f: DriftField) -> str:
     if f.action == "add":
         return f"{f.path}: missing live, declared {show_value(f.declared)}"
@@ -70,7 +74,7 @@ def render_text(report: DriftReport, *, color: bool = False) -> str:
         n = len(report.items)
         lines.append(
             style(
-                f"Drift: {n} resource{'s' if n != 1 else ''} differ from {_source(report)}.",
+                f"Drift: {_resources(n)} from {_source(report)}.",
                 bold=True,
             )
         )
@@ -184,7 +188,7 @@ def render_markdown(report: DriftReport) -> str:
         lines.append(f"### No drift\n\nThe account matches {_md(_source(report))}.")
     else:
         n = len(report.items)
-        lines.append(f"### Drift: {n} resource{'s' if n != 1 else ''} differ")
+        lines.append(f"### Drift: {_resources(n)}")
         lines.append("")
         lines.append(f"{_summary_line(report)}; compared with {_md(_source(report))}.")
         lines.append("")

@@ -108,6 +108,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _fields_differ(n: int) -> str:
+    verb = "differs" if n == 1 else "differ"
+    return f"{_plural(n, 'field')} {verb} from the declared configuration"
+
+
 def _describe(change: Change) -> DriftItem:
     """The drift one change stands for (before ignore rules)."""
     if isinstance(change, UpdateService):
@@ -122,7 +127,7 @@ def _describe(change: Change) -> DriftItem:
             address=change.address,
             kind=change.kind,
             resource=_service_noun(change.service_kind),
-            summary=f"{_plural(len(fields), 'field')} differ from the declared configuration",
+            summary=_fields_differ(len(fields)),
             remedy=f"apply would {how}",
             fields=fields,
         )
@@ -243,7 +248,7 @@ def detect_drift(plan: Plan, ignore: Iterable[str] = ()) -> DriftReport:
                     resource=item.resource,
                     summary=item.summary
                     if item.kind != "update_service"
-                    else f"{_plural(len(kept), 'field')} differ from the declared configuration",
+                    else _fields_differ(len(kept)),
                     remedy=item.remedy,
                     fields=tuple(kept),
                     blocked=item.blocked,

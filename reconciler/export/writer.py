@@ -4,9 +4,9 @@ What is written (and why it plans clean against the same account):
 
 - ``numbers``: every number pinned, or with ``pools=True`` one pool per location (country,
   state, region, did_type) whose ``count`` is the number of numbers there. A pool gets an
-  ``inbound:`` only when every number in it has an inbound service and all those services
-  have the same configuration (after defaults are dropped); otherwise each service is
-  written under ``inbound_services`` by its number.
+  ``inbound:`` only when it has two or more numbers, every one has an inbound service, and
+  all those services have the same configuration (after defaults are dropped); otherwise
+  each service is written under ``inbound_services`` by its number.
 - ``inbound_services`` / ``outbound_services``: every service on the account, in the default
   ``mode: merge``, keeping only the options that differ from the server schema's defaults.
 - ``relay_routes``: the aql numbers asked for. A route in ``mvno`` can be read but never set,
@@ -300,7 +300,8 @@ def build_export(
             entry = _pool_entry(locations[key], len(members))
             configs = [inbound_cfg.get(m.number) for m in members]
             first = configs[0]
-            if first is not None and all(c == first for c in configs):
+            # One number is no evidence of a pattern: its service stays its own.
+            if len(members) > 1 and first is not None and all(c == first for c in configs):
                 entry["inbound"] = first
                 in_pool_inbound.update(m.number for m in members)
             pool_map[names[key]] = entry
