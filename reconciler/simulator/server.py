@@ -53,8 +53,11 @@ class RunningSimulator:
         self.simulator = simulator
         self.host = host
         install_log_filter()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so, and without
+        # it a reply written in two parts waits ~40 ms for a delayed ACK (PERF-NOTES.md).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((host, port))
             sock.listen(2048)
