@@ -164,7 +164,12 @@ class ErrorBody:
 
 
 def describe_body(content: bytes) -> str:
-    """A short, human description of a body that is not what was expected."""
+    """A short, human description of a body that is not what was expected.
+
+    It never quotes JSON-like content (a cut-short service read holds a service password that
+    no :class:`Secret` knows yet); other text is quoted briefly with ``key=value``-like
+    credentials masked. Callers still pass the result through :meth:`HttpClient.scrub`.
+    """
     text = content.decode("utf-8", errors="replace").strip()
     if not text:
         return "an empty body"
@@ -172,11 +177,24 @@ def describe_body(content: bytes) -> str:
     if low.startswith(("<!doctype html", "<html")) or "<html" in low:
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         if title and title.group(1).strip():
-            return f"an HTML page ({_one_line(title.group(1))!r})"
+            return f"an HTML page ({_masked(_one_line(title.group(1)))!r})"
         return "an HTML page"
-    if low.startswith("<?xml") or low.startswith("<"):
+    if low.startswith("<"):
         return "an XML document"
-    return f"a body that is not JSON ({_one_line(text)!r})"
+    if text[0] in "{[":
+        return f"invalid JSON ({len(content):,} bytes; cut short or not JSON)"
+    return f"a body that is not JSON ({_masked(_one_line(text))!r})"
+
+
+# ``password=...``, ``"api_key": "..."``, ``token: ...``: masked in any quoted foreign text.
+_CREDENTIAL = re.compile(
+    r"""(?ix)(pass(?:word)?|passwd|pwd|api[_-]?key|secret|token|authorization)
+    (["']?\s*[:=]\s*["']?)([^\s"'&,;]+)"""
+)
+
+
+def _masked(text: str) -> str:
+    return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 
 
 def _one_line(text: str) -> str:
@@ -208,6 +226,8 @@ def loads(content: bytes) -> Any:
         return json.loads(content)
     except (ValueError, UnicodeDecodeError):
         pass
+    except RecursionError:  # absurdly deep nesting: not a body any API sends
+        raise ValueError("not JSON") from None
     text = content.decode("utf-8", errors="replace").strip()
     if not text or text[0] not in "{[" or len(text) > _LITERAL_EVAL_LIMIT:
         raise ValueError("not JSON")
@@ -436,8 +456,11 @@ class HttpClient:
                 ):
                     try:
                         return parse(reply)
-                    except MalformedResponseError as err:
-                        if outcome_unknown:
+                    except ApiError as err:
+                        # A parser may quote the body: mask what this call knows is secret.
+                        err.message = self.scrub(err.message, extra_secrets)
+                        err.args = (err.message,)
+                        if outcome_unknown and isinstance(err, MalformedResponseError):
                             raise MalformedResponseError(
                                 f"{_strip_call(err)}; {outcome_unknown}",
                                 call=err.call,

@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from reconciler.errors import MalformedResponseError, RelayAuthenticationError, RelayError
 from reconciler.live.model import LiveNumber, LiveRelayRoute
-from reconciler.secret import conceal
 
 # --------------------------------------------------------------------------- text on the wire
 
@@ -382,9 +381,9 @@ def parse_relay_reply(text: str, call: str, number: str) -> LiveRelayRoute:
     if got and got != normalise_number(number):
         raise _bad(call, f"asked about {number}, the aql reply is about {got[:20]}")
     raw_detail = fields.get("action-detail", "").strip()
-    # A callback URL with a password becomes a Secret, as the desired state's does (so the two
-    # compare equal and neither is ever shown).
-    detail = tuple(conceal(d.strip()) for d in raw_detail.split(",") if d.strip())
+    # Plain strings, as the desired state holds them (a callback URL's password is masked where
+    # it is shown or fingerprinted, see reconciler.live.model).
+    detail = tuple(d.strip() for d in raw_detail.split(",") if d.strip())
     return LiveRelayRoute(number=normalise_number(number), action=action, detail=detail)
 
 
