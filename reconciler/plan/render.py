@@ -65,8 +65,9 @@ def format_value(value: Any, key: str | None = None) -> str:
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Leaves of a nested configuration as ``(dotted.path, value)``, in declared order."""
-    for key, value in config.items():
+    """Leaves of a nested configuration as ``(dotted.path, value)``, sorted by key (so a
+    plan shows the same whatever the order of the YAML or of a saved plan)."""
+    for key, value in sorted(config.items(), key=lambda kv: str(kv[0])):
         path = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             yield from flatten(value, path + ".")
@@ -180,6 +181,13 @@ def headline(change: Change, *, allow_release: bool = False) -> str:
     return change.kind  # pragma: no cover - every kind is handled above
 
 
+def _detail_changed(change: ModifyRelay) -> bool:
+    # A modify changes the action, the detail, or both. When only a password inside a
+    # callback URL changed, a plan read back from a file holds equal masked details: the
+    # detail is still what changed.
+    return change.old_detail != change.new_detail or change.old_action == change.new_action
+
+
 def detail_lines(change: Change) -> list[str]:
     """The lines under a change's headline: field diffs, bodies, facts."""
     if isinstance(change, Purchase):
@@ -224,7 +232,7 @@ def detail_lines(change: Change) -> list[str]:
             lines.append(
                 f"~ action: {format_value(change.old_action)} -> {format_value(change.new_action)}"
             )
-        if change.old_detail != change.new_detail:
+        if _detail_changed(change):
             lines.append(
                 f"~ detail: {format_value(list(change.old_detail))} -> "
                 f"{format_value(list(change.new_detail))}"
@@ -341,11 +349,11 @@ def _md_diff_lines(change: Change) -> list[str]:
         lines = []
         if change.old_action != change.new_action:
             lines.append(f"- action: {format_value(change.old_action)}")
-        if change.old_detail != change.new_detail:
+        if _detail_changed(change):
             lines.append(f"- detail: {format_value(list(change.old_detail))}")
         if change.old_action != change.new_action:
             lines.append(f"+ action: {format_value(change.new_action)}")
-        if change.old_detail != change.new_detail:
+        if _detail_changed(change):
             lines.append(f"+ detail: {format_value(list(change.new_detail))}")
         return lines
     if isinstance(change, CreateService):

@@ -152,10 +152,17 @@ def parse_plan(raw: bytes, *, source: str = "the saved plan") -> Plan:
         ) from None
 
 
-def _validate(data: dict[str, Any], source: str, hint: str) -> None:
+@cache
+def _validator() -> Any:
     import jsonschema  # heavy: only when a plan is loaded
 
-    validator = jsonschema.Draft202012Validator(plan_schema())
+    return jsonschema.Draft202012Validator(plan_schema())
+
+
+def _validate(data: dict[str, Any], source: str, hint: str) -> None:
+    import jsonschema
+
+    validator = _validator()
     try:
         error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     except RecursionError:
