@@ -133,7 +133,13 @@ class PinnedNumber:
 
 @dataclass(frozen=True, slots=True)
 class RelayRoute:
-    """How aql delivers SMS for ``number``. ``detail`` is tried in order (comma-joined)."""
+    """How aql delivers SMS for ``number``. ``detail`` is tried in order (comma-joined).
+
+    A callback URL in ``detail`` may carry a password (``https://user:pass@host/...``): it
+    stays plain text here, because aql needs it whole and reports it back whole; show it only
+    as :func:`reconciler.secret.secret_url` displays it. The loader makes such passwords
+    known to :func:`reconciler.secret.redact`.
+    """
 
     number: str
     action: str

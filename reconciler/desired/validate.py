@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from reconciler.desired.document import Diagnostics, Document, Path, show
 from reconciler.desired.model import (
@@ -437,6 +438,8 @@ class _Builder:
                 items.extend((d, doc.at((*detail_path, i))) for i, d in enumerate(raw_detail))
             if not self.check_relay(entry, action, items):
                 continue
+            for item, _ in items:
+                _make_known(item)
             out[number] = RelayRoute(
                 number=number,
                 action=action,
@@ -539,6 +542,17 @@ class _Builder:
 
 
 _ALLOW_KEYS = ("allow_landline", "allow_cellular", "allow_payphone")
+
+
+def _make_known(detail: str) -> None:
+    """A relay detail stays plain text in the model (aql needs it whole, and the planner
+    compares it with what aql reports), so the password of a URL in it is made known to
+    :func:`reconciler.secret.redact`, the last line of defence of every output: making a
+    :class:`Secret` of it does that."""
+    if "@" in detail and url_has_password(detail):
+        password = urlsplit(detail).password
+        if password:
+            Secret(password)
 
 
 def _service_name(written: str) -> str:
