@@ -49,7 +49,7 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
 
-from reconciler.desired.model import DesiredState, NumberPool, ServiceKind, ServiceSpec
+from reconciler.desired.model import DesiredState, NumberPool, Origin, ServiceKind, ServiceSpec
 from reconciler.errors import PlanError
 from reconciler.live.model import LiveNumber, LiveState, fingerprint_of
 from reconciler.plan.changes import (
@@ -108,6 +108,7 @@ class _Planner:
         self.releasing: set[str] = set()
         self.managed_services = 0
         self._defaults: dict[str, dict[str, Any] | None] = {}
+        self._warned_schema: set[tuple[str, Origin]] = set()
 
     def plan(self) -> Plan:
         self._numbers()
@@ -288,7 +289,9 @@ class _Planner:
             schema = self.live.service_schemas.get(kind)
             self._defaults[kind] = None if schema is None else schema_defaults(schema)
         defaults = self._defaults[kind]
-        if defaults is None:
+        if defaults is None and (kind, spec.origin) not in self._warned_schema:
+            # Once per declaration: a pool's template would otherwise warn once per number.
+            self._warned_schema.add((kind, spec.origin))
             self.warnings.append(
                 f"{spec.origin}: {kind} service {spec.name} uses mode: replace, but the "
                 f"server's {kind} schema was not read: only its declared keys were compared "

@@ -411,3 +411,15 @@ def test_purchases_count_pending_services_in_the_summary() -> None:
     assert [type(c) for c in plan.changes] == [Purchase, Purchase]
     counts = plan.counts()
     assert (counts["purchase"], counts["create"], counts["create_pending"]) == (5, 3, 3)
+
+
+def test_a_pool_template_in_replace_mode_without_schema_warns_once() -> None:
+    d = desired(pools=[pool("london", 3, inbound=TEMPLATE, inbound_mode="replace", line=12)])
+    lv = live(
+        numbers=[number("441"), number("442"), number("443")],
+        inbound={n: TEMPLATE for n in ("441", "442", "443")},
+    )
+    plan = make_plan(d, lv)
+    assert plan.is_empty
+    [warning] = plan.warnings
+    assert warning.startswith("desired.yaml:12:3: inbound service 441 uses mode: replace")
