@@ -66,7 +66,7 @@ class PurchasePolicy:
 
     wait: float = 30.0
     poll_first: float = 0.25
-    poll_max: float = 4.0
+    poll_max: float = 1.0
     attempts: int = 2
     rate_limited_retries: int = 3
     max_retry_after: float = 60.0
@@ -106,13 +106,28 @@ def is_outcome_unknown(err: BaseException) -> bool:
     return not isinstance(err, ApiError | ReconcilerError)
 
 
+def short_reason(err: BaseException) -> str:
+    """A few words for a note (the full reason goes to the journal)."""
+    if isinstance(err, ApiConnectionError):
+        return "the connection failed or timed out"
+    if isinstance(err, ApiStatusError):
+        return f"HTTP {err.status}" + (f" {err.code}" if err.code else "")
+    if isinstance(err, MalformedResponseError):
+        return "the reply could not be read"
+    return type(err).__name__
+
+
 def describe_error(err: BaseException) -> str:
-    """The API's reason, with every known secret masked."""
-    if isinstance(err, ApiStatusError) and err.details:
-        return redact(f"{err.message} ({'; '.join(err.details)})")
-    if isinstance(err, ReconcilerError):
-        return redact(err.message)
-    return redact(f"{type(err).__name__}: {err}")
+    """The API's reason on one line (with its validation details), every secret masked."""
+    if not isinstance(err, ReconcilerError):
+        return redact(f"{type(err).__name__}: {err}")
+    lines = [line.strip().lstrip("- ").strip().rstrip(".") for line in err.message.splitlines()]
+    text = "; ".join(line for line in lines if line)
+    if isinstance(err, ApiStatusError):
+        missing = [d for d in err.details if d not in text]
+        if missing:
+            text += ": " + "; ".join(missing)
+    return redact(text)
 
 
 class Purchaser:
@@ -381,7 +396,7 @@ class Purchaser:
             action="purchase",
             status=SUCCEEDED if new else FAILED,
             numbers=sorted(new),
-            note="re-counted after " + describe_error(err),
+            note="re-counted after " + short_reason(err),
         )
         self._note_recount(result, quantity, new, err)
         result.reason = None if len(new) >= quantity else describe_error(err)
@@ -393,17 +408,17 @@ class Purchaser:
     ) -> None:
         if len(new) >= quantity:
             result.notes.append(
-                f"the purchase call failed ({describe_error(err)}) but had bought "
+                f"the purchase call failed ({short_reason(err)}) but had bought "
                 f"{len(new)}: {', '.join(sorted(new))} (found by re-listing)"
             )
         elif new:
             result.notes.append(
-                f"the purchase call failed ({describe_error(err)}); re-listing found {len(new)} "
+                f"the purchase call failed ({short_reason(err)}); re-listing found {len(new)} "
                 f"of {quantity} bought: {', '.join(sorted(new))}"
             )
         else:
             result.notes.append(
-                f"the purchase call failed ({describe_error(err)}); re-listing proved nothing "
+                f"the purchase call failed ({short_reason(err)}); re-listing proved nothing "
                 "was bought"
             )
 
