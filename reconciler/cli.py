@@ -540,12 +540,16 @@ def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> 
         _echo_warnings(loaded)
         live = asyncio.run(_read_live(session, loaded.state))
     report = detect_drift(make_plan(loaded.state, live), [*loaded.state.drift_ignore, *ignore])
+    from reconciler.secret import redact
+
     if fmt == "json":
-        click.echo(render_json(report))
+        text = render_json(report) + "\n"
     elif fmt == "markdown":
-        click.echo(render_markdown(report), nl=False)
+        text = render_markdown(report)
     else:
-        click.echo(render_text(report, color=use_color(settings)))
+        text = render_text(report, color=use_color(settings)) + "\n"
+    # Secrets are masked by type in the report; redact() is the last line of defence.
+    click.echo(redact(text), nl=False)
     sys.exit(report.exit_code)
 
 

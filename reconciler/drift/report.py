@@ -26,6 +26,7 @@ from reconciler.plan.changes import (
     Release,
     UpdateService,
 )
+from reconciler.secret import Secret, conceal
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +181,16 @@ def _describe(change: Change) -> DriftItem:
             )
         if tuple(change.old_detail) != tuple(change.new_detail):
             relay_fields.append(
-                DriftField("detail", "change", list(change.old_detail), list(change.new_detail))
+                DriftField(
+                    "detail",
+                    "change",
+                    _masked(list(change.old_detail)),
+                    _masked(list(change.new_detail)),
+                )
             )
         remedy = f"apply would set it to {change.new_action}"
         if change.new_detail:
-            remedy += " " + ",".join(str(d) for d in change.new_detail)
+            remedy += " " + ",".join(_shown(d) for d in _masked(list(change.new_detail)))
         if change.mvno_takeover:
             remedy += " (this stops delivery to the number's MVNO SIM)"
         return DriftItem(
@@ -204,8 +210,23 @@ def _describe(change: Change) -> DriftItem:
     )
 
 
+def _masked(value: Any, path: str = "") -> Any:
+    """``value`` with every secret wrapped, whatever upstream did: plain strings under a
+    secret key and URLs with a password (a relay route's detail comes from aql as text)."""
+    return conceal(value, key=path.rsplit(".", 1)[-1] if path else None)
+
+
+def _shown(value: Any) -> str:
+    return value.display if isinstance(value, Secret) else str(value)
+
+
 def _field(fc: FieldChange) -> DriftField:
-    return DriftField(path=fc.path, action=fc.action, live=fc.old, declared=fc.new)
+    return DriftField(
+        path=fc.path,
+        action=fc.action,
+        live=_masked(fc.old, fc.path),
+        declared=_masked(fc.new, fc.path),
+    )
 
 
 # --------------------------------------------------------------------------- the report

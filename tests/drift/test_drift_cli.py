@@ -197,3 +197,29 @@ def test_errors_exit_1(
     assert missing.code == 1
 
     assert reconciler("drift", str(desired), "--format", "xml", env=ENV_ALL).code == 1
+
+
+def test_passwords_in_relay_urls_are_masked(
+    sim: tuple[Simulator, RunningSimulator], tmp_path: Path
+) -> None:
+    """A relay route's detail comes from aql as plain text: a password in a callback URL
+    must be masked on both sides, in the fields and in what apply would do."""
+    simulator, running = sim
+    live_secret, declared_secret = "Live-Relay-Secret-6610", "Declared-Relay-Secret-2207"
+    simulator.state.relay["44113000114"] = (
+        "httpget",
+        f"https://relay:{live_secret}@partner.example.org/sms?msg=%m",
+    )
+    path = tmp_path / "relay.yaml"
+    path.write_text(
+        account_yaml(running)
+        + "relay_routes:\n  '44113000114':\n    action: httppost\n    detail:\n"
+        + "      - https://relay:${PARTNER_PASSWORD}@partner.example.org/sms?msg=%m\n",
+        encoding="utf-8",
+    )
+    env = {**ENV, "PARTNER_PASSWORD": declared_secret}
+    for fmt in ("text", "json", "markdown"):
+        run = reconciler("drift", str(path), "--format", fmt, env=env)
+        assert run.code == 2, run.output
+        assert "https://relay:(sensitive)@partner.example.org/sms?msg=%m" in run.stdout
+        assert_absent([live_secret, declared_secret], run.stdout, run.stderr)
