@@ -264,7 +264,7 @@ def parse(
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = Origin(file, mark.line + 1, mark.column + 1) if mark else doc.start
-        diags.error(where, _yaml_message(err))
+        diags.error(where, _yaml_message(err, text))
         return doc
     except yaml.YAMLError as err:  # ReaderError: a character YAML does not allow
         diags.error(_reader_origin(file, text, err), _reader_message(err))
@@ -321,10 +321,31 @@ def _may_alias(text: str) -> bool:
     return "&" in text and _ANCHOR.search(text) is not None
 
 
-def _yaml_message(err: yaml.MarkedYAMLError) -> str:
+# libyaml's words for the usual slips, and what to do about each.
+_YAML_HINTS = (
+    ("did not find expected key", "check the indentation of this line against the lines "
+     "above it"),
+    ("mapping values are not allowed", "a ': ' where YAML expects none: quote a value that "
+     "contains ': '"),
+    ("did not find expected ',' or '}'", "a { ... } that is not closed (or a missing comma)"),
+    ("did not find expected ',' or ']'", "a [ ... ] that is not closed (or a missing comma)"),
+    ("found undefined alias", "an alias (*name) with no anchor (&name) before it"),
+    ("found duplicate anchor", "an anchor (&name) defined twice"),
+    ("found unexpected end of stream", "a quoted string that is not closed"),
+)  # fmt: skip
+
+
+def _yaml_message(err: yaml.MarkedYAMLError, source: str) -> str:
     problem = err.problem or "invalid YAML"
-    if "expected a single document" in problem:
-        return "the file holds more than one YAML document: use one per file (no second `---`)"
+    text = f"{problem} {err.context or ''}"
+    if "expected a single document" in text:
+        return "the file holds more than one YAML document (a second `---`): use one per file"
+    mark = err.problem_mark
+    if mark is not None and 0 <= mark.index < len(source) and source[mark.index] == "\t":
+        return "invalid YAML: a tab character: YAML is indented with spaces only"
+    for words, hint in _YAML_HINTS:
+        if words in text:
+            return f"invalid YAML: {problem}: {hint}"
     if err.context and err.context not in problem:
         return f"invalid YAML: {problem} ({err.context})"
     return f"invalid YAML: {problem}"
@@ -410,11 +431,15 @@ class _Converter:
                 else:
                     items.append(self.plain(item, depth + 1))
             return items
-        return self.convert(node, depth)
+        return self.general(node, depth)
 
     def convert(self, node: Node, depth: int) -> Any:
+        """The plain value of ``node``; problems are reported and read as None."""
         if not self.aliases and type(node) is not ScalarNode:
             return self.plain(node, depth)
+        return self.general(node, depth)
+
+    def general(self, node: Node, depth: int) -> Any:
         self.count += 1
         if type(node) is ScalarNode:
             if node.tag == _STR:
@@ -430,7 +455,7 @@ class _Converter:
                 self.error(node, f"aliases expand this file beyond {MAX_VALUES:,} values")
             return None if self.too_big else memo[0]
         if key in self.active:
-            self.error(node, "an alias refers to a value that contains it (a recursive alias)")
+            self.error(node, "this anchored value contains an alias to itself (a recursive alias)")
             return None
         if depth >= MAX_DEPTH:
             self.error(node, f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)")

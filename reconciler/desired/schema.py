@@ -213,6 +213,8 @@ def _unknown_key(name: str, path: tuple[str | int, ...], allowed: list[str]) -> 
     home = _BELONGS_UNDER.get(name)
     if home and (not path or path[-1] != home):
         return f"{message} (it belongs under {home})"
+    if len(path) == 3 and path[:2] == ("numbers", "pinned"):
+        return f"{message}: a pinned number takes no options (write {{}})"
     if not allowed:
         return f"{message}: this mapping takes no keys"
     return f"{message}; expected one of: {', '.join(allowed)}"

@@ -1,0 +1,1 @@
+"""Tests of the desired-state loader, validator and model (issue 3)."""
