@@ -363,10 +363,10 @@ def _reader_origin(file: str, text: str, err: yaml.YAMLError) -> Origin:
 
 def _reader_message(err: yaml.YAMLError) -> str:
     character = getattr(err, "character", None)
-    if isinstance(character, str):
-        return f"invalid YAML: the character U+{ord(character):04X} is not allowed in YAML"
-    if isinstance(character, int):
-        return f"invalid YAML: the byte 0x{character:02X} is not allowed in YAML"
+    if isinstance(character, str) and len(character) == 1:
+        character = ord(character)
+    if isinstance(character, int):  # libyaml gives the code point
+        return f"invalid YAML: the character U+{character:04X} is not allowed in YAML"
     return "invalid YAML: a character that YAML does not allow"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.secret import Secret
+from reconciler.secret import Secret, secret_url, url_has_password
 
 DidType = Literal["geographic", "national", "mobile", "tollfree"]
 ServiceKind = Literal["inbound", "outbound"]
@@ -149,6 +149,17 @@ class RelayRoute:
 
     def wire_detail(self) -> str:
         return ",".join(self.detail)
+
+    def shown_detail(self) -> tuple[str, ...]:
+        """``detail`` as output may show it: the password of a URL masked."""
+        return tuple(secret_url(d).display if url_has_password(d) else d for d in self.detail)
+
+    def __repr__(self) -> str:  # the generated one would show a URL's password
+        return (
+            f"RelayRoute(number={self.number!r}, action={self.action!r}, "
+            f"detail={self.shown_detail()!r}, allow_mvno_takeover={self.allow_mvno_takeover!r}, "
+            f"origin={self.origin!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

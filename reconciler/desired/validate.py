@@ -267,7 +267,8 @@ class _Builder:
         if name is None:
             return cast(dict[str, Any], finalise(own))
         self.used_templates.add(_text(name))
-        base = self.template(_text(name), doc, (*path, "template"), ())
+        # ``name`` stays as read (perhaps from the environment) for a message to show it.
+        base = self.template(name, doc, (*path, "template"), ())
         if base is None:
             return None
         return deep_merge(base, finalise(own))
@@ -276,7 +277,7 @@ class _Builder:
         self, name: str, doc: Document, used_at: Path, chain: tuple[str, ...]
     ) -> dict[str, Any] | None:
         if name in chain:
-            cycle = " -> ".join((*chain, name))
+            cycle = " -> ".join((*chain, _text(name)))  # every name here is a template's
             self.diags.error(doc.at(used_at), f"templates form a cycle: {cycle}")
             return None
         if name in self.resolved_templates:
@@ -294,9 +295,7 @@ class _Builder:
                 result = finalise(own)
             else:
                 self.used_templates.add(_text(parent))
-                base = self.template(
-                    _text(parent), entry.doc, (*entry.path, "template"), (*chain, name)
-                )
+                base = self.template(parent, entry.doc, (*entry.path, "template"), (*chain, name))
                 result = None if base is None else deep_merge(base, finalise(own))
         self.resolved_templates[name] = result
         return result
@@ -364,7 +363,7 @@ class _Builder:
                 did_type=_text(data.get("did_type") or "geographic"),
             )
             allows = {k: bool(data.get(k, False)) for k in _ALLOW_KEYS}
-            self.check_pool(entry, location, allows)
+            self.check_pool(entry, location, allows, data["region"])
             inbound: PoolInbound | None = None
             if "inbound" in data:
                 parts = self.service_parts(entry, data["inbound"], (*entry.path, "inbound"))
@@ -385,17 +384,21 @@ class _Builder:
             )
             twin = by_location.get(location.key())
             if twin is not None:
+                # No location in the text: a part of it may have come from the environment.
                 self.diags.error(
                     entry.origin,
-                    f"pool {show(name)} has the same location as pool {show(twin.name)} "
-                    f"({twin.origin}): {location}; a live number there would belong to both",
+                    f"pool {show(name)} has the same location (country, state, region, "
+                    f"did_type) as pool {show(twin.name)} at {twin.origin}: a live number there "
+                    "would belong to both",
                 )
                 continue
             by_location[location.key()] = pool
             out[name] = pool
         return out
 
-    def check_pool(self, entry: Entry, location: Location, allows: dict[str, bool]) -> None:
+    def check_pool(
+        self, entry: Entry, location: Location, allows: dict[str, bool], region: Any
+    ) -> None:
         name = show(entry.name)
         if location.did_type == "tollfree":
             if not any(allows.values()):
@@ -416,7 +419,7 @@ class _Builder:
             self.diags.warning(
                 entry.doc.at((*entry.path, "region")),
                 f"the region of a {location.did_type} pool is a number prefix (such as 855), "
-                f"not a name like {show(location.region)}",
+                f"not a name like {show(region)}",
             )
 
     # ------------------------------------------------------------------ relay routes
