@@ -61,6 +61,7 @@ class SimCall:
     body: Any = None
     status: int | None = None
     fault: str | None = None  # "rate_limit", "error", "garbage", "lost_reply_drop", ...
+    delay_ms: float = 0.0  # latency injected before the request was handled
     at: float = field(default_factory=time.time)
 
 
@@ -199,6 +200,7 @@ class Pipeline:
             dice = sim.dice(identity)
             if faults.latency_ms or faults.latency_jitter_ms:
                 delay = faults.latency_ms + faults.latency_jitter_ms * dice.roll("latency")
+                call.delay_ms = delay
                 if delay > 0:
                     await asyncio.sleep(delay / 1000.0)
             rate = rate_for(faults.rate_limit, method, path)
@@ -448,6 +450,8 @@ def build_app(sim: Simulator) -> Starlette:
     routes = [Route(path, pipeline.tel, methods=["GET", "POST"]) for path in TEL_PATHS]
     routes += [
         Route(AQL_PATH, pipeline.aql, methods=["GET", "POST"]),
+        # PHP runs the script for ".php/" too (PATH_INFO "/"); httpx's base_url adds that slash
+        Route(AQL_PATH + "/", pipeline.aql, methods=["GET", "POST"]),
         Route("/service/v1/schema/{kind}", pipeline.service_schema, methods=["GET"]),
         Route("/service/v1/{kind}", pipeline.service_list, methods=["GET"]),
         Route(

@@ -116,7 +116,10 @@ def _rate(text: str, spec: str) -> float:
             f"--fault {spec!r}: {text!r} is not a number", hint="a rate is between 0 and 1"
         ) from None
     if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"--fault {spec!r}: a rate must be between 0 and 1")
+        raise ConfigError(
+            f"--fault {spec!r}: a rate must be between 0 and 1",
+            hint="0.2 answers about one request in five with the fault",
+        )
     return value
 
 
