@@ -122,7 +122,6 @@ def test_github_actions_commands_run(pipeline_dir: Path) -> None:
         "plan",
         "validate",
         "plan",
-        "plan",
         "apply",
         "drift",
     ]
