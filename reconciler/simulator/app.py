@@ -171,9 +171,13 @@ class Pipeline:
     ) -> Response:
         sim = self.sim
         requested_at = time.time()
-        raw = await request.body()
         method = request.method
         path = request.scope["path"]
+        if method == "HEAD":  # Starlette adds HEAD to GET routes; a HEAD must not buy anything
+            problem = Problem(405, "Method Not Allowed", link=AUTH_LINK)
+            answer = json.dumps(problem.body(path, requested_at)).encode()
+            return Response(answer, 405, media_type=JSON)
+        raw = await request.body()
         pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
         is_form = api != "services"
         if is_form and method == "POST" and raw:

@@ -157,10 +157,14 @@ class RunningSimulator:
         (The credentials are this local test server's own; printing them is the point.)"""
         sim = self.simulator
         creds = sim.credentials
-        state = str(sim.state_file) if sim.state_file is not None else "in memory"
+        if sim.state_file is None:
+            origin = f"state in memory, seed {sim.seed}"
+        elif sim.resumed:
+            origin = f"state resumed from {sim.state_file}"
+        else:
+            origin = f"state in {sim.state_file}, seed {sim.seed}"
         return (
-            f"Simulator of Aculab Cloud and the aql relay gateway (state: {state}; "
-            f"seed: {sim.seed})\n"
+            f"Simulator of Aculab Cloud and the aql relay gateway ({origin})\n"
             f"  Aculab web services: {self.base_url}\n"
             f"  aql relay gateway:   {self.aql_url}\n"
             "\n"

@@ -75,7 +75,8 @@ class Simulator:
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._version = 0
         self._written = 0
-        if self.state_file is not None and self.state_file.exists():
+        self.resumed = self.state_file is not None and self.state_file.exists()
+        if self.state_file is not None and self.resumed:
             self.state = SimState.load(self.state_file)
         else:
             self.state = SimState.seeded(seed, rng_seed)
