@@ -78,7 +78,12 @@ def bad_paths(problem_paths: Iterable[Path]) -> set[Path]:
     """The entries (or sections) that contain schema errors."""
     bad: set[Path] = set()
     for path in problem_paths:
-        depth = 3 if path[:1] == ("numbers",) else 2
+        if path[:1] == ("numbers",):
+            depth = 3  # numbers.pools.NAME, numbers.pinned.NUMBER
+        elif path[:1] and path[0] in SINGLE_SECTIONS:
+            depth = 1  # a one-file section is built whole, or not at all
+        else:
+            depth = 2  # templates.NAME, inbound_services.NAME, ...
         bad.add(path[:depth])
     return bad
 
