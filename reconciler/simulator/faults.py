@@ -44,10 +44,18 @@ LostReply = Literal["drop", "stall"]
 class Faults:
     """What goes wrong, and how often. All off by default.
 
-    ``error_rate``, ``rate_limit`` and ``garbage_rate`` are each a share of requests (0..1),
-    for every endpoint (a float) or per endpoint glob (``{"/tel_purchase": 0.5}``; the first
-    glob that matches decides). ``lost_purchase_rate`` is the share of successful purchases
-    whose reply is lost, at most ``lost_purchase_limit`` of them (None: no limit).
+    - ``latency_ms`` + up to ``latency_jitter_ms`` (seeded): added before every request;
+    - ``error_rate``: share of requests answered with one of ``error_statuses`` (500/503);
+    - ``rate_limit``: share of requests answered 429 with ``Retry-After: retry_after_s``;
+    - ``garbage_rate``: share of replies replaced by an HTML page or truncated JSON;
+    - ``lost_purchase_reply`` (``"drop"``/``"stall"``): a committed purchase loses its reply,
+      for ``lost_purchase_rate`` of purchases and at most ``lost_purchase_limit`` times
+      (None: no limit); a stall lasts ``stall_s`` seconds;
+    - ``list_lag_s``: bought numbers stay out of ``tel_list_numbers`` this long;
+    - ``seed``: seeds every decision.
+
+    The three rates are each a share of requests (0..1), for every endpoint (a float) or per
+    endpoint glob (``{"/tel_purchase": 0.5}``; the first glob that matches decides).
     """
 
     latency_ms: float = 0.0
@@ -153,8 +161,12 @@ def _apply_spec(faults: Faults, spec: str) -> None:
             faults.lost_purchase_reply = None if value in ("none", "") else value  # type: ignore[assignment]
         elif name == "lost_purchase_limit":
             faults.lost_purchase_limit = None if value in ("none", "") else int(value)
-        elif name in ("seed", "retry_after_s"):
-            setattr(faults, name, int(value))
+        elif name == "seed":
+            faults.seed = int(value)
+        elif name == "retry_after_s":
+            faults.retry_after_s = int(value)
+            if faults.retry_after_s < 0:
+                raise ValueError("must not be negative")
         elif name == "lost_purchase_rate":
             faults.lost_purchase_rate = _rate(value, spec)
         else:
