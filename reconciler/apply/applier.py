@@ -52,6 +52,7 @@ from reconciler.plan.changes import (
     Purchase,
     Release,
     UpdateService,
+    public,
 )
 from reconciler.secret import redact
 
@@ -422,7 +423,9 @@ class _Run:
         return job
 
     def _relay_job(self, change: ModifyRelay) -> Callable[[], Awaitable[ChangeResult]]:
-        detail_text = ",".join(change.new_detail)
+        # A callback URL may carry a password: shown and journalled masked.
+        shown = public(list(change.new_detail))
+        detail_text = ",".join(shown)
         summary = f"{change.new_action}" + (f" {detail_text}" if detail_text else "")
 
         async def job() -> ChangeResult:
@@ -444,15 +447,15 @@ class _Run:
                 if route.action != change.new_action or tuple(route.detail) != tuple(
                     change.new_detail
                 ):
-                    shown = ",".join(route.detail)
-                    raise _Mismatch(f"aql answered OK but reports {route.action} {shown}".strip())
+                    now = ",".join(public(list(route.detail)))
+                    raise _Mismatch(f"aql answered OK but reports {route.action} {now}".strip())
                 return f"set {summary}"
 
             return await self._write(
                 change.address,
                 "relay",
                 call,
-                intent={"action_type": change.new_action, "detail": list(change.new_detail)},
+                intent={"action_type": change.new_action, "detail": shown},
             )
 
         return job

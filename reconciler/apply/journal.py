@@ -34,7 +34,7 @@ from typing import Any
 
 from reconciler.desired.model import Location
 from reconciler.errors import JournalError
-from reconciler.secret import json_default, to_jsonable
+from reconciler.secret import conceal, json_default, to_jsonable
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -207,7 +207,8 @@ class Journal:
             "run": self.run_id,
             "event": event,
         }
-        entry.update(to_jsonable(fields))
+        # Secrets are masked: Secret values, values under secret keys, URLs with passwords.
+        entry.update(to_jsonable(conceal(fields)))
         line = json.dumps(entry, default=json_default, separators=(",", ":"), sort_keys=False)
         data = (line + "\n").encode()
         with self._lock:

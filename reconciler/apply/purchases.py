@@ -124,7 +124,7 @@ def describe_error(err: BaseException) -> str:
     lines = [line.strip().lstrip("- ").strip().rstrip(".") for line in err.message.splitlines()]
     text = "; ".join(line for line in lines if line)
     if isinstance(err, ApiStatusError):
-        missing = [d for d in err.details if d not in text]
+        missing = [d for d in err.details if d.rstrip(".") not in text]
         if missing:
             text += ": " + "; ".join(missing)
     return redact(text)

@@ -91,7 +91,8 @@ MESSY = """\
 relay_routes:
   "44113000111":
     action: httppost
-    detail: ["https://primary.example.com/sms?id=%i", "https://backup.example.com/sms?id=%i"]
+    detail: ["https://relay:URLPW-e2e-77f00d@primary.example.com/sms?id=%i",
+             "https://backup.example.com/sms?id=%i"]
 prune:
   numbers: true
   inbound_services: true
@@ -129,6 +130,12 @@ def test_converges_from_a_messy_account_and_releases_only_with_allow_release(
             "POST /tel_delete_numbers"
         ]
         assert state.relay["44113000111"][0] == "httppost"
+        assert "URLPW-e2e-77f00d@primary" in state.relay["44113000111"][1]
+        journal = (tmp_path / ".reconciler" / "journal.jsonl").read_text()
+        for text in (blocked.stdout, blocked.stderr, applied.stdout, applied.stderr, journal):
+            assert "URLPW-e2e-77f00d" not in text
+            assert WAKEUP_PASSWORD not in text
+        assert "https://relay:(sensitive)@primary.example.com" in applied.stdout
         assert set(state.services["inbound"]) == {"sales-sip", *served.numbers_at("London")}
         assert len(served.purchased()) == 1
 
@@ -164,10 +171,16 @@ def test_dry_run_reports_a_body_the_server_schema_rejects(tmp_path: Path) -> Non
         )
         path = write(tmp_path, bad)
 
-        result = cli(tmp_path, "apply", str(path), "--dry-run")
+        result = cli(tmp_path, "apply", str(path), "--dry-run", "--format", "json")
 
         assert result.returncode == 1, explain(result)
-        assert "inbound:sales-sip" in result.stdout and "HAHA" in result.stdout
+        report = json.loads(result.stdout)  # the plan went to stderr
+        assert "pool:london-support" in result.stderr
+        assert report["dry_run"] is True and report["status"] == "failed"
+        failed = [r for r in report["results"] if r["status"] == "failed"]
+        assert [r["address"] for r in failed] == ["inbound:sales-sip"]
+        assert "HAHA" in failed[0]["reason"]
+        assert "inbound:<new london-support #2>" in [r["address"] for r in report["results"]]
         assert served.writes() == []
 
 
