@@ -320,14 +320,13 @@ class _Run:
         p = result.purchase
         self.report.purchase_calls += result.calls
         self.report.notes.extend(result.notes)
-        if result.numbers:
+        if result.numbers and not self.options.dry_run:  # placeholders are not bought
             self.report.bought[p.pool] = list(result.numbers)
-        verb = "would buy" if self.options.dry_run else "bought"
         if result.succeeded:
             if self.options.dry_run:
                 detail = f"would buy {p.quantity} at {p.location} (parameters accepted)"
             elif result.numbers:
-                detail = f"{verb} {len(result.numbers)}: {', '.join(result.numbers)}"
+                detail = f"bought {len(result.numbers)}: {', '.join(result.numbers)}"
             else:
                 detail = "nothing to buy"
             return ChangeResult(
@@ -359,6 +358,7 @@ class _Run:
             for number in result.numbers:
                 jobs.append(self._new_number_job(p, number))
             if not result.succeeded and result.shortfall:
+                self._tick(result.shortfall)
                 cause = f"the purchase for pool {p.pool} failed"
                 skipped.append(
                     ChangeResult(

@@ -103,7 +103,10 @@ class ApplyLock:
     # ----------------------------------------------------------------- acquire / release
 
     def acquire(self) -> ApplyLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.exists():
+            # The working directory holds the journal and the simulator's state: ours only.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.path.parent, 0o700)
         me = LockInfo(
             pid=os.getpid(),
             host=socket.gethostname(),
