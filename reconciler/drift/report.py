@@ -169,7 +169,7 @@ def _describe(change: Change) -> DriftItem:
             summary=change.reason,
             remedy=(
                 "apply --allow-release would release it (irreversible); "
-                "without --allow-release apply shows it as blocked"
+                "without --allow-release apply refuses the plan (exit 3)"
             ),
             blocked=True,
         )
