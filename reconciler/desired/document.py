@@ -229,10 +229,14 @@ class Document:
             return
         _, node = self.nodes(path)
         pairs = self._pairs(node) if isinstance(node, MappingNode) else {}
+        file = self.file
         for name, item in value.items():
             pair = pairs.get(name)
-            where = origin_of(self.file, pair[0]) if pair else self.at(path)
-            yield name, where, item
+            if pair is None:  # pragma: no cover - every key of a converted mapping has a node
+                yield name, self.at(path), item
+                continue
+            mark = pair[0].start_mark
+            yield name, Origin(file, mark.line + 1, mark.column + 1), item
 
 
 # ---------------------------------------------------------------------- parsing
@@ -314,11 +318,11 @@ def _too_deep(text: str) -> tuple[int, int] | None:
 # An anchor (&name) starts a node: after a space, a flow indicator or at the start of a
 # line. An "&" inside a URL's query doesn't match; a false match only costs speed. Without an
 # anchor there can be no alias (an alias to nothing is a YAML error).
-_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])&[^\s\[\]{},]", re.MULTILINE)
+_ANCHOR = re.compile(r"[\s\[\]{},]&[^\s\[\]{},]")
 
 
 def _may_alias(text: str) -> bool:
-    return "&" in text and _ANCHOR.search(text) is not None
+    return "&" in text and (text.startswith("&") or _ANCHOR.search(text) is not None)
 
 
 # libyaml's words for the usual slips, and what to do about each.

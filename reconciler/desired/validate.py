@@ -437,28 +437,28 @@ class _Builder:
             data: dict[str, Any] = entry.value
             action = _text(data["action"])
             raw_detail = data.get("detail")
-            detail_path = (*entry.path, "detail")
-            items: list[tuple[str, Origin]] = []
+            items: list[str] = []
             if isinstance(raw_detail, str):
-                items.append((raw_detail, entry.doc.at(detail_path)))
+                items.append(raw_detail)
             elif isinstance(raw_detail, list):
-                doc = entry.doc
-                items.extend((d, doc.at((*detail_path, i))) for i, d in enumerate(raw_detail))
-            if not self.check_relay(entry, action, items):
+                items.extend(raw_detail)
+            if not self.check_relay(entry, action, items, isinstance(raw_detail, list)):
                 continue
-            for item, _ in items:
+            for item in items:
                 _make_known(item)
             out[number] = RelayRoute(
                 number=number,
                 action=action,
-                detail=tuple(_text(d) for d, _ in items),
+                detail=tuple(_text(d) for d in items),
                 allow_mvno_takeover=bool(data.get("allow_mvno_takeover", False)),
                 origin=entry.origin,
             )
         return out
 
-    def check_relay(self, entry: Entry, action: str, items: list[tuple[str, Origin]]) -> bool:
+    def check_relay(self, entry: Entry, action: str, items: list[str], listed: bool) -> bool:
+        """The checks of one route; ``listed``: the detail was written as a list."""
         route = f"relay route {entry.name}"
+        detail_path = (*entry.path, "detail")
         if action == "mvno":
             self.diags.error(
                 entry.doc.at((*entry.path, "action")),
@@ -470,7 +470,7 @@ class _Builder:
         if action == "null-route":
             if items:
                 self.diags.error(
-                    entry.doc.at((*entry.path, "detail")),
+                    entry.doc.at(detail_path),
                     f"{route}: a null-route takes no detail (it drops the messages)",
                 )
                 return False
@@ -482,24 +482,21 @@ class _Builder:
             )
             return False
         ok = True
-        for item, origin in items:
+        for i, item in enumerate(items):
+            problem = None
             if "," in item:
-                self.diags.error(
-                    origin,
-                    f"{route}: a detail can't contain a comma (aql joins details with commas); "
-                    "list each one as its own item",
+                problem = (
+                    "a detail can't contain a comma (aql joins details with commas); list each "
+                    "one as its own item"
                 )
-                ok = False
             elif action == "email" and not _EMAIL.match(item):
-                self.diags.error(
-                    origin, f"{route}: {show(item)} is not an e-mail address (action email)"
-                )
-                ok = False
+                problem = f"{show(item)} is not an e-mail address (action email)"
             elif action != "email" and not _HTTP_URL.match(item):
-                self.diags.error(
-                    origin,
-                    f"{route}: {show(item)} is not an http(s) URL (action {action} calls it)",
-                )
+                problem = f"{show(item)} is not an http(s) URL (action {action} calls it)"
+            if problem is not None:
+                # The place is looked up only for a problem: most routes have none.
+                where_ = entry.doc.at((*detail_path, i) if listed else detail_path)
+                self.diags.error(where_, f"{route}: {problem}")
                 ok = False
         return ok
 
