@@ -145,9 +145,10 @@ class Journal:
     """The append-only JSON-lines journal of one working directory.
 
     ``record()`` appends one line and fsyncs it before returning: call it before the write it
-    announces. It is safe to call from several threads (``asyncio.to_thread``); lines never
-    interleave. The file is opened lazily, on the first record, so a run that writes nothing
-    leaves no journal behind.
+    announces. It is safe to call from several threads (``asyncio.to_thread``): lines never
+    interleave, and records made at the same moment share one fsync (group commit). The
+    file is opened lazily, on the first record, so a run that writes nothing leaves no
+    journal behind.
     """
 
     def __init__(
@@ -161,7 +162,14 @@ class Journal:
         self.run_id = run_id or new_id()
         self._clock = clock
         self._fd: int | None = None
-        self._lock = threading.Lock()
+        # Group commit: concurrent records share one write and one fsync; each record()
+        # still returns only once its own line is durable.
+        self._cond = threading.Condition()
+        self._pending: list[bytes] = []
+        self._queued = 0
+        self._durable = 0
+        self._flushing = False
+        self._error: JournalError | None = None
 
     # ----------------------------------------------------------------- writing
 
@@ -211,22 +219,54 @@ class Journal:
         entry.update(to_jsonable(conceal(fields)))
         line = json.dumps(entry, default=json_default, separators=(",", ":"), sort_keys=False)
         data = (line + "\n").encode()
-        with self._lock:
-            if self._fd is None:
-                self._fd = self._open()
-            try:
-                os.write(self._fd, data)
-                os.fsync(self._fd)
-            except OSError as err:
-                raise JournalError(
-                    f"cannot write to the journal {self.path}: {err.strerror}",
-                    hint="free disk space or fix permissions; nothing more is written to "
-                    "the account until the journal can record it",
-                ) from err
+        with self._cond:
+            self._pending.append(data)
+            self._queued += 1
+            mine = self._queued
+            while self._durable < mine:
+                if self._error is not None:
+                    raise self._error
+                if self._flushing:
+                    self._cond.wait()
+                    continue
+                self._flushing = True
+                batch, self._pending, upto = self._pending, [], self._queued
+                self._cond.release()
+                try:
+                    error = self._flush(b"".join(batch))
+                finally:
+                    self._cond.acquire()
+                    self._flushing = False
+                    self._cond.notify_all()
+                if error is not None:
+                    # Sticky: once a record could not be made durable, nothing more is.
+                    self._error = error
+                    raise error
+                self._durable = upto
         return entry
 
+    def _flush(self, data: bytes) -> JournalError | None:
+        """Write and fsync ``data``; the error instead of raising it."""
+        try:
+            if self._fd is None:
+                self._fd = self._open()
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except JournalError as err:
+            return err
+        except OSError as err:
+            return JournalError(
+                f"cannot write to the journal {self.path}: {err.strerror}",
+                hint="free disk space or fix permissions; nothing more is written to the "
+                "account until the journal can record it",
+            )
+        return None
+
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

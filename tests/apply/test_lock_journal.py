@@ -172,3 +172,31 @@ def test_writing_to_a_journal_others_can_read_is_refused(tmp_path: Path) -> None
         Journal(path).record("run_start")
     assert "chmod 600" in (err.value.hint or "")
     assert path.read_text() == ""
+
+
+def test_concurrent_records_are_all_durable_and_whole(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda i: journal.record("intent", op=str(i), body={"x": "y" * 100}), range(300)
+            )
+        )
+    journal.close()
+    records = list(Journal(path).records())
+    assert sorted(int(r["op"]) for r in records) == list(range(300))
+
+
+def test_a_failed_write_stops_every_later_record(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.record("run_start")
+    os.close(journal._fd)  # the disk goes away under us
+    with pytest.raises(JournalError, match="cannot write to the journal"):
+        journal.record("intent", op="a")
+    with pytest.raises(JournalError):
+        journal.record("intent", op="b")
+    journal._fd = None
