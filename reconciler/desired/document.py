@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Literal
 
 import yaml
@@ -290,17 +291,15 @@ def parse(
 # measured with the event stream, which libyaml produces without recursion.
 _SAFE_BOUND = 2000
 _BRACKETS = re.compile(r"[\[\]{}]")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def _too_deep(text: str) -> tuple[int, int] | None:
     """Where (line, column; 0-based) nesting passes :data:`MAX_DEPTH`; None when it doesn't."""
     # A cheap bound: block nesting needs a new column (or a compact "- ", same column), so
     # at most twice the longest line; flow nesting at most the bracket depth.
-    longest = max((len(line) for line in text.splitlines()), default=0)
-    depth = peak = 0
-    for bracket in _BRACKETS.findall(text):
-        depth += 1 if bracket in "[{" else -1
-        peak = max(peak, depth)
+    longest = max(map(len, text.splitlines()), default=0)
+    peak = max(accumulate(map(_STEP.__getitem__, _BRACKETS.findall(text))), default=0)
     if 2 * (longest + 1) + peak < _SAFE_BOUND:
         return None
     depth = 0
