@@ -13,7 +13,6 @@ that ``reconciler --version`` stays fast.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.desired.model import DesiredState
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -34,7 +32,10 @@ from reconciler.errors import (
 from reconciler.session import Session, Settings, open_session
 
 if TYPE_CHECKING:
+    import logging
+
     from reconciler.desired import LoadResult
+    from reconciler.desired.model import DesiredState
     from reconciler.live.model import LiveState
     from reconciler.plan.changes import Plan
 
@@ -133,24 +134,31 @@ def _fail(err: ReconcilerError) -> NoReturn:
     sys.exit(err.exit_code)
 
 
-class _RedactingFilter(logging.Filter):
-    """Masks every known secret value in a log record, whatever produced it."""
+def _redacting_filter() -> logging.Filter:
+    """A filter that masks every known secret value in a log record, whatever produced it.
+    (Built on first use: ``logging`` is not imported for ``reconciler --version``.)"""
+    import logging
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        from reconciler.secret import redact
+    from reconciler.secret import redact
 
-        record.msg = redact(record.getMessage())
-        record.args = None
-        return True
+    class RedactingFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = redact(record.getMessage())
+            record.args = None
+            return True
+
+    return RedactingFilter()
 
 
 def _configure_logging(settings: Settings) -> None:
     """``-v`` logs INFO, ``-vv`` DEBUG, to stderr; secrets are masked in every record."""
     if not settings.verbose:
         return
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactingFilter())
+    handler.addFilter(_redacting_filter())
     root = logging.getLogger("reconciler")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if settings.verbose > 1 else logging.INFO)

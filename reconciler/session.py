@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.desired.model import AculabAccount, AqlAccount, DesiredState
 from reconciler.errors import ConfigError
-from reconciler.secret import Secret
 
+# The model is imported where it is used: `reconciler --version` loads this module and should
+# not pay for the model's dataclasses.
 if TYPE_CHECKING:
     from reconciler.clients.aculab import AculabClient
     from reconciler.clients.aql import AqlClient
     from reconciler.desired import LoadResult
+    from reconciler.desired.model import AculabAccount, AqlAccount, DesiredState
     from reconciler.live.model import LiveState
     from reconciler.simulator import Simulator
 
@@ -98,6 +99,9 @@ class Session:
     def accounts(self, desired: DesiredState) -> tuple[AculabAccount, AqlAccount | None]:
         """The accounts to talk to: the YAML's, or the simulator's under ``--simulate``."""
         if self._simulator is not None:
+            from reconciler.desired.model import AculabAccount, AqlAccount
+            from reconciler.secret import Secret
+
             creds = self._simulator.credentials
             aculab = AculabAccount(
                 cloud_id=creds.cloud_id,
