@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from reconciler.apply.applier import ApplyReport, ChangeResult
-from reconciler.secret import json_default
+from reconciler.secret import json_default, redact
 
 _MARKS = {
     "purchase": "+",
@@ -84,12 +84,15 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
     out.append(style(summary_line(report), fg=colour, bold=True))
     if not report.ok and not report.dry_run:
         out.append("Run apply again to retry what failed or was skipped; it converges.")
-    return "\n".join(out)
+    # The last line of defence: no known secret value leaves, whatever carried it here.
+    return redact("\n".join(out))
 
 
 def render_report_json(report: ApplyReport) -> str:
     """The report as JSON (stable keys: version, run_id, dry_run, status, summary, results,
     bought, notes)."""
-    return json.dumps(
-        report.as_json(), sort_keys=True, indent=2, ensure_ascii=False, default=json_default
+    return redact(
+        json.dumps(
+            report.as_json(), sort_keys=True, indent=2, ensure_ascii=False, default=json_default
+        )
     )
