@@ -53,16 +53,30 @@ _TYPE_NAMES = {
 }
 
 
-def schema_path() -> Path:
-    """The schema file: shipped in the wheel as ``reconciler/_schemas``, or the checkout's."""
+def schema_path(name: str = SCHEMA_NAME) -> Path:
+    """A schema file: shipped in the wheel as ``reconciler/_schemas``, or the checkout's."""
     package = Path(__file__).resolve().parent.parent
     for candidate in (
-        package / "_schemas" / SCHEMA_NAME,
-        package.parent / "schemas" / SCHEMA_NAME,
+        package / "_schemas" / name,
+        package.parent / "schemas" / name,
     ):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"{SCHEMA_NAME} is missing from this installation")
+    raise FileNotFoundError(f"{name} is missing from this installation")
+
+
+@functools.cache
+def service_options(kind: str) -> frozenset[str]:
+    """The top-level options of an inbound or outbound service configuration, from the copy
+    of the vendor's schema in ``schemas/`` (the one the simulator serves); empty when it is
+    missing. The server's own schema is the authority: this only catches typos early."""
+    try:
+        path = schema_path(f"service-{kind}.schema.json")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    properties = data.get("properties") if isinstance(data, dict) else None
+    return frozenset(properties) if isinstance(properties, dict) else frozenset()
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from reconciler.desired.model import (
     ServiceSpec,
 )
 from reconciler.desired.numbers import NumberError, looks_like_number, normalise_number
-from reconciler.desired.schema import where
+from reconciler.desired.schema import service_options, where
 from reconciler.secret import SECRET_KEYS, Secret, secret_url, url_has_password
 
 # Sections that hold one thing for the whole state: in one file only.
@@ -180,6 +180,8 @@ class _Builder:
         for name, entry in self.templates.items():
             # Each template on its own, so that a cycle is found even where nothing uses it.
             self.template(name, entry.doc, entry.path, ())
+            if not entry.bad:
+                self.check_options(None, entry.value, entry.doc, entry.path)
         pools_in = self.collect(("numbers", "pools"), "pool")
         pinned_in = self.collect(("numbers", "pinned"), "pinned number", normalise_number)
         inbound_in = self.collect(("inbound_services",), "inbound service", _service_name)
@@ -330,6 +332,7 @@ class _Builder:
         for name, entry in entries.items():
             if entry.bad:
                 continue
+            self.check_options(kind, entry.value, entry.doc, entry.path)
             parts = self.service_parts(entry, entry.value, entry.path)
             if parts is None:
                 continue
@@ -352,6 +355,32 @@ class _Builder:
             )
         return out
 
+    def check_options(
+        self, kind: ServiceKind | None, value: Any, doc: Document, path: Path
+    ) -> None:
+        """A warning for a top-level option no service of ``kind`` has (None: a template, for
+        either kind): most often a misspelt ``template`` or ``mode``, which would otherwise
+        reach the server as an option of that name."""
+        if not isinstance(value, dict):
+            return
+        if kind is None:
+            known = service_options("inbound") | service_options("outbound")
+        else:
+            known = service_options(kind)
+        if not known:
+            return
+        for key in value:
+            if key in known or key in SERVICE_KEYS:
+                continue
+            close = difflib.get_close_matches(key, [*SERVICE_KEYS, *known], n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            what = "a service" if kind is None else f"an {kind} service"
+            self.diags.warning(
+                doc.at((*path, key), key=True),
+                f"{show(key)} is not an option of {what}{hint}: unless the server's schema has "
+                "it, plan and apply will be refused",
+            )
+
     # ------------------------------------------------------------------ pools
 
     def pools(self, entries: dict[str, Entry]) -> dict[str, NumberPool]:
@@ -371,6 +400,7 @@ class _Builder:
             self.check_pool(entry, location, allows, data["region"])
             inbound: PoolInbound | None = None
             if "inbound" in data:
+                self.check_options("inbound", data["inbound"], entry.doc, (*entry.path, "inbound"))
                 parts = self.service_parts(entry, data["inbound"], (*entry.path, "inbound"))
                 if parts is None:
                     continue
