@@ -351,3 +351,39 @@ def test_simulate_runs_with_no_environment_variable_set(tmp_path: Path) -> None:
     replanned = cli(tmp_path, "plan", str(path), "--simulate", "--detailed-exitcode", environ=bare)
     assert replanned.returncode == 0, explain(replanned)
     assert WAKEUP_PASSWORD not in applied.stdout
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_on_a_terminal_apply_asks_first(tmp_path: Path, answer: str) -> None:
+    import pty
+    import subprocess
+
+    from .e2e import command
+
+    with serve("empty") as served:
+        path = write(tmp_path, desired_yaml(served))
+        master, slave = pty.openpty()
+        try:
+            os.write(master, f"{answer}\n".encode())
+            result = subprocess.run(
+                command("apply", str(path)),
+                cwd=tmp_path,
+                env=env(),
+                stdin=slave,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        finally:
+            os.close(master)
+            os.close(slave)
+
+        assert "Apply these changes? [y/N]" in result.stderr
+        if answer == "n":
+            assert result.returncode == 1, explain(result)
+            assert "Apply cancelled; nothing was changed." in result.stderr
+            assert served.writes() == []
+        else:
+            assert result.returncode == 0, explain(result)
+            assert "Apply complete" in result.stdout
+            assert len(served.purchased()) == 4
