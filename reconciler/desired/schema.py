@@ -204,7 +204,7 @@ def _kind(value: Any, key: str | int | None) -> str:
     if value is None:
         return "empty"
     if isinstance(value, bool):
-        return f"{show(value)} (true/false)"
+        return show(value)
     if isinstance(value, str):
         return f"the string {show(value, key)}"
     if isinstance(value, int | float):
