@@ -492,7 +492,16 @@ def apply(
         click.echo("")
         click.echo(render_report_text(report, color=use_color(settings)))
     if not report.ok:
-        sys.exit(EXIT_ERROR)
+        from reconciler.apply.report import failure_message
+        from reconciler.errors import ApplyFailed
+
+        raise ApplyFailed(
+            failure_message(report),
+            report=report,
+            hint=None
+            if dry_run
+            else "run apply again: it plans from the account as it is now and converges",
+        )
 
 
 def _empty_report(run_id: str, dry_run: bool) -> Any:

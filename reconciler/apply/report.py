@@ -54,6 +54,17 @@ def summary_line(report: ApplyReport) -> str:
     return f"{head}: {c['succeeded']} succeeded, {c['failed']} failed, {c['skipped']} skipped."
 
 
+def failure_message(report: ApplyReport) -> str:
+    """The one-line error for a run that did not fully succeed (``ApplyFailed``)."""
+    c = report.counts()
+    if report.dry_run:
+        return f"the dry run found {c['failed']} change(s) that would fail"
+    return (
+        f"apply finished with failures: {c['failed']} failed, {c['skipped']} skipped "
+        f"(and {c['succeeded']} succeeded)"
+    )
+
+
 def result_line(result: ChangeResult, *, color: bool = False) -> str:
     """One change: status, mark, address, and what happened (or why not)."""
     style = click.style if color else _no_style
@@ -82,8 +93,6 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
         out.append("")
     colour = "green" if report.ok else "red"
     out.append(style(summary_line(report), fg=colour, bold=True))
-    if not report.ok and not report.dry_run:
-        out.append("Run apply again to retry what failed or was skipped; it converges.")
     # The last line of defence: no known secret value leaves, whatever carried it here.
     return redact("\n".join(out))
 
