@@ -246,6 +246,8 @@ def test_a_partial_failure_reports_reasons_and_the_next_apply_converges(tmp_path
         )
         assert "400" in line and "HAHA" in line
         assert "6 succeeded, 1 failed, 0 skipped" in failed.stdout
+        assert "Error: apply finished with failures: 1 failed, 0 skipped" in failed.stderr
+        assert "run apply again" in failed.stderr
         assert len(served.numbers_at("London")) == 3
 
         write(tmp_path, good)
