@@ -124,7 +124,7 @@ class Catalogue:
     regulation_addresses: Mapping[str, tuple[str, str]] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class LiveState:
     """One complete read of the account.
 
@@ -144,6 +144,16 @@ class LiveState:
     # The server's service schemas ("inbound"/"outbound"), when read: for defaults in
     # replace mode and for dry-run validation.
     service_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Counts only. A full repr of an account-sized snapshot is megabytes, and Python 3.11's
+        # asyncio.run() builds one (reprlib of its main task's result, via signal.signal) when
+        # the coroutine returns the snapshot: 0.3-0.4 s of every `reconciler plan`.
+        return (
+            f"<LiveState {len(self.numbers)} numbers, {len(self.inbound_names)} inbound and "
+            f"{len(self.outbound_names)} outbound services ({len(self.inbound)} and "
+            f"{len(self.outbound)} read), {len(self.relay_routes)} relay routes>"
+        )
 
     def services(self, kind: ServiceKind) -> Mapping[str, LiveService]:
         return self.inbound if kind == "inbound" else self.outbound
