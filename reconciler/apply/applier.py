@@ -260,7 +260,11 @@ class _Run:
 
     async def purchases(self) -> list[PurchaseResult]:
         purchaser = Purchaser(
-            self.aculab, self.journal, self.view, policy=self.options.purchase_policy()
+            self.aculab,
+            self.journal,
+            self.view,
+            policy=self.options.purchase_policy(),
+            pinned=self.desired.pinned,
         )
         planned: list[Purchase] = self.plan.of(Purchase)
         jobs: list[Callable[[], Awaitable[PurchaseResult]]] = []

@@ -140,6 +140,7 @@ class Purchaser:
         view: JournalView,
         *,
         policy: PurchasePolicy = PurchasePolicy(),
+        pinned: Iterable[str] = (),
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -147,6 +148,9 @@ class Purchaser:
         self.journal = journal
         self.view = view
         self.policy = policy
+        # Pinned numbers are outside every pool (DESIGN.md §2): one at a pool's location
+        # must not count toward it, or a pool short by one buys nothing.
+        self.pinned = frozenset(pinned)
         self._sleep = sleep
         self._clock = clock
 
@@ -159,7 +163,8 @@ class Purchaser:
     # ----------------------------------------------------------------- listing
 
     async def list_at(self, location: Location) -> set[str]:
-        """The numbers on the account at ``location`` (filtered here too, by location key)."""
+        """The numbers on the account at ``location`` that can belong to its pool (filtered
+        here too, by location key; pinned numbers left out)."""
         listed = await self.aculab.list_numbers(
             country=location.country,
             state=location.state,
@@ -167,7 +172,9 @@ class Purchaser:
             did_type=location.did_type,
         )
         key = location.key()
-        return {n for n, live in listed.items() if live.location.key() == key}
+        return {
+            n for n, live in listed.items() if live.location.key() == key and n not in self.pinned
+        }
 
     async def relist_until(
         self, location: Location, done: Callable[[set[str]], bool], deadline: float

@@ -1,0 +1,66 @@
+"""Bugs the reliability suites found, each pinned down by the smallest scenario that shows it
+(the real CLI, in this process, against the simulator over HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator import Simulator
+from reconciler.simulator import numbers as sim_numbers
+
+from .scenario import ENVIRON
+from .support import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def _account(base_url: str, aql_url: str, body: str) -> str:
+    return f"""\
+version: 1
+aculab:
+  cloud_id: "1-2-0"
+  username: ops@example.com
+  api_key: ${{ACULAB_API_KEY}}
+  endpoint: {base_url}
+aql:
+  username: example
+  password: ${{AQL_PASSWORD}}
+  endpoint: {aql_url}
+{body}"""
+
+
+def test_a_pinned_number_at_a_pools_location_does_not_count_toward_the_purchase(
+    tmp_path: Path,
+) -> None:
+    """Found by chaos seed 49: the purchaser counted a pinned number at the pool's location
+    as one of the pool's, so a pool short by one bought nothing and apply still said OK."""
+    sim = Simulator(seed="empty")
+    london = {"country": "United Kingdom", "region": "London", "quantity": "2"}
+    pinned, member = sim_numbers.purchase(sim.state, london)
+    sim.state.purchase_log = []
+    with sim.serve() as running:
+        path = tmp_path / "desired.yaml"
+        path.write_text(
+            _account(
+                running.base_url,
+                running.aql_url,
+                f"""\
+numbers:
+  pools:
+    london: {{country: United Kingdom, region: London, count: 2}}
+  pinned:
+    "{pinned}": {{}}
+""",
+            )
+        )
+        applied = run_cli(tmp_path, "apply", str(path), "--yes", environ=ENVIRON)
+        assert applied.code == 0, applied.explain()
+        again = run_cli(tmp_path, "plan", str(path), "--detailed-exitcode", environ=ENVIRON)
+        assert again.code == 0, again.explain()
+
+    [purchase] = sim.state.purchase_log
+    assert len(purchase["numbers"]) == 1
+    london_numbers = {n for n, v in sim.state.numbers.items() if v["region"] == "London"}
+    assert london_numbers == {pinned, member, *purchase["numbers"]}
