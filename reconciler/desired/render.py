@@ -26,7 +26,7 @@ _RESET = "\x1b[0m"
 
 
 def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def resources(state: DesiredState) -> dict[str, int]:
