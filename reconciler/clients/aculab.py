@@ -24,6 +24,7 @@ Two retry subtleties, decided here:
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -47,7 +48,7 @@ from reconciler.clients.parsers import (
 from reconciler.desired.model import AculabAccount, ServiceKind
 from reconciler.errors import MalformedResponseError
 from reconciler.live.model import LiveNumber
-from reconciler.secret import conceal
+from reconciler.secret import SECRET_KEYS, conceal
 
 __all__ = ["AculabClient", "DeleteResult", "ServiceSummary"]
 
@@ -319,8 +320,32 @@ class AculabClient:
 
     @staticmethod
     def _config(reply: Reply) -> dict[str, Any]:
-        data = parse_object(expect_json(reply), reply.call, "a service configuration")
-        concealed = conceal(data)
-        if not isinstance(concealed, dict):  # pragma: no cover - conceal keeps the shape
-            raise MalformedResponseError("unexpected reply", call=reply.call)
-        return concealed
+        return parse_config(reply)
+
+
+def _conceal_hook(obj: dict[str, Any]) -> dict[str, Any]:
+    """``object_hook`` wrapping the values of secret keys as the JSON is decoded (inner
+    objects first), which is what :func:`conceal` does in a second walk of the whole tree."""
+    for key in SECRET_KEYS.intersection(obj):
+        obj[key] = conceal(obj[key], key=key)
+    return obj
+
+
+def parse_config(reply: Reply) -> dict[str, Any]:
+    """A service configuration with its secrets concealed (as :func:`conceal` would)."""
+    data: Any
+    try:
+        data = json.loads(reply.content, object_hook=_conceal_hook)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = conceal(expect_json(reply))  # the defensive path, with its clear errors
+    else:
+        # A URL carrying a password needs an "@"; only then is the whole walk needed.
+        if b"@" in reply.content:
+            data = conceal(data)
+    if not isinstance(data, dict):
+        raise MalformedResponseError(
+            f"unexpected reply: expected a service configuration (an object), got "
+            f"{type(data).__name__}",
+            call=reply.call,
+        )
+    return data

@@ -1,8 +1,9 @@
 """The one HTTP layer under both API clients.
 
-:class:`HttpClient` wraps one :class:`httpx.AsyncClient` (by default on
-``httpx_aiohttp.AiohttpTransport``: a fifth of the CPU of httpx's own transport, see
-PERF-NOTES.md) and gives the Aculab and aql clients everything they share:
+:class:`HttpClient` drives one httpx transport (by default
+``httpx_aiohttp.AiohttpTransport``: a fifth of the CPU of httpx's own, see PERF-NOTES.md; tests
+pass ``httpx.MockTransport`` or ``httpx.ASGITransport``) with httpx's own ``Request`` and
+``Response``, and gives the Aculab and aql clients everything they share:
 
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
 - timeouts (a call may have its own, e.g. a purchase);
@@ -17,6 +18,12 @@ PERF-NOTES.md) and gives the Aculab and aql clients everything they share:
 No secret reaches an error, a log line or a repr: credentials travel in headers or POST bodies
 (never URLs), and every text that came from outside (a server's error body, a transport
 exception) passes :meth:`HttpClient.scrub` before it enters a message.
+
+Why the transport and not ``httpx.AsyncClient.send``: per call, ``AsyncClient`` adds an auth
+flow, redirect handling, cookie extraction, event hooks and a stream wrapper, none of which
+these APIs use, for about 40% more client CPU; at 3,200 calls a read, the client's CPU, not the
+network, would set the pace (benchmarks/bench_read.py). Timeouts go in the request's
+``timeout`` extension, as ``AsyncClient`` would put them; redirects are not followed.
 
 Extension point: a client passes a ``parse`` function per call (``Reply -> T``); it runs inside
 the retry loop, so a body-level transient failure (aql's ``500: Internal system error``) is
@@ -36,7 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import httpx
 
@@ -334,10 +341,19 @@ class HttpClient:
         self._secret_forms: set[str] = set()
         for s in secrets:
             self._secret_forms |= _secret_forms(s)
-        self._headers = {"User-Agent": USER_AGENT, **(headers or {})}
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        common = {"User-Agent": USER_AGENT, **(headers or {})}
+        self._headers = httpx.Headers(common)
+        self._json_headers = httpx.Headers({**common, "Content-Type": "application/json"})
+        self._form_headers = httpx.Headers(
+            {**common, "Content-Type": "application/x-www-form-urlencoded"}
+        )
+        self._given_transport = transport
+        self._transport: httpx.AsyncBaseTransport | None = None
         self._gate: asyncio.Semaphore | None = None
+        self._default_timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
+        # Parsed URLs by path: httpx's URL parsing is a tenth of a call's CPU, and the aql
+        # gateway and the tel_* calls use a handful of URLs over and over.
+        self._urls: dict[str, httpx.URL] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -349,9 +365,9 @@ class HttpClient:
         await self.aclose()
 
     async def open(self) -> None:
-        if self._client is not None:
+        if self._transport is not None:
             return
-        transport = self._transport
+        transport = self._given_transport
         if transport is None:
             from httpx_aiohttp import AiohttpTransport
 
@@ -362,19 +378,13 @@ class HttpClient:
                     keepalive_expiry=30.0,
                 )
             )
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            headers=self._headers,
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._transport = transport
         self._gate = asyncio.Semaphore(self.concurrency)
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.aclose()
 
     def __repr__(self) -> str:
         return f"<HttpClient {self.service} {self.host} concurrency={self.concurrency}>"
@@ -416,23 +426,33 @@ class HttpClient:
         ``outcome_unknown`` is added to the message of any failure after which the call may
         or may not have taken effect (connection lost, timeout, 5xx, unreadable success).
         """
-        if self._client is None or self._gate is None:
+        if self._transport is None or self._gate is None:
             raise RuntimeError("HttpClient used outside `async with`")
         call = call or f"{method} {path}"
-        url = self.base_url + path
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= 4096:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self.base_url + path)
         extra_secrets: set[str] = secrets_in(json_body) if json_body is not None else set()
         if form is not None:
             # A form may carry the account's own credentials (aql): known already, but a
             # Secret passed in a form is masked too.
             extra_secrets |= secrets_in(dict(form))
         content: bytes | None = None
-        headers: dict[str, str] | None = None
-        data: dict[str, str] | None = None
+        headers = self._headers
         if json_body is not None:
             content = json.dumps(reveal(json_body)).encode()
-            headers = {"Content-Type": "application/json"}
+            headers = self._json_headers
         elif form is not None:
-            data = {k: v.reveal() if isinstance(v, Secret) else v for k, v in form.items()}
+            pairs = [(k, v.reveal() if isinstance(v, Secret) else v) for k, v in form.items()]
+            content = urlencode(pairs).encode()
+            headers = self._form_headers
+        extensions = (
+            self._default_timeout
+            if timeout is None
+            else {"timeout": httpx.Timeout(timeout).as_dict()}
+        )
         policy = self.retry if retry else NO_RETRY
 
         attempt = 0
@@ -440,12 +460,10 @@ class HttpClient:
             attempt += 1
             try:
                 reply = await self._send(
-                    method,
-                    url,
+                    httpx.Request(
+                        method, url, headers=headers, content=content, extensions=extensions
+                    ),
                     call=call,
-                    content=content,
-                    data=data,
-                    headers=headers,
                     timeout=timeout,
                     attempt=attempt,
                     secrets=extra_secrets,
@@ -488,31 +506,24 @@ class HttpClient:
 
     async def _send(
         self,
-        method: str,
-        url: str,
+        request: httpx.Request,
         *,
         call: str,
-        content: bytes | None,
-        data: dict[str, str] | None,
-        headers: dict[str, str] | None,
         timeout: float | None,
         attempt: int,
         secrets: set[str],
         outcome_unknown: str | None,
     ) -> Reply:
-        assert self._client is not None and self._gate is not None
+        assert self._transport is not None and self._gate is not None
         timeout_s = self.timeout if timeout is None else timeout
         started = time.perf_counter()
         async with self._gate:
             try:
-                response = await self._client.request(
-                    method,
-                    url,
-                    content=content,
-                    data=data,
-                    headers=headers,
-                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-                )
+                response = await self._transport.handle_async_request(request)
+                try:
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
             except (httpx.TransportError, OSError, asyncio.TimeoutError) as exc:
                 raise self._connection_error(
                     exc, call, secrets, outcome_unknown, timeout_s
@@ -529,7 +540,7 @@ class HttpClient:
             log.debug(
                 "%s -> %d in %.1f ms (attempt %d)", call, response.status_code, elapsed, attempt
             )
-        return Reply(call, response.status_code, response.headers, response.content, attempt)
+        return Reply(call, response.status_code, response.headers, body, attempt)
 
     # ----------------------------------------------------------------- errors
 
