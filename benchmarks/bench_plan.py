@@ -91,8 +91,16 @@ def _as_read(defaults: dict[str, Any], declared: dict[str, Any]) -> dict[str, An
     return deep_merge(copy.deepcopy(defaults), declared)
 
 
-def generate(differ: float) -> tuple[DesiredState, LiveState]:
-    """Desired and live state where about ``differ`` of everything differs."""
+def generate(differ: float, scale: float = 1.0) -> tuple[DesiredState, LiveState]:
+    """Desired and live state where about ``differ`` of everything differs; ``scale`` shrinks
+    every count (at least one pool and one of each), for a quick run of the harness."""
+
+    def scaled(n: int) -> int:
+        return max(1, round(n * scale))
+
+    n_pools = scaled(NUMBERS // POOL_SIZE)
+    inbound_pools = scaled(INBOUND_POOLS)
+    sip_inbound, outbound_count, relay_count = scaled(SIP_INBOUND), scaled(OUTBOUND), scaled(RELAY)
     origin = Origin("bench.yaml", 1, 1)
     every = round(1 / differ) if differ else 0
 
@@ -111,10 +119,9 @@ def generate(differ: float) -> tuple[DesiredState, LiveState]:
             "rest": {"first_page": {"address": "https://app.example.com/in"}},
         }
     )
-    n_pools = NUMBERS // POOL_SIZE
     for p in range(n_pools):
         loc = Location(country="United Kingdom", region=f"Region {p:03d}", did_type="geographic")
-        inbound = PoolInbound(config=template) if p < INBOUND_POOLS else None
+        inbound = PoolInbound(config=template) if p < inbound_pools else None
         have = POOL_SIZE
         if every and p % (2 * every) == every:
             have = POOL_SIZE - POOL_SIZE // 10  # short: a purchase
@@ -140,7 +147,7 @@ def generate(differ: float) -> tuple[DesiredState, LiveState]:
                 inbound_live[number] = LiveService("inbound", number, config)
 
     inbound_specs: dict[str, ServiceSpec] = {}
-    for s in range(SIP_INBOUND):
+    for s in range(sip_inbound):
         name = f"sip-{s:04d}"
         declared = conceal(
             {
@@ -157,7 +164,7 @@ def generate(differ: float) -> tuple[DesiredState, LiveState]:
 
     outbound_specs: dict[str, ServiceSpec] = {}
     outbound_live: dict[str, LiveService] = {}
-    for s in range(OUTBOUND):
+    for s in range(outbound_count):
         name = f"out-{s:04d}"
         address = f"https://app.example.com/out/{s}"
         declared = conceal(
@@ -179,7 +186,7 @@ def generate(differ: float) -> tuple[DesiredState, LiveState]:
 
     routes: dict[str, RelayRoute] = {}
     routes_live: dict[str, LiveRelayRoute] = {}
-    for r in range(RELAY):
+    for r in range(relay_count):
         number = f"4477{r:08d}"
         detail = (f"https://sms.example.com/{r}?id=%i&orig=%o&msg=%m",)
         routes[number] = RelayRoute(number, "httppost", detail, origin=origin)
