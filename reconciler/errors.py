@@ -28,7 +28,7 @@ an exit code, never a traceback. Messages never contain a secret: values of type
     │   └── PlanMismatchError            ... or no longer what the desired state asks for
     ├── LockHeldError                    another apply holds .reconciler/apply.lock
     ├── JournalError                     the apply journal can't be written safely (mode, disk)
-    ├── SimulatorError                   the simulator can't start: state file unreadable, port taken
+    ├── SimulatorError                   the simulator cannot start (state file, port)
     └── ApplyFailed                      apply finished with failures; .report says what happened
 
 Extension point: code that adds a new failure mode subclasses the nearest branch so that the

@@ -21,13 +21,15 @@ Services
     number a pool keeps gets the pool's ``inbound:`` service, named by the number, compared
     like a declared one; **an inbound service declared explicitly under that number's name
     wins over the pool's template**. Numbers the plan purchases get their services through
-    :attr:`Purchase.inbound`. Services of numbers the plan releases are left alone (neither
-    updated nor pruned), so that a release blocked for want of ``--allow-release`` never
-    leaves a kept number without its service; a later plan prunes them.
+    :attr:`Purchase.inbound`. Services of numbers the plan releases are not updated.
 
     ``prune.inbound_services`` / ``prune.outbound_services`` delete listed services that are
-    not declared, not named by a number a pool keeps (with or without ``inbound:``) or
-    releases, and match no ``prune.ignore`` glob (:func:`fnmatch.fnmatchcase`).
+    not declared, not named by a number a pool keeps (with or without ``inbound:``), and match
+    no ``prune.ignore`` glob (:func:`fnmatch.fnmatchcase`). The undeclared service of a number
+    the plan releases is pruned in the same plan, so one apply converges: apply refuses a plan
+    with releases unless ``--allow-release`` is given (so a kept number never loses its
+    service), deletes services before it releases numbers, and skips a release whose
+    service delete failed.
 
 Relay routes
     Action and detail are compared. A live ``mvno`` route is changed only with
@@ -309,7 +311,7 @@ class _Planner:
             for name in sorted(self.live.service_names(kind)):
                 if name in declared or matches_any(name, prune.ignore):
                     continue
-                if kind == "inbound" and (name in self.kept or name in self.releasing):
+                if kind == "inbound" and name in self.kept:
                     continue
                 self.changes.append(DeleteService(service_kind=kind, name=name))
 

@@ -309,20 +309,26 @@ def test_an_explicit_declaration_wins_over_the_pool_template() -> None:
     assert plan.managed_services == 1  # counted once
 
 
-def test_services_of_released_numbers_are_left_alone() -> None:
-    d = desired(
-        pools=[pool("london", 1, inbound=TEMPLATE)],
-        prune=PruneSettings(inbound_services=True),
-    )
+@pytest.mark.parametrize(
+    ("prune", "addresses"),
+    [
+        # Without service pruning the released number's service is neither updated nor
+        # deleted: it stays on the account, undeclared.
+        (PruneSettings(), ["number:442"]),
+        # With it, one apply converges: the service is deleted (before the release).
+        (PruneSettings(inbound_services=True), ["inbound:442", "number:442"]),
+    ],
+)
+def test_services_of_released_numbers(prune: PruneSettings, addresses: list[str]) -> None:
+    d = desired(pools=[pool("london", 1, inbound=TEMPLATE)], prune=prune)
     lv = live(
         numbers=[number("441", purchased="2020-01-01"), number("442", purchased="2024-01-01")],
         inbound={"441": TEMPLATE, "442": {"application_type": "UAS"}},
     )
     plan = make_plan(d, lv)
-    # 442 has a service too, and is newer: it goes; its service is neither updated nor
-    # deleted (the release may be blocked).
-    assert [c.address for c in plan.changes] == ["number:442"]
-    assert isinstance(plan.changes[0], Release)
+    # 442 has a service too, and is newer: it goes, and its service is never updated.
+    assert [c.address for c in plan.changes] == addresses
+    assert isinstance(plan.changes[-1], Release)
 
 
 # ----------------------------------------------------------------------------- prune
