@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import json
 import logging
 import random as _random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -372,11 +374,12 @@ class HttpClient:
             from httpx_aiohttp import AiohttpTransport
 
             transport = AiohttpTransport(
+                verify=_tls_context(self.base_url),
                 limits=httpx.Limits(
                     max_connections=self.concurrency,
                     max_keepalive_connections=self.concurrency,
                     keepalive_expiry=30.0,
-                )
+                ),
             )
         self._transport = transport
         self._gate = asyncio.Semaphore(self.concurrency)
@@ -615,6 +618,24 @@ class HttpClient:
         if status >= 500:
             return ServerError(message, **kw)
         return ApiStatusError(message, **kw)
+
+
+@functools.cache
+def _verifying_tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's roots, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
+    built once per process: loading the roots takes 50-150 ms, which every client paid on
+    opening (two per command: Aculab and aql)."""
+    return httpx.create_ssl_context()
+
+
+def _tls_context(base_url: str) -> ssl.SSLContext:
+    """The TLS context for an API at ``base_url``."""
+    if urlsplit(base_url).scheme.lower() != "http":
+        return _verifying_tls_context()
+    # Plain HTTP (the simulator on 127.0.0.1) never uses TLS, and redirects are not followed:
+    # no roots to load. This context still verifies by default, with nothing it trusts, so it
+    # could only ever refuse a connection.
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _transient(err: ApiError) -> bool:
