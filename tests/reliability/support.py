@@ -42,10 +42,13 @@ class Run:
     crash: str | None = None  # the traceback of an exception that escaped main()
     seconds: float = 0.0
 
-    def explain(self) -> str:
+    def explain(self, limit: int = 6000) -> str:
+        stdout = self.stdout
+        if len(stdout) > limit:
+            stdout = stdout[:limit] + f"\n... ({len(self.stdout) - limit:,} more characters)\n"
         text = (
             f"$ reconciler {' '.join(self.args)}\nexit {self.code} after {self.seconds:.2f} s\n"
-            f"--- stdout\n{self.stdout}"
+            f"--- stdout\n{stdout}"
             f"--- stderr\n{self.stderr}"
         )
         if self.crash:
