@@ -118,6 +118,22 @@ def _restore_logger(state: tuple[list[Any], int]) -> None:
     logger.setLevel(state[1])
 
 
+def account_yaml(base_url: str, aql_url: str, body: str = "") -> str:
+    """A desired state pointing at a simulator, its secrets read from the environment."""
+    return f"""\
+version: 1
+aculab:
+  cloud_id: "1-2-0"
+  username: ops@example.com
+  api_key: ${{ACULAB_API_KEY}}
+  endpoint: {base_url}
+aql:
+  username: example
+  password: ${{AQL_PASSWORD}}
+  endpoint: {aql_url}
+{body}"""
+
+
 def assert_clean(run: Run, where: str) -> None:
     """What every run must show, success or not: no traceback, and an error exit (1) that
     says what went wrong."""

@@ -11,24 +11,9 @@ from reconciler.simulator import Simulator
 from reconciler.simulator import numbers as sim_numbers
 
 from .scenario import ENVIRON
-from .support import run_cli
+from .support import account_yaml, run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-def _account(base_url: str, aql_url: str, body: str) -> str:
-    return f"""\
-version: 1
-aculab:
-  cloud_id: "1-2-0"
-  username: ops@example.com
-  api_key: ${{ACULAB_API_KEY}}
-  endpoint: {base_url}
-aql:
-  username: example
-  password: ${{AQL_PASSWORD}}
-  endpoint: {aql_url}
-{body}"""
 
 
 def test_a_pinned_number_at_a_pools_location_does_not_count_toward_the_purchase(
@@ -43,7 +28,7 @@ def test_a_pinned_number_at_a_pools_location_does_not_count_toward_the_purchase(
     with sim.serve() as running:
         path = tmp_path / "desired.yaml"
         path.write_text(
-            _account(
+            account_yaml(
                 running.base_url,
                 running.aql_url,
                 f"""\
