@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,21 @@ def service_schema(kind: Kind) -> dict[str, Any]:
 @functools.cache
 def _validator(kind: Kind) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(service_schema(kind))
+
+
+@functools.cache
+def _fast_validator(kind: Kind) -> Callable[[Any], Any]:
+    """The schema compiled to Python: about 40x faster than jsonschema on a valid config, the
+    common case of every write. It neither fills defaults into what it checks nor checks
+    formats (jsonschema, which words the errors, checks none either)."""
+    import fastjsonschema
+
+    # A copy: compiling changes the schema it is given ($ref resolution), and the cached
+    # schema is what fill_defaults() walks and GET /service/v1/schema serves.
+    validate: Callable[[Any], Any] = fastjsonschema.compile(
+        copy.deepcopy(service_schema(kind)), use_default=False, use_formats=False
+    )
+    return validate
 
 
 @functools.cache
@@ -118,6 +133,14 @@ def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
 
 def validate(kind: Kind, config: Mapping[str, Any]) -> list[str]:
     """Every problem with a full configuration, as the vendor words them (empty: valid)."""
+    import fastjsonschema
+
+    try:
+        _fast_validator(kind)(config)
+    except (fastjsonschema.JsonSchemaException, TypeError, ValueError, RecursionError):
+        pass  # invalid, or unsure: jsonschema decides, and words every problem
+    else:
+        return []
     schema = service_schema(kind)
     details: list[str] = []
     for error in _validator(kind).iter_errors(config):
