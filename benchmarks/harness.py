@@ -534,7 +534,8 @@ def phase_apply(options: Options, results: Results, work: Path) -> None:
     bound, bound_text = apply_bound(options, scenario)
     results.add("apply.wall_s", "apply: wall", wall, "s")
     results.add("apply.bound_s", "apply: latency bound", bound, "s", note=bound_text)
-    results.add("apply.ratio", "apply: wall / bound", wall / bound, "x", target=("<=", 1.3))
+    # No target: the issue sets none for apply's wall time, only its calls.
+    results.add("apply.ratio", "apply: wall / bound", wall / bound, "x")
     results.add(
         "apply.write_calls",
         "apply: write calls",
