@@ -32,119 +32,34 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.account import (
+    API_KEY,
+    AQL_PASSWORD,
+    INBOUND_POOLS,
+    OUTBOUND,
+    POOL_SIZE,
+    POOLS,
+    RELAY,
+    Size,
+    accounts,
+    build_desired,
+    build_state,
+)
 from reconciler.clients.aculab import AculabClient
 from reconciler.clients.aql import AqlClient
-from reconciler.desired.model import (
-    AculabAccount,
-    AqlAccount,
-    DesiredState,
-    Location,
-    NumberPool,
-    PoolInbound,
-    RelayRoute,
-    ServiceSpec,
-)
+from reconciler.desired.model import DesiredState
 from reconciler.live.model import LiveState
 from reconciler.live.reader import read_live
-from reconciler.secret import Secret
-from reconciler.simulator import services
 from reconciler.simulator.account import SimState
 
-NUMBERS = 10_000
-POOL_SIZE = 500  # 20 pools
-INBOUND_POOLS = 4  # 4 x 500 pool numbers with an inbound service: 2,000 inbound services
-OUTBOUND = 200
-RELAY = 1_000
-
-API_KEY = "bench-api-key"
-AQL_PASSWORD = "bench-aql-password"
-
-_REGIONS = [
-    ("United Kingdom", None, "London"),
-    ("United Kingdom", None, "Milton Keynes"),
-    ("United Kingdom", None, "Manchester"),
-    ("United Kingdom", None, "Birmingham"),
-    ("United Kingdom", None, "Leeds"),
-    ("United Kingdom", None, "Edinburgh"),
-    ("United Kingdom", None, "Cambridge"),
-    ("United Kingdom", None, "Glasgow"),
-    ("Canada", "Alberta", "Calgary"),
-    ("Canada", "Manitoba", "Winnipeg"),
-    ("Canada", "Ontario", "Toronto"),
-    ("Canada", "Quebec", "Montreal"),
-    ("Germany", None, "Berlin"),
-    ("Germany", None, "Munich"),
-    ("Germany", None, "Hamburg"),
-    ("Germany", None, "Mönchengladbach"),
-    ("Spain", None, "Bilbao"),
-    ("Spain", None, "Madrid"),
-    ("France", None, "Paris"),
-    ("France", None, "Lyon"),
-]
+NUMBERS = POOLS * POOL_SIZE
 
 
 def build_account() -> tuple[SimState, DesiredState]:
-    """The account in the simulator, and a desired state that declares all of it."""
-    state = SimState()
-    pools: dict[str, NumberPool] = {}
-    inbound_template = services.fill_defaults(
-        "inbound",
-        {"application_type": "REST", "rest": {"first_page": {"address": "https://app/in"}}},
-    )
-    serial = 0
-    for index, (country, st, region) in enumerate(_REGIONS):
-        name = f"pool-{index:02d}"
-        with_inbound = index < INBOUND_POOLS
-        pools[name] = NumberPool(
-            name=name,
-            location=Location(country=country, region=region, state=st),
-            count=POOL_SIZE,
-            inbound=PoolInbound(config={"description": f"{region} desk"}) if with_inbound else None,
-        )
-        for _ in range(POOL_SIZE):
-            serial += 1
-            number = f"44{7000000000 + serial}"
-            entry = {
-                "country": country,
-                "region": region,
-                "price": "3.00",
-                "purchased": "2024-01-01",
-                "did_type": "geographic",
-            }
-            if st:
-                entry["state"] = st
-            state.numbers[number] = entry
-            if with_inbound:
-                state.services["inbound"][number] = {
-                    **inbound_template,
-                    "description": f"{region} desk",
-                }
-    assert len(state.numbers) == NUMBERS
-    assert len(state.services["inbound"]) == INBOUND_POOLS * POOL_SIZE
-
-    outbound: dict[str, ServiceSpec] = {}
-    for i in range(OUTBOUND):
-        name = f"campaign-{i:03d}"
-        state.services["outbound"][name] = services.fill_defaults(
-            "outbound",
-            {
-                "service_password": f"pw-{i:03d}-secret",
-                "application_type": "REST",
-                "rest": {"first_page": {"address": f"https://app/out/{i}"}},
-            },
-        )
-        outbound[name] = ServiceSpec(
-            kind="outbound", name=name, config={"service_password": Secret(f"pw-{i:03d}-secret")}
-        )
-
-    relay: dict[str, RelayRoute] = {}
-    for i in range(RELAY):
-        number = f"4411300{i:05d}"
-        state.relay[number] = ("httppost", f"https://sms.example.com/in?n={i}")
-        relay[number] = RelayRoute(number, "httppost", (f"https://sms.example.com/in?n={i}",))
-
-    desired = DesiredState(pools=pools, outbound_services=outbound, relay_routes=relay)
-    return state, desired
+    """The account in the simulator, and a desired state that declares all of it (the shared
+    benchmark account of :mod:`benchmarks.account`, at full size)."""
+    size = Size.scaled(1.0)
+    return build_state(size), build_desired(size)
 
 
 # --------------------------------------------------------------------------- the simulator
@@ -206,8 +121,7 @@ class SimProcess:
 async def timed_read(
     base_url: str, desired: DesiredState, concurrency: int, progress: bool
 ) -> tuple[LiveState, float, float]:
-    aculab = AculabAccount("1-2-0", "ops@example.com", Secret(API_KEY), base_url)
-    aql = AqlAccount("example", Secret(AQL_PASSWORD), base_url + "/sms/sms-relay.api.php")
+    aculab, aql = accounts(base_url)
 
     def show(done: int, total: int) -> None:
         if done == total or done % 200 == 0:
