@@ -526,7 +526,9 @@ class _Converter:
         if tag in _CONSTRUCTED:
             try:
                 return self.constructor.yaml_constructors[tag](self.constructor, node)
-            except (yaml.YAMLError, ValueError, OverflowError):
+            # LookupError: PyYAML's own constructors index into the text ('!!int' with no
+            # value) and into their table of booleans ('!!bool maybe').
+            except (yaml.YAMLError, ValueError, OverflowError, LookupError):
                 self.error(node, f"{show(node.value)} is not a valid {_tag_name(tag)} value")
                 return None
         if tag == _TIMESTAMP:
