@@ -14,6 +14,7 @@ says exactly what, and the fewest write calls that can carry it out).
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 from dataclasses import dataclass, replace
@@ -149,6 +150,36 @@ def _relay_number(i: int) -> str:
 
 def _relay_url(i: int) -> str:
     return f"https://sms.example.com/in?n={i}&id=%i&orig=%o&msg=%m"
+
+
+def basic_authorization() -> str:
+    """The ``Authorization`` header of the benchmark's Aculab account."""
+    token = base64.b64encode(f"{CLOUD_ID}/{USERNAME}:{API_KEY}".encode()).decode()
+    return f"Basic {token}"
+
+
+def read_calls(size: Size) -> list[tuple[str, str, dict[str, str] | None]]:
+    """The calls a complete read of the account makes, as (method, path, form): what a bare
+    HTTP client replays to measure the floor that the machine and the simulator set."""
+    calls: list[tuple[str, str, dict[str, str] | None]] = [
+        ("POST", "/tel_list_numbers", None),
+        ("GET", "/service/v1/inbound", None),
+        ("GET", "/service/v1/outbound", None),
+    ]
+    calls += [
+        ("GET", f"/service/v1/inbound/{pool_number(p, i)}", None)
+        for p in range(INBOUND_POOLS)
+        for i in range(size.pool_size)
+    ]
+    calls += [
+        ("GET", f"/service/v1/outbound/{_outbound_name(i)}", None) for i in range(size.outbound)
+    ]
+    aql = {"username": AQL_USERNAME, "password": AQL_PASSWORD, "command": "query"}
+    calls += [
+        ("POST", "/sms/sms-relay.api.php", {**aql, "number": _relay_number(i)})
+        for i in range(size.relay)
+    ]
+    return calls
 
 
 def build_desired(size: Size) -> DesiredState:

@@ -25,19 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.account import (
-    API_KEY,
-    CLOUD_ID,
     INBOUND_POOLS,
-    USERNAME,
     ApplyScenario,
     Size,
     accounts,
+    basic_authorization,
     build_desired,
     build_state,
     for_apply,
     jsonable_size,
     latency_bound,
     pool_number,
+    read_calls,
 )
 from benchmarks.results import Results
 from benchmarks.simprocess import SimProcess
@@ -203,6 +202,7 @@ def phase_read_plan(options: Options, results: Results, work: Path) -> None:
             )
             if fraction == 1.0:
                 _report_read_plan(options, results, size, runs, bound)
+                _phase_floor(options, results, sim, size, bound)
                 _phase_memory(options, results, sim, size)
                 if options.sequential == "full":
                     _phase_sequential(options, results, sim, desired, size, None)
@@ -303,6 +303,55 @@ def _report_read_plan(
     }
 
 
+def _phase_floor(
+    options: Options, results: Results, sim: SimProcess, size: Size, bound: float
+) -> None:
+    """The same calls replayed by a bare aiohttp client (16 workers, bodies read, nothing
+    parsed): the floor this machine and this simulator set, whatever the client does."""
+    import aiohttp
+
+    calls = read_calls(size)
+    headers = {"Authorization": basic_authorization()}
+
+    async def replay() -> float:
+        connector = aiohttp.TCPConnector(limit=options.concurrency)
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+            todo = iter(calls)
+
+            async def worker() -> None:
+                for method, path, form in todo:
+                    async with session.request(method, sim.base_url + path, data=form) as reply:
+                        await reply.read()
+                        if reply.status != 200:
+                            raise RuntimeError(f"{method} {path} answered {reply.status}")
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(options.concurrency)))
+            return time.perf_counter() - t0
+
+    walls = []
+    for _ in range(max(1, options.repeat)):
+        sim.stats()
+        walls.append(asyncio.run(replay()))
+    stats = sim.stats()
+    floor = _median(walls)
+    results.add(
+        "read_plan.floor_s",
+        "read floor: the same calls by a bare aiohttp client",
+        floor,
+        "s",
+        note=f"{floor / bound:.2f}x the bound; simulator CPU {stats['cpu_s']:.2f} s",
+    )
+    ours = results.value("read_plan.read_s")
+    if ours:
+        results.add(
+            "read_plan.read_over_floor",
+            "read / read floor (our client's own cost)",
+            float(ours) / floor,
+            "x",
+        )
+
+
 def _phase_sequential(
     options: Options,
     results: Results,
@@ -392,12 +441,12 @@ def _phase_throughput(options: Options, results: Results, sim: SimProcess, size:
 
     sim.set_latency(0)
     names = [pool_number(p, i) for p in range(INBOUND_POOLS) for i in range(size.pool_size)]
-    auth = aiohttp.BasicAuth(f"{CLOUD_ID}/{USERNAME}", API_KEY)
+    headers = {"Authorization": basic_authorization()}
     n = options.throughput_requests
 
     async def hammer(concurrency: int, count: int) -> tuple[float, float]:
         connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector, auth=auth) as session:
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
             todo = iter(range(count))
             failures = 0
 
