@@ -1,4 +1,4 @@
-"""Crash: SIGKILL an apply at 20 random points, then apply again.
+"""Crash: SIGKILL an apply at 20 random points (80 in ``make soak``), then apply again.
 
 ``tests/apply/test_crash_e2e.py`` kills one fixed desired state at ten points. This suite
 kills the random scenarios of the chaos suite (pins, pools over and under their count,
@@ -44,7 +44,8 @@ from .trial import APPLY, PURCHASE_WAIT, Trial
 
 pytestmark = pytest.mark.e2e
 
-KILL_POINTS = 20
+SOAK = bool(os.environ.get("RECONCILER_SOAK"))
+KILL_POINTS = 80 if SOAK else 20
 LATENCY_MS = 40
 SEED = int(os.environ.get("RECONCILER_CRASH_SEED", "7000"))
 MODES = ("mid-purchase", "after-purchase", "during-recount", "anywhere")
@@ -161,7 +162,7 @@ def _recover(killed: Killed) -> str:
     return f"{trial.scenario.seed}: {killed.where}{tail}"
 
 
-def test_sigkill_at_twenty_points_then_one_apply_converges_with_no_extra_purchase(
+def test_sigkill_at_random_points_then_one_apply_converges_with_no_extra_purchase(
     tmp_path: Path,
 ) -> None:
     environ = env(**ENVIRON)  # built here: run_cli changes os.environ while victims start
