@@ -601,6 +601,13 @@ class HttpClient:
             message += "".join(f"\n    - {d}" for d in details)
         if status in (401, 403):
             return AuthenticationError(message, call=reply.call, hint=self.auth_hint)
+        hint = None
+        if 300 <= status < 400:
+            # Redirects are not followed (a credential must not follow a redirect elsewhere).
+            where = reply.headers.get("location")
+            if where:
+                message += f" (a redirect to {scrub(_one_line(where), secrets)})"
+            hint = f"check the endpoint of {self.service} in the desired state"
         if outcome_unknown and (status >= 500 or status == 408):
             message = f"{message}; {outcome_unknown}"
         kw: dict[str, Any] = {
@@ -609,6 +616,7 @@ class HttpClient:
             "code": code,
             "text": text,
             "details": details,
+            "hint": hint,
         }
         if status == 404:
             return NotFoundError(message, **kw)

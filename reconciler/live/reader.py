@@ -211,18 +211,26 @@ class _Reader:
         names = self.names["inbound"]
         if self.numbers is None or names is None:
             return
-        pools = self._pools_by_location()
         wanted = [
             number
-            for number, live in self.numbers.items()
-            if number in names
-            and (pool := pools.get(live.location.key())) is not None
-            and pool.inbound is not None
+            for number, pool in self._pool_members()
+            if pool.inbound is not None and number in names
         ]
         self._add_reads("inbound", wanted)
 
-    def _pools_by_location(self) -> dict[tuple[str, str, str, str], NumberPool]:
-        return {p.location.key(): p for p in self.desired.pools.values()}
+    def _pool_members(self) -> list[tuple[str, NumberPool]]:
+        """Each live number in a pool, with its pool: the pool whose location it has. Pinned
+        numbers belong to no pool (as the planner sees them): they neither count toward a
+        pool nor get its ``inbound:`` service."""
+        assert self.numbers is not None
+        pools = {p.location.key(): p for p in self.desired.pools.values()}
+        pinned = self.desired.pinned
+        out: list[tuple[str, NumberPool]] = []
+        for number, live in self.numbers.items():
+            pool = pools.get(live.location.key())
+            if pool is not None and number not in pinned:
+                out.append((number, pool))
+        return out
 
     # ----------------------------------------------------------------- services
 
@@ -285,12 +293,10 @@ class _Reader:
 
     def _add_catalogue(self) -> None:
         """The purchase catalogue for pools short of their count, each list once."""
-        assert self.numbers is not None
-        have: dict[tuple[str, str, str, str], int] = {}
-        for live in self.numbers.values():
-            loc_key = live.location.key()
-            have[loc_key] = have.get(loc_key, 0) + 1
-        short = [p for p in self.desired.pools.values() if have.get(p.location.key(), 0) < p.count]
+        have: dict[str, int] = {}
+        for _number, pool in self._pool_members():
+            have[pool.name] = have.get(pool.name, 0) + 1
+        short = [p for p in self.desired.pools.values() if have.get(p.name, 0) < p.count]
         did_types: list[str] = []
         countries: list[str] = []
         regions: list[tuple[str, str, str]] = []

@@ -156,6 +156,15 @@ def test_client_error_is_not_retried_and_keeps_the_documented_fields() -> None:
     assert "'haha'" in str(err)
 
 
+def test_a_redirect_is_not_followed_and_points_at_the_endpoint() -> None:
+    script = Script([reply(301, headers={"Location": "https://elsewhere.example/x"})])
+    with pytest.raises(ApiStatusError) as info:
+        run(_countries(script, fast_retry()))
+    assert len(script.requests) == 1
+    assert "a redirect to https://elsewhere.example/x" in str(info.value)
+    assert "endpoint" in (info.value.hint or "")
+
+
 def test_four_digit_codes_are_kept() -> None:
     body = {"error": {"code": "0005", "text": "The country needs a regulation address"}}
     script = Script([reply(400, json=body)])

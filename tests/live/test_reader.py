@@ -21,6 +21,7 @@ from reconciler.desired.model import (
     DesiredState,
     Location,
     NumberPool,
+    PinnedNumber,
     PoolInbound,
     RelayRoute,
     ServiceSpec,
@@ -223,6 +224,25 @@ def test_catalogue_only_for_short_pools_each_list_once(
     assert "Calgary" in cat.regions[("Canada", "Alberta", "geographic")]
     assert "901" in cat.regions[("Spain", "", "tollfree")]
     assert cat.regulation_addresses == {"My french place": ("France", "Avignon")}
+
+
+def test_pinned_numbers_belong_to_no_pool(sim: Simulator, running: RunningSimulator) -> None:
+    """As the planner sees it: a pinned number at a pool's location neither counts toward the
+    pool nor gets its inbound service, so its service is not read and the pool may be short."""
+    pools = {
+        "london": NumberPool(
+            "london", Location(UK, "London"), count=2, inbound=PoolInbound(config={})
+        )
+    }
+    live = read(
+        running, DesiredState(pools=pools, pinned={"442079460123": PinnedNumber("442079460123")})
+    )
+    assert "442079460123" not in live.inbound  # its service: neither declared nor a pool's
+    paths = Counter(c.path for c in sim.calls)
+    assert paths["/service/v1/inbound/442079460123"] == 0
+    # London keeps one number besides the pin: short of 2, so its catalogue was read.
+    assert paths["/tel_get_supported_regions"] == 1
+    assert (UK, "", "geographic") in live.catalogue.regions
 
 
 def test_schemas_only_for_kinds_that_use_replace(sim: Simulator, running: RunningSimulator) -> None:
