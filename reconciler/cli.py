@@ -198,16 +198,22 @@ def cli(ctx: click.Context) -> None:
 
 
 class _ProgressLine:
-    """``Reading live state 1,200/3,203`` on stderr, only when stderr is a terminal."""
+    """``Reading live state 1,200/3,203`` on stderr, only when stderr is a terminal, redrawn
+    at most ten times a second (:class:`reconciler.live.progress.Progress` throttles)."""
 
     def __init__(self, label: str) -> None:
-        self.label = label
+        from reconciler.live.progress import Progress
+
+        self.progress = Progress(label)
         self.enabled = sys.stderr.isatty()
         self._shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        if self.enabled:
-            click.echo(f"\r{self.label} {done:,}/{total:,}", err=True, nl=False)
+        if not self.enabled:
+            return
+        line = self.progress.update(done, total)
+        if line is not None:
+            click.echo(f"\r{line}", err=True, nl=False)
             self._shown = True
 
     def close(self) -> None:
