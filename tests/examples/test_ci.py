@@ -168,3 +168,18 @@ def test_pre_commit_hook(pipeline_dir: Path) -> None:
     bad = reconciler(*entry[1:], *used["args"], env={})
     assert bad.code == 1
     assert "numbers.yaml:4:" in bad.output
+
+
+@pytest.mark.parametrize("recipe", ["github-actions.yml", "gitlab-ci.yml"])
+def test_recipes_never_install_reconciler_by_its_bare_pypi_name(recipe: str) -> None:
+    # "reconciler" on PyPI is an unrelated project: a recipe that installs by that name would
+    # run someone else's code with the account's keys in its environment.
+    text = (CI / recipe).read_text("utf-8")
+    installs = [
+        line
+        for line in text.splitlines()
+        if "pip install" in line and not line.lstrip().startswith("#")
+    ]
+    assert installs, "the recipe installs reconciler somewhere"
+    assert all("${RECONCILER_PACKAGE}" in line for line in installs)
+    assert "reconciler @ git+" in text
