@@ -112,13 +112,15 @@ def write_readme(results: Results, path: Path = README) -> None:
     text = path.read_text(encoding="utf-8")
     m = results.machine
     load_end = m.get("load_average_end", ["?"])
+    start_load = m.get("load_average_start", [0.0])[0]
+    busy = " (other work was running)" if isinstance(start_load, float) and start_load > 0.5 else ""
     block = "\n".join(
         [
             BEGIN,
             f"Measured {results.started} with `{results.command}` (`make bench`), commit "
             f"`{m.get('commit', '?')}`, on {m.get('nproc')} cores ({m.get('cpu_model')}), "
             f"Python {m.get('python')}; load average {m.get('load_average_start', ['?'])[0]} "
-            f"at the start and {load_end[0]} at the end (other work was running). Latency "
+            f"at the start and {load_end[0]} at the end{busy}. Latency "
             f"{results.params['latency_ms']:g} ms per call, concurrency "
             f"{results.params['concurrency']}; read + plan is the median of "
             f"{results.params['repeat']} runs.",

@@ -161,19 +161,41 @@ def _target(metric: Metric) -> str:
     return f"{op} {limit:g}{unit}"
 
 
+# The order of the table: the issue's list, whatever order the phases ran in.
+GROUPS = (
+    "read_plan",
+    "baseline",
+    "apply",
+    "planner",
+    "desired",
+    "startup",
+    "memory",
+    "scaling",
+    "simulator",
+)
+
+
+def ordered_keys(results: Results) -> list[str]:
+    def rank(key: str) -> int:
+        group = key.split(".", 1)[0]
+        return GROUPS.index(group) if group in GROUPS else len(GROUPS)
+
+    return sorted(results.metrics, key=rank)  # stable: phase order within a group
+
+
 def table(results: Results, keys: list[str] | None = None) -> str:
     """The metrics as a Markdown table."""
     rows = [
-        "| figure | value | target | |",
-        "|---|---:|---|---|",
+        "| figure | value | target | | notes |",
+        "|---|---:|---|---|---|",
     ]
-    for key in keys or list(results.metrics):
+    for key in keys or ordered_keys(results):
         m = results.metrics.get(key)
         if m is None:
             continue
         value = _fmt(m.value, m.unit)
-        note = f" ({m.note})" if m.note else ""
-        rows.append(f"| {m.label}{note} | {value} | {_target(m)} | {_verdict(m)} |")
+        note = m.note.replace("|", "\\|")
+        rows.append(f"| {m.label} | {value} | {_target(m)} | {_verdict(m)} | {note} |")
     return "\n".join(rows)
 
 
@@ -181,7 +203,8 @@ def plain(results: Results) -> str:
     """The metrics as aligned text for the terminal."""
     width = max((len(m.label) for m in results.metrics.values()), default=10)
     lines = []
-    for m in results.metrics.values():
+    for key in ordered_keys(results):
+        m = results.metrics[key]
         verdict = _verdict(m)
         target = _target(m)
         tail = f"  [{target}: {verdict}]" if target else ""

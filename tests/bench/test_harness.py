@@ -119,5 +119,5 @@ def test_readme_table_replaced_between_markers(tmp_path: Path) -> None:
     write_readme(results, readme)
     text = readme.read_text()
     assert "old table" not in text and text.count(BEGIN) == 1 and text.endswith("more prose\n")
-    assert "| read + plan: wall / bound | 1.12x | <= 1.3x | ok |" in text
-    assert "| memory: peak RSS | 420 MB | < 300 MB | MISSED |" in text
+    assert "| read + plan: wall / bound | 1.12x | <= 1.3x | ok |  |" in text
+    assert "| memory: peak RSS | 420 MB | < 300 MB | MISSED |  |" in text
