@@ -8,7 +8,8 @@ pass ``httpx.MockTransport`` or ``httpx.ASGITransport``) with httpx's own ``Requ
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
 - timeouts (a call may have its own, e.g. a purchase);
 - retries with exponential backoff and full jitter, honouring ``Retry-After`` (capped), only
-  for calls the caller marks safe to repeat and only on 429, 5xx and connection errors;
+  for calls the caller marks safe to repeat and only on 429, 5xx and connection errors, and
+  once on a 2xx whose body can't be read (a proxy's error page, a reply cut short);
 - typed errors (:mod:`reconciler.errors`) built from the documented error body, parsed
   defensively: HTML, XML, invalid JSON, an empty body or a wrong shape all become a clear
   :class:`~reconciler.errors.ApiStatusError` or :class:`~reconciler.errors.MalformedResponseError`;
@@ -459,6 +460,7 @@ class HttpClient:
         policy = self.retry if retry else NO_RETRY
 
         attempt = 0
+        garbled = 0  # 2xx replies whose body could not be read
         while True:
             attempt += 1
             try:
@@ -490,7 +492,16 @@ class HttpClient:
                         raise
                 raise self._status_error(reply, extra_secrets, outcome_unknown)
             except ApiError as err:
-                if not (retry and _transient(err)) or attempt >= policy.attempts:
+                # A 2xx that can't be read (an HTML page from a proxy, JSON cut short) is
+                # retried once: at a few percent of replies, a read of hundreds of calls
+                # would otherwise almost never complete. Once only: an endpoint that always
+                # answers HTML is a misconfiguration, and should fail fast.
+                if isinstance(err, MalformedResponseError):
+                    garbled += 1
+                    worth = garbled == 1
+                else:
+                    worth = _transient(err)
+                if not (retry and worth) or attempt >= policy.attempts:
                     if attempt > 1 and not isinstance(err, AuthenticationError):
                         err.message = f"{err.message} (after {attempt} attempts)"
                         err.args = (err.message,)

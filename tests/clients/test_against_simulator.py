@@ -391,13 +391,14 @@ def test_purchase_is_never_retried_when_its_reply_stalls(
 def test_garbage_bodies_give_clear_errors(sim: Simulator, running: RunningSimulator) -> None:
     sim.faults = Faults(garbage_rate=1.0, seed=3)
     seen: list[str] = []
-    for seed in range(6):
+    for seed in range(12):
         sim.faults = Faults(garbage_rate=1.0, seed=seed)
         with pytest.raises(MalformedResponseError) as info:
             with_aculab(running, lambda c: c.list_services("inbound"))
         seen.append(str(info.value))
     for message in seen:
         assert message.startswith("GET /service/v1/inbound: expected JSON, got")
+        assert message.endswith("(after 2 attempts)")  # an unreadable 2xx is retried once
     assert any("HTML page" in m for m in seen)
 
 
