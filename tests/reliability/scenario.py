@@ -14,8 +14,10 @@ test: how many numbers each pool must buy, which numbers must stay, how many mus
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -133,14 +135,11 @@ class Scenario:
     pinned: set[str]
     prune_numbers: bool
     ignored_numbers: set[str]
-    notes: list[str] = field(default_factory=list)
 
     @property
     def faults(self) -> Faults:
-        base = PROFILES[self.profile]
-        import dataclasses
-
-        return dataclasses.replace(base, seed=self.seed)
+        """The profile's faults, their dice seeded by the scenario's seed."""
+        return dataclasses.replace(PROFILES[self.profile], seed=self.seed)
 
     def describe(self) -> str:
         pools = ", ".join(f"{n}={c}" for n, (_p, c) in sorted(self.pools.items()))
@@ -153,8 +152,6 @@ class Scenario:
 
     def install(self, sim: Simulator) -> None:
         """Put the scenario's account into a fresh simulator (no purchase logged)."""
-        import copy
-
         state = sim.state
         state.numbers = copy.deepcopy(self.state["numbers"])
         state.services = copy.deepcopy(self.state["services"])

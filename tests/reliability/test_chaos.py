@@ -2,7 +2,8 @@
 
 Each scenario (see :mod:`.scenario`) starts a simulator on 127.0.0.1 with a random account,
 plans once without faults (the plan the user reviewed), switches a fault profile on (5xx and
-429 at 20%, latency jitter, lost purchase replies, list lag: each alone, then all at once), and
+429 at 20%, latency jitter, lost purchase replies, list lag: each alone, then all at once, a
+few garbled replies too), and
 runs ``reconciler apply --yes --allow-release --force`` again and again until it exits 0, at
 most five times. Then, faults off and the list lag over:
 
@@ -11,7 +12,7 @@ most five times. Then, faults off and the list lag over:
   that were missing bought: nothing twice;
 - the numbers gone are exactly as many as had to go, each one a release of the reviewed plan,
   and every pinned (or prune-ignored) number is still there;
-- every number bought is in the journal;
+- the journal closes every purchase it announced and holds every number bought;
 - every run that did not succeed said why: each failed or skipped change has its reason,
   and no run showed a traceback.
 
