@@ -43,6 +43,9 @@ from reconciler.live.model import (
     LiveRelayRoute,
     LiveService,
     LiveState,
+    number_fingerprint,
+    relay_fingerprint,
+    service_fingerprint,
 )
 
 Job = Callable[[], Awaitable[None]]
@@ -117,6 +120,11 @@ class _Reader:
         self.addresses: dict[str, tuple[str, str]] | None = None
         # One re-list per kind when a listed service answers 404 (see the module docstring).
         self._relists: dict[ServiceKind, asyncio.Task[set[str]]] = {}
+        # Resource fingerprints, computed as the resources arrive: the CPU is mostly idle
+        # while the reads wait on the network, and planning would otherwise spend 0.15-0.2 s
+        # on them at the end for a 10,000-number account.
+        self.fingerprints: dict[str, str] = {}
+        self._fingerprinting: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- the queue
 
@@ -157,6 +165,8 @@ class _Reader:
                     failure = worker.exception()
                     if failure is not None:
                         raise failure
+            if self._fingerprinting is not None:
+                await self._fingerprinting
         except LiveReadError:
             raise
         except ReconcilerError as err:
@@ -166,6 +176,8 @@ class _Reader:
             ) from err
         finally:
             tasks: list[asyncio.Future[Any]] = [joined, *workers, *self._relists.values()]
+            if self._fingerprinting is not None:
+                tasks.append(self._fingerprinting)
             for pending in tasks:
                 pending.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -175,6 +187,16 @@ class _Reader:
         assert self.numbers is not None
         inbound_names, outbound_names = self.names["inbound"], self.names["outbound"]
         assert inbound_names is not None and outbound_names is not None
+        # Exactly the keys of LiveState.resource_fingerprints(): every number, every listed
+        # service (read, or only listed), every relay route.
+        fingerprints = {k: v for k, v in self.fingerprints.items() if k.startswith("number:")}
+        listed = service_fingerprint(None)
+        for kind, names in (("inbound", inbound_names), ("outbound", outbound_names)):
+            for name in names:
+                key = f"{kind}:{name}"
+                fingerprints[key] = self.fingerprints.get(key, listed)
+        for number in self.relay:
+            fingerprints[f"relay:{number}"] = self.fingerprints[f"relay:{number}"]
         return LiveState(
             numbers=self.numbers,
             inbound_names=frozenset(inbound_names),
@@ -189,6 +211,7 @@ class _Reader:
                 regulation_addresses=self.addresses,
             ),
             service_schemas=self.schemas,
+            known_fingerprints=fingerprints,
         )
 
     # ----------------------------------------------------------------- lists
@@ -197,6 +220,14 @@ class _Reader:
         self.numbers = await self.aculab.list_numbers()
         self._after_lists()
         self._add_catalogue()
+        self._fingerprinting = asyncio.ensure_future(self._fingerprint_numbers(self.numbers))
+
+    async def _fingerprint_numbers(self, numbers: dict[str, LiveNumber]) -> None:
+        """Fingerprint the numbers in slices, letting replies in between."""
+        for count, (number, live) in enumerate(numbers.items(), 1):
+            self.fingerprints[f"number:{number}"] = number_fingerprint(live)
+            if count % 250 == 0:
+                await asyncio.sleep(0)
 
     async def _list_services(self, kind: ServiceKind) -> None:
         names = {s.name for s in await self.aculab.list_services(kind)}
@@ -247,7 +278,8 @@ class _Reader:
             except NotFoundError as err:
                 await self._listed_but_gone(kind, name, err)
                 return
-            self.configs[kind][name] = LiveService(kind=kind, name=name, config=config)
+            service = self.configs[kind][name] = LiveService(kind=kind, name=name, config=config)
+            self.fingerprints[f"{kind}:{name}"] = service_fingerprint(service)
 
         return job
 
@@ -285,7 +317,8 @@ class _Reader:
     def _relay_job(self, number: str) -> Job:
         async def job() -> None:
             assert self.aql is not None
-            self.relay[number] = await self.aql.query(number)
+            route = self.relay[number] = await self.aql.query(number)
+            self.fingerprints[f"relay:{number}"] = relay_fingerprint(route)
 
         return job
 
