@@ -27,7 +27,8 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Every performance figure of reconciler in one run (make bench): read + "
+        "plan, apply, planner CPU, start-up, memory, scaling, simulator throughput.",
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
@@ -52,7 +53,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="run only this phase (repeatable); default all",
     )
     parser.add_argument(
-        "--out", type=Path, help="JSON results (default benchmarks/results/<mode>.json)"
+        "--out",
+        type=Path,
+        help="JSON results (default benchmarks/results/latest.json; quick.json or tiny.json "
+        "with --quick or --tiny)",
     )
     parser.add_argument(
         "--compare", type=Path, metavar="FILE", help="show the change against an earlier JSON"
