@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 # The reliability suites at length: 500 more chaos seeds (RECONCILER_SOAK_SEEDS=N for more),
-# 80 kill points, thousands of fresh fuzz examples. Expect about an hour.
+# 80 kill points, thousands of fresh fuzz examples. About 15-20 minutes on 2 cores.
 soak: $(STAMP)
 	RECONCILER_SOAK=1 $(BIN)/pytest tests/reliability
 
