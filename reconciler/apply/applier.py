@@ -40,7 +40,8 @@ from reconciler.apply.purchases import (
     describe_error,
     is_outcome_unknown,
 )
-from reconciler.apply.schemas import ServiceSchemas, merge_patch
+from reconciler.apply.schemas import ServiceSchemas
+from reconciler.configuration import deep_merge
 from reconciler.desired.model import DesiredState, Location
 from reconciler.errors import ApiError, NotFoundError, ReconcilerError
 from reconciler.live.model import LiveState
@@ -478,7 +479,8 @@ class _Run:
         try:
             if method == "PATCH":
                 base = await self._live_config(kind, name)
-                checked: Mapping[str, Any] = merge_patch(base, body)
+                # As the server merges a PATCH (null clears a value, it is not dropped).
+                checked: Mapping[str, Any] = deep_merge(base, body)
             else:
                 checked = body
             problems = await self.schemas.problems(kind, checked)

@@ -25,20 +25,6 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 
-def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``patch`` merged in the way PATCH does: mappings merge key by key,
-    ``None`` removes the key (the server restores its default), anything else replaces."""
-    out: dict[str, Any] = dict(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def _at(document: Any, path: Iterable[Any]) -> Any:
     for step in path:
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from reconciler.configuration import deep_merge
 from reconciler.desired.document import Diagnostics, Document, Path, show
 from reconciler.desired.model import (
     AculabAccount,
@@ -603,18 +604,6 @@ def _unknown_template(name: str, known: list[str]) -> str:
     if close:
         return f"{message} (did you mean {close[0]!r}?)"
     return f"{message}; defined templates: {', '.join(sorted(known))}"
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` merged onto ``base``: mappings merge key by key, anything else ``over`` wins."""
-    out = dict(base)
-    for key, value in over.items():
-        under = out.get(key)
-        if isinstance(under, dict) and isinstance(value, dict):
-            out[key] = deep_merge(under, value)
-        else:
-            out[key] = value
-    return out
 
 
 def finalise(value: Any, key: str | None = None) -> Any:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from reconciler.configuration import deep_merge
 from reconciler.plan.changes import Action, FieldChange
 from reconciler.secret import Secret, conceal
 
@@ -169,18 +170,6 @@ def _defaults_of(node: Mapping[str, Any], root: Mapping[str, Any], *, depth: int
                 out[key] = value
         elif nested:
             out[key] = nested
-    return out
-
-
-def deep_merge(base: Config, over: Config) -> dict[str, Any]:
-    """``over`` on top of ``base``; nested objects merge, anything else replaces."""
-    out = dict(base)
-    for key, value in over.items():
-        below = out.get(key)
-        if isinstance(value, Mapping) and isinstance(below, Mapping):
-            out[key] = deep_merge(below, value)
-        else:
-            out[key] = value
     return out
 
 

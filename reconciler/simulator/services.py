@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import jsonschema
 
+from reconciler.configuration import deep_merge
+
 Kind = Literal["inbound", "outbound"]
 KINDS: tuple[Kind, ...] = ("inbound", "outbound")
 
@@ -121,14 +123,9 @@ def fill_defaults(kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
 
 def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """What a modify stores: ``patch`` deep-merged into ``current``; an object merges into an
-    object, anything else (``null`` included) replaces the value."""
-    out = copy.deepcopy(dict(current))
-    for name, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(out.get(name), Mapping):
-            out[name] = merge(out[name], value)
-        else:
-            out[name] = copy.deepcopy(value)
-    return out
+    object, anything else (``null`` included) replaces the value. A deep copy, so that the
+    stored state shares nothing with the request."""
+    return copy.deepcopy(deep_merge(current, patch))
 
 
 def validate(kind: Kind, config: Mapping[str, Any]) -> list[str]:
