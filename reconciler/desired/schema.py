@@ -10,6 +10,7 @@ path; :func:`problems` turns each into a message and the path of the node it is 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import json
@@ -89,7 +90,12 @@ def schema() -> dict[str, Any]:
 def _fast_validator() -> Callable[[Any], Any]:
     import fastjsonschema
 
-    validate: Callable[[Any], Any] = fastjsonschema.compile(schema())
+    # A copy: compiling rewrites the $refs of the schema it is given, and the cached schema is
+    # what the full validator words its errors from. Nothing may be written into the document
+    # being checked: no defaults filled in.
+    validate: Callable[[Any], Any] = fastjsonschema.compile(
+        copy.deepcopy(schema()), use_default=False
+    )
     return validate
 
 
