@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
-from reconciler.desired.document import Diagnostics, Document, _Converter
+from reconciler.desired.document import Diagnostics, Document, _Converter, secret_text
 from reconciler.desired.model import AculabAccount, AqlAccount
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.secret import Secret
@@ -121,7 +121,8 @@ def load_accounts(
 
 
 def _secret(value: Any) -> Secret:
-    return value if isinstance(value, Secret) else Secret(str(value))
+    # Under --simulate a ${NAME} here reads as simulated-NAME, whatever the environment holds.
+    return value if isinstance(value, Secret) else Secret(secret_text(value))
 
 
 def _aculab(data: Any) -> AculabAccount | None:

@@ -77,18 +77,86 @@ _CONSTRUCTED = {_TAG + t for t in ("int", "float", "bool", "null")}
 
 _ENV = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# ``scheme://user:PASSWORD@``: group 1 is the password (as reconciler.secret recognises it).
+_URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@")
 
 
 class EnvStr(str):
     """A string that came from the environment: messages show what was written (``${NAME}``),
-    never the value, which may be a secret that is not yet known to be one."""
+    never the value, which may be a secret that is not yet known to be one.
+
+    ``refs`` are the ``(start, end, NAME)`` spans of the value that variables filled in, and
+    ``simulate`` says the file was read under ``--simulate``: there, a variable in a secret
+    position reads as ``simulated-NAME`` whatever the environment holds (:meth:`as_secret`,
+    :meth:`as_secret_url`), so that a real secret in the environment never reaches the
+    simulator's account file. Only the code that knows a value is secret can ask for that."""
 
     raw: str
+    refs: tuple[tuple[int, int, str], ...]
+    simulate: bool
 
-    def __new__(cls, value: str, raw: str) -> EnvStr:
+    def __new__(
+        cls,
+        value: str,
+        raw: str,
+        refs: tuple[tuple[int, int, str], ...] = (),
+        simulate: bool = False,
+    ) -> EnvStr:
         self = super().__new__(cls, value)
         self.raw = raw
+        self.refs = refs
+        self.simulate = simulate
         return self
+
+    def _simulated(self, start: int, end: int) -> str:
+        """The text of ``[start, end)`` with every variable touching it read as
+        ``simulated-NAME`` (once each) and the literal text kept."""
+        text = str.__str__(self)
+        out: list[str] = []
+        at = start
+        for ref_start, ref_end, name in self.refs:
+            if ref_end <= start or ref_start >= end:
+                continue
+            if ref_start > at:
+                out.append(text[at:ref_start])
+            out.append(f"simulated-{name}")
+            at = max(at, ref_end)
+        if at < end:
+            out.append(text[at:end])
+        return "".join(out)
+
+    def as_secret(self) -> str:
+        """The value where it is a secret (an ``api_key``, a ``password``, ...): under
+        ``--simulate`` each variable reads as ``simulated-NAME``; else the value itself."""
+        if not self.simulate or not self.refs:
+            return str.__str__(self)
+        return self._simulated(0, len(self))
+
+    def as_secret_url(self) -> str:
+        """The value as a URL whose password is a secret: under ``--simulate`` the variables
+        that fill the password read as ``simulated-NAME`` (a whole URL from one variable keeps
+        its scheme, user and host from the environment, its password becomes
+        ``simulated-NAME``); the rest of the URL reads the environment as usual."""
+        text = str.__str__(self)
+        match = _URL_PASSWORD.match(text) if self.simulate and self.refs else None
+        if match is None:
+            return text
+        start, end = match.span(1)
+        return text[:start] + self._simulated(start, end) + text[end:]
+
+
+def secret_text(value: Any) -> str:
+    """The text of a value in a secret position (an ``api_key``, a ``password``, ...). Under
+    ``--simulate`` a ``${NAME}`` there reads as ``simulated-NAME`` even when ``NAME`` is set:
+    the simulator stores what it is given, and a real secret must not end up in its account
+    file (see :meth:`EnvStr.as_secret`)."""
+    return value.as_secret() if isinstance(value, EnvStr) else str(value)
+
+
+def secret_url_text(value: Any) -> str:
+    """The text of a URL whose password is a secret: under ``--simulate`` the variables that
+    fill its password read as ``simulated-NAME``; the rest of it reads the environment."""
+    return value.as_secret_url() if isinstance(value, EnvStr) else str(value)
 
 
 class Diagnostics:
@@ -541,8 +609,21 @@ class _Converter:
         """``${NAME}`` -> the environment variable; ``$${`` -> ``${``. A reference that can't
         be resolved is reported and left as written, so no second error follows from it."""
         used = False
+        # Where each variable's value lands in the result: the text before a match is the
+        # text between matches (kept as is) plus what earlier matches were replaced by.
+        refs: list[tuple[int, int, str]] = []
+        shift = 0
 
         def replace(match: re.Match[str]) -> str:
+            nonlocal used, shift
+            out = resolve(match)
+            if match.group(0) != "$${" and match.group(2) and _ENV_NAME.match(match.group(1)):
+                start = match.start() + shift
+                refs.append((start, start + len(out), match.group(1)))
+            shift += len(out) - (match.end() - match.start())
+            return out
+
+        def resolve(match: re.Match[str]) -> str:
             nonlocal used
             if match.group(0) == "$${":
                 return "${"
@@ -572,7 +653,7 @@ class _Converter:
             return value
 
         result = _ENV.sub(replace, text)
-        return EnvStr(result, text) if used else result
+        return EnvStr(result, text, tuple(refs), self.simulate) if used else result
 
 
 def _tag_name(tag: str) -> str:

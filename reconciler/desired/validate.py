@@ -19,7 +19,14 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from reconciler.configuration import deep_merge
-from reconciler.desired.document import Diagnostics, Document, Path, show
+from reconciler.desired.document import (
+    Diagnostics,
+    Document,
+    Path,
+    secret_text,
+    secret_url_text,
+    show,
+)
 from reconciler.desired.model import (
     AculabAccount,
     AqlAccount,
@@ -247,7 +254,7 @@ class _Builder:
         return AculabAccount(
             cloud_id=_text(data["cloud_id"]),
             username=_text(data["username"]),
-            api_key=Secret(_text(data["api_key"])),
+            api_key=Secret(secret_text(data["api_key"])),
             endpoint=_optional_text(data.get("endpoint")),
         )
 
@@ -257,7 +264,7 @@ class _Builder:
         data = section[0]
         return AqlAccount(
             username=_text(data["username"]),
-            password=Secret(_text(data["password"])),
+            password=Secret(secret_text(data["password"])),
             endpoint=_optional_text(data.get("endpoint")),
         )
 
@@ -475,12 +482,13 @@ class _Builder:
                 items.extend(raw_detail)
             if not self.check_relay(entry, action, items, isinstance(raw_detail, list)):
                 continue
-            for item in items:
+            detail = tuple(_detail_text(d) for d in items)
+            for item in detail:
                 _make_known(item)
             out[number] = RelayRoute(
                 number=number,
                 action=action,
-                detail=tuple(_text(d) for d in items),
+                detail=detail,
                 allow_mvno_takeover=bool(data.get("allow_mvno_takeover", False)),
                 origin=entry.origin,
             )
@@ -613,9 +621,9 @@ def finalise(value: Any, key: str | None = None) -> Any:
     if isinstance(value, str):
         text = value if type(value) is str else str(value)
         if key in SECRET_KEYS:
-            return Secret(text)
+            return Secret(secret_text(value))
         if "://" in text and url_has_password(text):
-            return secret_url(text)
+            return secret_url(secret_url_text(value))
         return text
     if isinstance(value, dict):
         return {k: finalise(v, k) for k, v in value.items()}
@@ -624,6 +632,12 @@ def finalise(value: Any, key: str | None = None) -> Any:
     if key in SECRET_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
         return Secret(str(value))
     return value
+
+
+def _detail_text(value: Any) -> str:
+    """A relay detail as the model holds it: plain text, a URL's password as a secret."""
+    text = _text(value)
+    return secret_url_text(value) if "://" in text and url_has_password(text) else text
 
 
 def _text(value: Any) -> str:
