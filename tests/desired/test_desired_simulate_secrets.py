@@ -6,6 +6,9 @@ environment."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from reconciler.desired import load
@@ -135,3 +138,62 @@ def test_simulate_accounts_of_an_export_file_ignore_the_environment(tmp_path: Pa
     assert accounts.aculab.api_key.reveal() == "simulated-ACULAB_API_KEY"
     assert accounts.aql.password.reveal() == "simulated-AQL_PASSWORD"
     assert accounts.aculab.username == "ops@example.com"
+
+
+APPLIED = """\
+version: 1
+aculab: {cloud_id: "1-2-0", username: ops@example.com, api_key: "${ACULAB_API_KEY}"}
+aql: {username: example, password: "${AQL_PASSWORD}"}
+inbound_services:
+  sales-sip:
+    application_type: REST
+    description: ${DESK_NAME}
+    rest:
+      first_page: {address: "https://bob:${HOOK_PASSWORD}@${APP_HOST}/first"}
+outbound_services:
+  wakeup:
+    service_password: ${WAKEUP_PASSWORD}
+    description: Wake-up calls
+    application_type: REST
+    rest:
+      first_page: {address: "https://app.example.com/wakeup"}
+relay_routes:
+  "44113000111":
+    action: httppost
+    detail: ["https://sms:${HOOK_PASSWORD}@hooks.example.com/sms?id=%i"]
+safety: {max_update_percent: 100}
+"""
+
+
+def test_apply_under_simulate_leaves_no_trace_of_the_real_secrets(tmp_path: Path) -> None:
+    path = write(tmp_path, APPLIED)
+    environ = {k: v for k, v in os.environ.items() if k not in ENVIRON and k != "NO_COLOR"}
+    environ.update(ENVIRON, NO_COLOR="1")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "-vv", "apply", str(path), "--simulate", "--yes"],
+        cwd=tmp_path,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    account = (tmp_path / ".reconciler" / "simulator.json").read_text(encoding="utf-8")
+    journal = (tmp_path / ".reconciler" / "journal.jsonl").read_text(encoding="utf-8")
+    # The account holds what was applied: the simulated secrets, the environment's plain text.
+    assert "simulated-WAKEUP_PASSWORD" in account
+    assert "https://bob:simulated-HOOK_PASSWORD@app.example.com/first" in account
+    assert "https://sms:simulated-HOOK_PASSWORD@hooks.example.com/sms?id=%i" in account
+    assert "Front desk" in account
+    secrets = [v for k, v in ENVIRON.items() if "PASSWORD" in k or "KEY" in k]
+    for where, text in [
+        ("simulator.json", account),
+        ("the journal", journal),
+        ("stdout", result.stdout),
+        ("stderr", result.stderr),
+    ]:
+        for secret in secrets:
+            assert secret not in text, f"{secret} in {where}"
