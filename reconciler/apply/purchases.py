@@ -164,13 +164,15 @@ class Purchaser:
 
     async def list_at(self, location: Location) -> set[str]:
         """The numbers on the account at ``location`` that can belong to its pool (filtered
-        here too, by location key; pinned numbers left out)."""
-        listed = await self.aculab.list_numbers(
-            country=location.country,
-            state=location.state,
-            region=location.region,
-            did_type=location.did_type,
-        )
+        here, by location key; pinned numbers left out).
+
+        The whole account is listed, unfiltered: the planner matches locations
+        case-insensitively (:meth:`Location.key`), and a server-side filter that compared the
+        YAML's spelling exactly ("london" against "London"), or mangled a non-ASCII region,
+        would return nothing, so a re-count after a lost reply would find nothing and buy
+        again. One list of the account is cheap next to a second purchase.
+        """
+        listed = await self.aculab.list_numbers()
         key = location.key()
         return {
             n for n, live in listed.items() if live.location.key() == key and n not in self.pinned

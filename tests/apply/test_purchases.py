@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -303,3 +305,38 @@ def test_dry_run_uses_the_development_call_and_buys_nothing(setup: Setup) -> Non
     assert setup.fake.purchase_log == []
     assert [c[0] for c in setup.fake.calls] == ["purchase_development"]
     assert not setup.path.exists()
+
+
+class _VendorCasedAculab(FakeAculab):
+    """An account that stores locations in the vendor's own spelling ("London") and whose
+    ``tel_list_numbers`` filters compare exactly, whatever case the purchase was asked in."""
+
+    CANONICAL: ClassVar[dict[str, str]] = {"united kingdom": "United Kingdom", "london": "London"}
+
+    async def purchase(self, params: Mapping[str, str], *, development: bool = False) -> list[str]:
+        fixed = {
+            k: self.CANONICAL.get(v.casefold(), v) if k in ("country", "region") else v
+            for k, v in params.items()
+        }
+        return await super().purchase(fixed, development=development)
+
+
+def test_a_lost_reply_is_recounted_when_the_yaml_spells_the_location_in_another_case(
+    tmp_path: Path,
+) -> None:
+    # The YAML says "united kingdom"/"london"; the account lists "United Kingdom"/"London".
+    # The planner matches them (names compare case-insensitively), so the re-count after a
+    # lost reply must find the bought numbers too, whatever the server's list filter does.
+    setup = Setup(tmp_path)
+    setup.fake = _VendorCasedAculab(setup.clock)
+    setup.fake.add_number("441632000001", "United Kingdom", "London")
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE]
+    lower = Location(country="united kingdom", region="london")
+
+    result = setup.buy(
+        Purchase(pool="london-support", location=lower, quantity=2, existing=("441632000001",))
+    )
+
+    assert setup.purchase_calls() == 1, setup.fake.purchase_log
+    assert len(setup.fake.at("United Kingdom", "London")) == 3
+    assert result.succeeded and result.numbers == setup.fake.purchase_log[0]
