@@ -103,6 +103,7 @@ async def export_account(
         split=split,
         schema_ref=schema_ref,
         source=source,
+        simulate=session.simulator is not None,
     )
 
 

@@ -33,6 +33,10 @@ from reconciler.secret import MASK, Secret, conceal, secret_url, url_has_passwor
 
 SCHEMA_LINE = "# yaml-language-server: $schema={ref}"
 _ENV_NAME = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# What a simulated account holds for a secret the desired state wrote as ``${NAME}``.
+_SIMULATED = re.compile(r"^simulated-([A-Za-z_][A-Za-z0-9_]*)$")
+# ``scheme://user:PASSWORD@``: group 1 is the password.
+_URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@")
 
 # The files of a directory export, in the order they are written.
 FILES = (
@@ -73,13 +77,28 @@ class ExportResult:
 
 
 class _Secrets:
-    """Hands out placeholder names, unique and stable within one export."""
+    """Hands out placeholder names, unique and stable within one export.
 
-    def __init__(self) -> None:
+    With ``simulate`` (an export of the simulator's account), a secret whose value is
+    ``simulated-NAME`` is written as ``${NAME}``: that is what the desired state applied to the
+    simulator wrote, and under ``--simulate`` it reads back as the same value with no
+    variable set. Such a name may stand in several places, as it did in the desired state."""
+
+    def __init__(self, *, simulate: bool = False) -> None:
         self.placeholders: list[Placeholder] = []
         self._names: set[str] = set()
+        self.simulate = simulate
 
-    def name_for(self, where: str, preferred: str | None = None) -> str:
+    def simulated_name(self, value: str) -> str | None:
+        """``NAME`` when ``value`` is ``simulated-NAME`` and this is a simulated export."""
+        match = _SIMULATED.match(value) if self.simulate else None
+        return match.group(1) if match else None
+
+    def name_for(self, where: str, preferred: str | None = None, *, shared: bool = False) -> str:
+        if shared and preferred:
+            self._names.add(preferred)
+            self.placeholders.append(Placeholder(preferred, where))
+            return preferred
         base = preferred or _env_name(where)
         if not base or base[0].isdigit():
             base = "SECRET_" + base
@@ -118,9 +137,18 @@ def _secret_text(secret: Secret, where: str, secrets: _Secrets, env_name: str | 
     """The YAML text standing for a secret: ``${NAME}``, or for a URL with credentials the
     URL with ``${NAME}`` in place of its password only."""
     display = secret.display
+    value = secret.reveal()
     if display != MASK and display.count(MASK) == 1:
-        name = secrets.name_for(where + ".password")
+        match = _URL_PASSWORD.match(value)
+        simulated = secrets.simulated_name(match.group(1)) if match else None
+        if simulated is not None:
+            name = secrets.name_for(where + ".password", simulated, shared=True)
+        else:
+            name = secrets.name_for(where + ".password")
         return _escape(display).replace(MASK, "${" + name + "}")
+    simulated = secrets.simulated_name(value)
+    if simulated is not None:
+        return "${" + secrets.name_for(where, simulated, shared=True) + "}"
     return "${" + secrets.name_for(where, env_name) + "}"
 
 
@@ -271,11 +299,13 @@ def build_export(
     split: bool = False,
     schema_ref: str = "desired-state.schema.json",
     source: str = "the live account",
+    simulate: bool = False,
 ) -> ExportResult:
     """The YAML text of an export. ``account_yaml`` is the ACCOUNT file's raw mapping (only
     its ``aculab``/``aql`` are used). ``split`` writes one file per section (see
-    :data:`FILES`), else one document (``files["-"]``)."""
-    secrets = _Secrets()
+    :data:`FILES`), else one document (``files["-"]``). ``simulate``: the account is the
+    simulator's, where a secret ``simulated-NAME`` is written back as ``${NAME}``."""
+    secrets = _Secrets(simulate=simulate)
     notes: list[str] = []
     aculab, aql = account_sections(account_yaml, secrets)
 
