@@ -16,6 +16,9 @@ Numbers
     A number matching no pool or pin is released when ``prune.numbers`` is on and no
     ``prune.ignore`` glob matches it; otherwise it is listed in ``unmanaged_numbers``.
 
+    **A number named by a declared inbound service is never released** (neither pruned nor
+    given up by a pool over its count): the YAML expects calls to it.
+
 Services
     Every declared service is compared (:mod:`reconciler.plan.diff`) or created. Every live
     number a pool keeps gets the pool's ``inbound:`` service, named by the number, compared
@@ -158,7 +161,12 @@ class _Planner:
             pool = by_location.get(num.location.key())
             if pool is not None:
                 members[pool.name].append(num)
-            elif desired.prune.numbers and not matches_any(number, desired.prune.ignore):
+            elif (
+                desired.prune.numbers
+                and not matches_any(number, desired.prune.ignore)
+                # A number whose inbound service the YAML declares is in use: never pruned.
+                and number not in desired.inbound_services
+            ):
                 self.releasing.add(number)
                 self.changes.append(
                     Release(
@@ -181,8 +189,21 @@ class _Planner:
                 self._purchase(pool, have, prices)
                 keep = have
             elif len(have) > pool.count:
-                order = release_order(have, live.inbound_names)
-                surplus, keep = order[: len(have) - pool.count], order[len(have) - pool.count :]
+                # A number whose inbound service the YAML declares is in use: never released.
+                declared = [n for n in have if n.number in desired.inbound_services]
+                order = release_order(
+                    [n for n in have if n.number not in desired.inbound_services],
+                    live.inbound_names,
+                )
+                excess = len(have) - pool.count
+                surplus, keep = order[:excess], order[excess:] + declared
+                if len(surplus) < excess:
+                    self.warnings.append(
+                        f"{pool.origin}: pool {name} has {len(have)} numbers and wants "
+                        f"{pool.count}, but {len(declared)} of them have inbound services "
+                        "declared under their number and are kept: remove a declaration to "
+                        "let its number go"
+                    )
                 for num in surplus:
                     self.releasing.add(num.number)
                     self.changes.append(

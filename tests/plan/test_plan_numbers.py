@@ -11,7 +11,7 @@ from reconciler.errors import PlanError
 from reconciler.plan.changes import CreateService, Purchase, Release
 from reconciler.plan.planner import make_plan, release_order
 
-from .factory import desired, live, location, number, pool
+from .factory import desired, live, location, number, pool, service
 
 LONDON = location(region="London")
 LEEDS = location(region="Leeds")
@@ -268,3 +268,43 @@ def test_plan_counts_and_cost() -> None:
     assert cost.released == Decimal("0.50")
     assert cost.released_unknown == 1
     assert cost.net == Decimal("2.00")
+
+
+def test_prune_never_releases_a_number_whose_inbound_service_the_yaml_declares() -> None:
+    # The YAML declares a service for 447 (it expects calls to 447): releasing 447 would
+    # lose a number the desired state uses, so number pruning leaves it alone.
+    d = desired(
+        services=[service("447", {"description": "Main line"})],
+        prune=PruneSettings(numbers=True),
+    )
+    lv = live(
+        numbers=[number("447", loc=LEEDS), number("449", loc=LEEDS)],
+        inbound={"447": {"description": "Main line"}},
+    )
+    plan = make_plan(d, lv)
+    assert [r.number for r in plan.of(Release)] == ["449"]
+    assert list(plan.unmanaged_numbers) == ["447"]
+
+
+def test_a_pool_surplus_never_releases_a_number_whose_inbound_service_is_declared() -> None:
+    d = desired(pools=[pool("london", 1)], services=[service("442", {"description": "Sales"})])
+    lv = live(
+        numbers=[number("441", purchased="2020-01-01"), number("442", purchased="2024-01-01")],
+        # Both have a service; 442 is the most recent, but its service is declared.
+        inbound={"441": {"description": "Old"}, "442": {"description": "Sales"}},
+    )
+    plan = make_plan(d, lv)
+    assert [r.number for r in plan.of(Release)] == ["441"]
+
+    # Both declared: nothing can go; the pool stays over its count, with a warning.
+    d = desired(
+        pools=[pool("london", 1)],
+        services=[service("441", {"description": "A"}), service("442", {"description": "B"})],
+    )
+    lv = live(
+        numbers=[number("441"), number("442")],
+        inbound={"441": {"description": "A"}, "442": {"description": "B"}},
+    )
+    plan = make_plan(d, lv)
+    assert plan.of(Release) == []
+    assert any("london" in w and "declared" in w for w in plan.warnings)
