@@ -333,6 +333,11 @@ def plan(
     from reconciler.plan.safety import check_safety
 
     settings = _settings(ctx)
+    if out is not None:
+        from reconciler.plan.saved import check_plan_target
+
+        # Before the read: a wrong --out should not cost a read of the whole account.
+        check_plan_target(out)
     with open_session(settings) as session:
         loaded = session.load(path)
         _echo_warnings(loaded)
@@ -537,7 +542,7 @@ def _terminate_on_sigterm() -> None:
     "--ignore",
     "ignore",
     multiple=True,
-    metavar="PATH_GLOB",
+    metavar="RULE",
     help="Silence known drift: ADDRESS_GLOB[/FIELD_GLOB], e.g. 'inbound:*/description' or "
     "'relay:44113000112'. Repeatable; adds to `drift: {ignore: [...]}` in the YAML.",
 )
@@ -584,6 +589,7 @@ def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> 
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
     help="Write one file per section into DIR (a directory PATH for plan). "
     "Default: one YAML document on stdout.",
 )

@@ -68,6 +68,35 @@ def plan_document(plan: Plan, *, now: datetime.datetime | None = None) -> dict[s
     return data
 
 
+def check_plan_target(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`PlanFileError` when a plan could not be saved at ``path``.
+
+    ``plan --out`` calls it before reading the account, so a typo in the path fails at once
+    instead of after a read of the whole account."""
+    target = Path(path)
+    directory = target.parent
+    hint = "create the directory first, or give --out a path in an existing one"
+    if target.is_dir():
+        raise PlanFileError(
+            f"cannot save the plan to {target}: it is a directory",
+            hint="give --out a file name, e.g. plan.json",
+        )
+    if not directory.exists():
+        raise PlanFileError(
+            f"cannot save the plan to {target}: the directory {directory} does not exist",
+            hint=hint,
+        )
+    if not directory.is_dir():
+        raise PlanFileError(
+            f"cannot save the plan to {target}: {directory} is not a directory", hint=hint
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PlanFileError(
+            f"cannot save the plan to {target}: the directory {directory} is not writable",
+            hint="give --out a path in a directory you can write to",
+        )
+
+
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write ``plan`` to ``path`` (mode 0600, atomically). Raises :class:`PlanFileError`."""
     target = Path(path)
@@ -75,8 +104,7 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
         plan_document(plan), sort_keys=True, indent=2, ensure_ascii=False, default=json_default
     )
     directory = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise PlanFileError(f"cannot save the plan to {target}: it is a directory")
+    check_plan_target(target)
     tmp: str | None = None
     try:
         # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
@@ -112,7 +140,10 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             raise PlanFileError(f"{source} is not a saved plan (it is {size:,} bytes)", hint=hint)
         raw = source.read_bytes()
     except OSError as err:
-        raise PlanFileError(f"cannot read the saved plan {source}: {err.strerror or err}") from None
+        raise PlanFileError(
+            f"cannot read the saved plan {source}: {err.strerror or err}",
+            hint="give --plan the file `reconciler plan --out FILE` wrote",
+        ) from None
     return parse_plan(raw, source=str(source))
 
 

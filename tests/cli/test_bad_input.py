@@ -1,0 +1,192 @@
+"""Bad input at the command line, as a user meets it: the installed `reconciler` script, run in
+a scratch directory, against a real simulator on 127.0.0.1 where the API is involved.
+
+Each case asserts the exit code (1 for any error, never click's 2, which means "changes
+pending"), that the message names the place or the API call and what to do, that no secret
+leaks, and that there is no traceback. The YAML loader's own errors (syntax, unknown keys,
+types, encodings, empty files) are covered by the corpus in ``tests/desired/bad``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator import Faults, SimCredentials, Simulator
+
+SCRIPT = Path(sys.executable).parent / "reconciler"
+CREDS = SimCredentials()
+
+
+def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    environ.update({"NO_COLOR": "1", **env})
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        check=False,
+    )
+
+
+def _assert_error(run: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr
+    assert "internal error" not in run.stderr
+    for fragment in fragments:
+        assert fragment in run.stderr, (fragment, run.stderr)
+
+
+def _account(path: Path, base_url: str) -> Path:
+    path.write_text(
+        "version: 1\n"
+        "aculab:\n"
+        '  cloud_id: "1-2-0"\n'
+        "  username: ops@example.com\n"
+        "  api_key: ${ACULAB_API_KEY}\n"
+        f"  endpoint: {base_url}\n"
+        "aql:\n"
+        "  username: example\n"
+        "  password: ${AQL_PASSWORD}\n"
+        f"  endpoint: {base_url}/sms/sms-relay.api.php\n"
+        "inbound_services:\n"
+        "  sales-sip: {description: Sales}\n"
+        "relay_routes:\n"
+        '  "44113000114": {action: null-route}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _env(api_key: str = CREDS.api_key, aql_password: str = CREDS.aql_password) -> dict[str, str]:
+    return {"ACULAB_API_KEY": api_key, "AQL_PASSWORD": aql_password}
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[Simulator, str]]:
+    simulator = Simulator(seed="demo", credentials=CREDS)
+    with simulator.serve() as running:
+        yield simulator, running.base_url
+
+
+# ----------------------------------------------------------------------------- the API
+
+
+def test_wrong_api_key_names_the_settings_and_never_the_key(
+    tmp_path: Path, sim: tuple[Simulator, str]
+) -> None:
+    desired = _account(tmp_path / "x.yaml", sim[1])
+    for command in (["plan"], ["drift"], ["export"], ["apply", "--yes"]):
+        run = _run(tmp_path, *command, str(desired), **_env(api_key="wrong-key-4711"))
+        _assert_error(run, "POST /tel_list_numbers", "401", "aculab.api_key")
+        assert "wrong-key-4711" not in run.stdout + run.stderr
+
+
+def test_wrong_aql_password_names_the_aql_settings(
+    tmp_path: Path, sim: tuple[Simulator, str]
+) -> None:
+    desired = _account(tmp_path / "x.yaml", sim[1])
+    run = _run(tmp_path, "plan", str(desired), **_env(aql_password="wrong-pw-4711"))
+    _assert_error(run, "aql query 44113000114", "401", "aql.password")
+    assert "wrong-pw-4711" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_name_the_call_and_change_nothing(
+    tmp_path: Path, sim: tuple[Simulator, str], status: int
+) -> None:
+    simulator, base_url = sim
+    simulator.faults = Faults(error_rate={"GET /service/v1/outbound": 1.0}, error_statuses=[status])
+    desired = _account(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "drift", str(desired), **_env())
+    _assert_error(run, "GET /service/v1/outbound", f"answered {status}", "nothing was changed")
+
+
+def test_an_html_page_instead_of_json_names_the_call(
+    tmp_path: Path, sim: tuple[Simulator, str]
+) -> None:
+    simulator, base_url = sim
+    simulator.faults = Faults(garbage_rate={"/tel_list_numbers": 1.0})
+    desired = _account(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "plan", str(desired), **_env())
+    _assert_error(run, "POST /tel_list_numbers", "expected JSON")
+
+
+def test_a_refused_connection_names_the_call_and_the_address(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port on 127.0.0.1 that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    desired = _account(tmp_path / "x.yaml", f"http://127.0.0.1:{port}")
+    run = _run(tmp_path, "plan", str(desired), **_env())
+    _assert_error(run, "could not connect to 127.0.0.1", "nothing was changed")
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_plan_out_into_a_missing_directory_fails_before_reading_the_account(
+    tmp_path: Path, sim: tuple[Simulator, str]
+) -> None:
+    simulator, base_url = sim
+    desired = _account(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "plan", str(desired), "--out", "nowhere/plan.json", **_env())
+    _assert_error(run, "nowhere/plan.json", "the directory nowhere does not exist", "hint:")
+    assert simulator.calls == []
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    run = _run(tmp_path, "plan", str(desired), "--out", "afile/plan.json", **_env())
+    _assert_error(run, "afile is not a directory")
+    assert simulator.calls == []
+
+
+def test_apply_with_a_missing_or_damaged_saved_plan(tmp_path: Path) -> None:
+    desired = tmp_path / "x.yaml"
+    desired.write_text("version: 1\n", encoding="utf-8")
+    run = _run(tmp_path, "apply", "x.yaml", "--simulate", "--yes", "--plan", "missing.json")
+    _assert_error(run, "missing.json", "reconciler plan --out")
+    (tmp_path / "garbage.json").write_bytes(b"\xff\xfenot json")
+    run = _run(tmp_path, "apply", "x.yaml", "--simulate", "--yes", "--plan", "garbage.json")
+    _assert_error(run, "garbage.json is not a saved plan", "reconciler plan --out")
+
+
+def test_export_out_onto_an_existing_file(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("version: 1\n", encoding="utf-8")
+    (tmp_path / "taken.yaml").write_text("keep me\n", encoding="utf-8")
+    run = _run(tmp_path, "export", "x.yaml", "--simulate", "--out", "taken.yaml")
+    _assert_error(run, "taken.yaml")
+    assert (tmp_path / "taken.yaml").read_text(encoding="utf-8") == "keep me\n"
+
+
+# ----------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["drift", "x.yaml", "--simulate", "--concurrency", "0"],
+        ["--concurrency", "0", "drift", "x.yaml", "--simulate"],
+        ["drift", "x.yaml", "--simulate", "--no-such-flag"],
+        ["drift"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_exit_1_not_2(tmp_path: Path, args: list[str]) -> None:
+    """2 means "drift found" to a scheduled job; a typo must not look like drift."""
+    (tmp_path / "x.yaml").write_text("version: 1\n", encoding="utf-8")
+    run = _run(tmp_path, *args)
+    _assert_error(run, "Error:")
+
+
+def test_help_names_what_the_options_take() -> None:
+    drift = _run(Path.cwd(), "drift", "--help")
+    assert "--ignore RULE" in drift.stdout
+    export = _run(Path.cwd(), "export", "--help")
+    assert "--out DIR" in export.stdout
