@@ -45,7 +45,9 @@ def load(
     ``${NAME}`` reads ``environ`` (default: the process environment). With ``simulate=True``
     a variable that is not set is no error: it reads as ``simulated-NAME`` (a
     :class:`~reconciler.secret.Secret` where the value is secret), because under
-    ``--simulate`` the credentials come from the simulator.
+    ``--simulate`` the credentials come from the simulator. A variable in a secret position
+    reads as ``simulated-NAME`` even when it is set: the simulator stores what it is given,
+    and real secrets must not end up in its account file.
 
     Raises :class:`~reconciler.errors.ValidationFailed` carrying every error and warning.
     """
