@@ -55,10 +55,16 @@ class Location:
     did_type: str = "geographic"
 
     def key(self) -> tuple[str, str, str, str]:
-        """Comparison key; names compare case-insensitively, as the vendor's do."""
+        """Comparison key; names compare case-insensitively, as the vendor's do.
+
+        The state is part of the identity of geographic numbers only: the vendor ignores it
+        for the other did_types and lists those numbers without one, so a toll-free pool
+        that names a state must still recognise the numbers it bought (or every apply would
+        buy again).
+        """
         return (
             self.country.casefold(),
-            (self.state or "").casefold(),
+            (self.state or "").casefold() if self.did_type == "geographic" else "",
             self.region.casefold(),
             self.did_type,
         )

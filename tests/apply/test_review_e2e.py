@@ -1,0 +1,55 @@
+"""End to end, from a safety review: ways a second apply could buy again or act on a
+wrong view, each run through the real CLI against the simulator over 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .e2e import cli, explain, serve
+
+pytestmark = pytest.mark.e2e
+
+
+def _yaml(base_url: str, pool: str) -> str:
+    return f"""\
+version: 1
+aculab:
+  cloud_id: "1-2-0"
+  username: ops@example.com
+  api_key: ${{ACULAB_API_KEY}}
+  endpoint: {base_url}
+numbers:
+  pools:
+{pool}"""
+
+
+def test_a_tollfree_pool_that_names_a_state_is_bought_once(tmp_path: Path) -> None:
+    # The vendor keeps states for geographic numbers only: a toll-free number bought with
+    # `state: California` is listed without a state. The pool must still recognise it,
+    # or every apply buys one more number.
+    with serve("empty") as served:
+        path = tmp_path / "desired.yaml"
+        path.write_text(
+            _yaml(
+                served.running.base_url,
+                """\
+    us-tollfree:
+      country: United States
+      state: California
+      region: "800"
+      did_type: tollfree
+      allow_landline: true
+      count: 1
+""",
+            )
+        )
+        first = cli(tmp_path, "apply", str(path), "--yes")
+        assert first.returncode == 0, explain(first)
+
+        second = cli(tmp_path, "apply", str(path), "--yes")
+
+        assert second.returncode == 0, explain(second)
+        assert len(served.purchased()) == 1, explain(second)
+        assert "No changes" in second.stdout
