@@ -4,14 +4,16 @@
 count (a :class:`~reconciler.plan.changes.Purchase`), :class:`Purchaser`:
 
 1. lists the numbers at the pool's location (a fresh snapshot);
-2. settles what earlier runs left behind: a purchase intent in the journal without an outcome
+2. refuses to buy when numbers the journal says were bought at this location are listed at
+   another one (the pool would never count them: every apply would buy again);
+3. settles what earlier runs left behind: a purchase intent in the journal without an outcome
    (a crash between the call and its answer), or numbers the journal says were bought moments
    ago that a lagging ``tel_list_numbers`` does not show yet. It re-lists, with backoff, until
    those numbers appear or a bounded wait (``wait``, 30 s by default, counted from the earlier
    record) has passed, and records what it found;
-3. writes a purchase intent (pool, location, quantity, the numbers there before) to the
+4. writes a purchase intent (pool, location, quantity, the numbers there before) to the
    journal, fsynced, and only then calls ``tel_purchase`` for what is still missing;
-4. after a failed call whose outcome is unknown (connection lost, timeout, 5xx, garbage),
+5. after a failed call whose outcome is unknown (connection lost, timeout, 5xx, garbage),
    re-lists the location the same way, counts the new numbers against the snapshot, records
    them, and buys again only what the re-list proves is still missing (at most ``attempts``
    calls in all). If the re-list itself cannot be made, it stops and reports: the journal
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -50,6 +52,7 @@ from reconciler.errors import (
     RateLimitedError,
     ReconcilerError,
 )
+from reconciler.live.model import LiveNumber
 from reconciler.plan.changes import Purchase
 from reconciler.secret import redact
 
@@ -172,11 +175,28 @@ class Purchaser:
         would return nothing, so a re-count after a lost reply would find nothing and buy
         again. One list of the account is cheap next to a second purchase.
         """
-        listed = await self.aculab.list_numbers()
+        return self._at(location, await self.aculab.list_numbers())
+
+    def _at(self, location: Location, listed: Mapping[str, LiveNumber]) -> set[str]:
         key = location.key()
         return {
             n for n, live in listed.items() if live.location.key() == key and n not in self.pinned
         }
+
+    def _misplaced(self, location: Location, listed: Mapping[str, LiveNumber]) -> list[str]:
+        """Numbers the journal says were bought at ``location`` that the account lists at
+        another location, described: the pool would never count them, so buying for it
+        again would repeat on every apply."""
+        key = location.key()
+        out: list[str] = []
+        for bought in self.view.bought:
+            if bought.location.key() != key:
+                continue
+            for n in bought.numbers:
+                live = listed.get(n)
+                if live is not None and live.location.key() != key and n not in self.pinned:
+                    out.append(f"{n} ({live.location})")
+        return sorted(set(out))
 
     async def relist_until(
         self, location: Location, done: Callable[[set[str]], bool], deadline: float
@@ -268,13 +288,23 @@ class Purchaser:
         known = set(purchase.existing)
         target = len(known) + purchase.quantity
         try:
-            current = await self.list_at(location)
+            listed = await self.aculab.list_numbers()
         except ApiError as err:
             result.reason = (
                 f"could not list the numbers at {location} before buying "
                 f"(nothing was bought): {describe_error(err)}"
             )
             return result
+        misplaced = self._misplaced(location, listed)
+        if misplaced:
+            result.reason = (
+                f"numbers bought earlier for pool {purchase.pool} at {location} are listed by "
+                f"the account at another location: {', '.join(misplaced)}; the pool never "
+                "counts them, so nothing was bought (buying would repeat on every apply). "
+                "Make the pool's location match the account's listing"
+            )
+            return result
+        current = self._at(location, listed)
         listing, ours, notes = await self.settle(location, current, known=known)
         result.notes.extend(notes)
         if listing is None:

@@ -340,3 +340,32 @@ def test_a_lost_reply_is_recounted_when_the_yaml_spells_the_location_in_another_
     assert setup.purchase_calls() == 1, setup.fake.purchase_log
     assert len(setup.fake.at("United Kingdom", "London")) == 3
     assert result.succeeded and result.numbers == setup.fake.purchase_log[0]
+
+
+class _RenamingAculab(FakeAculab):
+    """An account that lists what it sells under another region name than the one bought
+    by ("London" is listed as "London City")."""
+
+    async def purchase(self, params: Mapping[str, str], *, development: bool = False) -> list[str]:
+        fixed = {k: f"{v} City" if k == "region" else v for k, v in params.items()}
+        return await super().purchase(fixed, development=development)
+
+
+def test_numbers_bought_for_a_pool_but_listed_elsewhere_stop_further_purchases(
+    tmp_path: Path,
+) -> None:
+    # Whatever the cause (a renamed region, a location spelled otherwise), numbers the journal
+    # says were bought for this location but that the account lists elsewhere never count
+    # toward the pool: buying again would repeat on every apply.
+    setup = Setup(tmp_path)
+    setup.fake = _RenamingAculab(setup.clock)
+    first = setup.buy(purchase(1))
+    assert first.succeeded and setup.purchase_calls() == 1
+
+    setup.clock.now += 3600  # long after: not list lag
+    second = setup.buy(purchase(1))
+
+    assert setup.purchase_calls() == 1, setup.fake.purchase_log
+    assert not second.succeeded
+    assert second.reason is not None and "London City" in second.reason
+    assert first.numbers[0] in second.reason
