@@ -202,7 +202,10 @@ class Journal:
                     if f.read(1) != b"\n":
                         os.write(fd, b"\n")
             if not existed:
+                # The new file's entry, and the entry of its directory (made moments before,
+                # by the lock, on a first apply): a power cut must not lose the journal.
                 _fsync_dir(directory)
+                _fsync_dir(directory.parent)
         except BaseException:
             os.close(fd)
             raise

@@ -200,3 +200,28 @@ def test_a_failed_write_stops_every_later_record(tmp_path: Path) -> None:
     with pytest.raises(JournalError):
         journal.record("intent", op="b")
     journal._fd = None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fds")
+def test_the_first_record_makes_the_journal_and_its_directory_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A power cut after the first purchase must not take the journal with it: the file, the
+    # `.reconciler` directory that names it and the working directory that names
+    # `.reconciler` (created moments before, by the lock) are all fsynced.
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    with ApplyLock(workdir / ".reconciler" / "apply.lock"):
+        monkeypatch.setattr(os, "fsync", fsync)
+        Journal(workdir / ".reconciler" / "journal.jsonl").record("run_start")
+
+    assert str(workdir / ".reconciler" / "journal.jsonl") in synced
+    assert str(workdir / ".reconciler") in synced
+    assert str(workdir) in synced
