@@ -16,7 +16,10 @@ prerequisite failed is skipped, not attempted:
   bought 2 of 3 gets 2 services, and the third is reported skipped);
 - the release of a number depends on the deletion of its inbound service, when the plan
   deletes it (a number is never released while its service may outlive it);
-- releases need ``allow_release`` (irreversible); without it they are skipped as blocked.
+- releases need ``allow_release`` (irreversible); without it they are skipped as blocked;
+- the deletion of the inbound service named by a number that the purchase wave found at a
+  pool's location is skipped (the plan was made while the list lagged behind an earlier
+  purchase, so the number looked like no pool's).
 
 Everything else is independent: a failure is reported with the API's reason and the run goes
 on. Every write is journalled (intent before, outcome after). A dry run writes nothing: the
@@ -507,11 +510,29 @@ class _Run:
 
     # ----------------------------------------------------------------- wave 3: deletes
 
-    def _delete_jobs(self) -> list[Callable[[], Awaitable[ChangeResult]]]:
-        return [self._delete_job(c) for c in self.plan.of(DeleteService)]
+    def _delete_jobs(
+        self, purchased: Sequence[PurchaseResult]
+    ) -> list[Callable[[], Awaitable[ChangeResult]]]:
+        # A pool's numbers as the purchases just listed them: the plan may have been made
+        # while the list lagged behind an earlier purchase, so a number there now looked like
+        # no pool's, and its inbound service like one to prune.
+        pooled = {n: r.purchase.pool for r in purchased for n in r.at_location}
+        return [self._delete_job(c, pooled) for c in self.plan.of(DeleteService)]
 
-    def _delete_job(self, change: DeleteService) -> Callable[[], Awaitable[ChangeResult]]:
+    def _delete_job(
+        self, change: DeleteService, pooled: Mapping[str, str]
+    ) -> Callable[[], Awaitable[ChangeResult]]:
         async def job() -> ChangeResult:
+            pool = pooled.get(change.name) if change.service_kind == "inbound" else None
+            if pool is not None:
+                self._tick()
+                return ChangeResult(
+                    change.address,
+                    "delete",
+                    "skipped",
+                    reason=f"not attempted: number {change.name} is in pool {pool} now (it "
+                    "appeared after the plan was made); run apply again",
+                )
             if self.options.dry_run:
                 self._tick()
                 return ChangeResult(change.address, "delete", "succeeded", "would delete")
@@ -635,7 +656,7 @@ class _Run:
         jobs, skipped = self._service_jobs(purchased)
         wave2 = await run_bounded(jobs, concurrency)
         wave2 += skipped
-        wave3 = await run_bounded(self._delete_jobs(), concurrency)
+        wave3 = await run_bounded(self._delete_jobs(purchased), concurrency)
         by_address = {r.address: r for r in wave3}
         wave4 = await self.releases(by_address)
 

@@ -81,7 +81,8 @@ class PurchaseResult:
 
     ``numbers``: the pool's new numbers this run can vouch for (bought now, or found bought by
     an interrupted earlier purchase); they get the pool's inbound service. ``calls``: how many
-    ``tel_purchase`` calls were made.
+    ``tel_purchase`` calls were made. ``at_location``: every number the last listing found at
+    the pool's location (the pool's numbers as of now, which the plan may not have seen).
     """
 
     purchase: Purchase
@@ -90,6 +91,7 @@ class PurchaseResult:
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
     calls: int = 0
+    at_location: frozenset[str] = frozenset()
 
     @property
     def shortfall(self) -> int:
@@ -314,6 +316,7 @@ class Purchaser:
             )
             return result
         current = listing
+        result.at_location = frozenset(current)
         unexplained = current - known - ours
         if unexplained:
             result.notes.append(
@@ -351,6 +354,7 @@ class Purchaser:
             bought, listing_after = outcome
             ours |= bought
             current = listing_after
+            result.at_location = frozenset(current)
             to_buy = min(to_buy - len(bought), target - len(current))
         result.numbers = sorted(ours)
         result.succeeded = to_buy <= 0 and result.reason is None

@@ -360,3 +360,31 @@ def test_an_unknown_outcome_of_a_release_is_settled_by_one_relist(tmp_path: Path
     results = by_address(report)
     assert results["number:441632000001"].status == "succeeded"
     assert results["number:441632000002"].status == "failed"
+
+
+def test_a_pool_number_that_appears_after_the_plan_keeps_its_inbound_service(
+    tmp_path: Path,
+) -> None:
+    # The plan was made while the list still lagged behind an earlier run's purchase: the
+    # number was not on the list, so its inbound service (listed) looked undeclared and
+    # prune planned to delete it. At apply time the number is at the pool's location: its
+    # service must not be deleted.
+    fake = FakeAculab()
+    fake.add_number("441632000001", "United Kingdom", "London")
+    fake.services["inbound"]["441632000001"] = dict(SUPPORT_APP)
+    changes: list[Change] = [
+        Purchase(
+            pool="london",
+            location=LONDON,
+            quantity=1,
+            inbound=PoolInbound(config=SUPPORT_APP),
+        ),
+        DeleteService(service_kind="inbound", name="441632000001"),
+    ]
+
+    report = run(changes, fake, tmp_path)
+
+    assert "441632000001" in fake.services["inbound"]
+    assert ("DELETE", "inbound:441632000001") not in fake.calls
+    assert by_address(report)["inbound:441632000001"].status == "skipped"
+    assert [c for c in fake.calls if c[0] == "purchase"] == []
