@@ -681,6 +681,7 @@ def export(
 
 
 @cli.group()
+@global_options
 def simulator() -> None:
     """The Aculab Cloud + aql simulator: a local stand-in for both APIs, for tests and demos."""
 

@@ -190,3 +190,11 @@ def test_help_names_what_the_options_take() -> None:
     assert "--ignore RULE" in drift.stdout
     export = _run(Path.cwd(), "export", "--help")
     assert "--out DIR" in export.stdout
+
+
+def test_global_options_before_the_simulator_subcommand(tmp_path: Path) -> None:
+    """`reconciler simulator -v serve` is accepted like `reconciler -v simulator serve`; here
+    the bad fault is what is reported, not the placement of -v."""
+    for args in (["simulator", "-v", "serve"], ["-v", "simulator", "serve"]):
+        run = _run(tmp_path, *args, "--port", "0", "--fault", "bogus=1")
+        _assert_error(run, "--fault 'bogus=1': unknown fault", "hint: use NAME=VALUE")
