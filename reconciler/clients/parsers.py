@@ -301,6 +301,9 @@ def parse_object(data: Any, call: str, what: str) -> dict[str, Any]:
 _STATUS_LINE = re.compile(r"^\s*([^:*]*?)\s*[:*]\s*(.*?)\s*$")
 _FIELD_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z_-]*)\s*[:*]\s?(.*?)\s*$")
 
+# Every action-type a query can report (mvno can be read, never set).
+RELAY_READABLE_ACTIONS: tuple[str, ...] = ("null-route", "email", "httpget", "httppost", "mvno")
+
 RELAY_CODES: Mapping[str, str] = {
     "200": "OK",
     "400": "Bad request",
@@ -380,6 +383,14 @@ def parse_relay_reply(text: str, call: str, number: str) -> LiveRelayRoute:
     got = normalise_number(fields.get("number", ""))
     if got and got != normalise_number(number):
         raise _bad(call, f"asked about {number}, the aql reply is about {got[:20]}")
+    # A reply cut short still parses line by line ("action-type: e", or no detail where the
+    # action needs one): taking it as the route would show drift that isn't there.
+    if action not in RELAY_READABLE_ACTIONS:
+        raise _bad(call, f"the aql reply has an unknown action-type {action[:20]!r} (cut short?)")
+    if action in ("email", "httpget", "httppost") and not fields.get("action-detail", "").strip():
+        raise _bad(
+            call, f"the aql reply for action-type {action} has no action-detail (cut short?)"
+        )
     raw_detail = fields.get("action-detail", "").strip()
     # Plain strings, as the desired state holds them (a callback URL's password is masked where
     # it is shown or fingerprinted, see reconciler.live.model).

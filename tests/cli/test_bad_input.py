@@ -121,6 +121,41 @@ def test_an_html_page_instead_of_json_names_the_call(
     _assert_error(run, "POST /tel_list_numbers", "expected JSON")
 
 
+def test_an_aql_reply_cut_short_is_not_read_as_drift(
+    tmp_path: Path, sim: tuple[Simulator, str]
+) -> None:
+    """A 200 whose body a proxy cut off ("action-type: e") used to be read as the route, so
+    drift reported a change nobody made (exit 2). It is an unreadable reply: exit 1."""
+    simulator, base_url = sim
+    simulator.faults = Faults(garbage_rate={"/sms/*": 1.0})
+    desired = _account(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "drift", str(desired), **_env())
+    _assert_error(run, "aql query 44113000114")
+    assert "Drift:" not in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        ("200: OK\nnumber: 44113000111\n  action-type: e", "unknown action-type 'e'"),
+        ("200: OK\nnumber: 44113000111\n  action-type: httpget\n", "no action-detail"),
+        ("200: OK\nnumber: 44113000111\n  action-type: email\n  action-detail:", "no action-"),
+    ],
+)
+def test_aql_replies_cut_short_are_refused(reply: str, said: str) -> None:
+    from reconciler.clients.parsers import parse_relay_reply
+    from reconciler.errors import MalformedResponseError
+
+    with pytest.raises(MalformedResponseError, match=said):
+        parse_relay_reply(reply, "aql query 44113000111", "44113000111")
+    route = parse_relay_reply(
+        "200: OK\nnumber: 44113000111\n  action-type: null-route\n  action-detail:",
+        "aql query 44113000111",
+        "44113000111",
+    )
+    assert (route.action, route.detail) == ("null-route", ())
+
+
 def test_a_refused_connection_names_the_call_and_the_address(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port on 127.0.0.1 that nothing listens on
         probe.bind(("127.0.0.1", 0))
