@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.simulator import Faults
+
 from .e2e import cli, explain, serve
 
 pytestmark = pytest.mark.e2e
@@ -53,3 +55,35 @@ def test_a_tollfree_pool_that_names_a_state_is_bought_once(tmp_path: Path) -> No
         assert second.returncode == 0, explain(second)
         assert len(served.purchased()) == 1, explain(second)
         assert "No changes" in second.stdout
+
+
+def test_a_number_still_in_list_lag_keeps_its_inbound_service_under_prune(
+    tmp_path: Path,
+) -> None:
+    # A second apply right after the first plans while the list still hides the new
+    # number: its (listed) inbound service looks undeclared and prune plans to delete it.
+    # Apply finds the number in the pool and must leave its service alone.
+    with serve("empty", Faults(list_lag_s=10)) as served:
+        path = tmp_path / "desired.yaml"
+        path.write_text(
+            _yaml(
+                served.running.base_url,
+                """\
+    london:
+      country: United Kingdom
+      region: London
+      count: 1
+      inbound: {application_type: REST, rest: {first_page: {address: "https://a.example.com/x"}}}
+prune:
+  inbound_services: true
+""",
+            )
+        )
+        first = cli(tmp_path, "apply", str(path), "--yes")
+        assert first.returncode == 0, explain(first)
+
+        second = cli(tmp_path, "apply", str(path), "--yes", "--force")
+
+        [number] = served.purchased()
+        assert f"- inbound:{number}: delete" in second.stdout, explain(second)  # planned
+        assert number in served.sim.state.services["inbound"], explain(second)
