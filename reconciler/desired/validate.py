@@ -255,7 +255,7 @@ class _Builder:
             cloud_id=_text(data["cloud_id"]),
             username=_text(data["username"]),
             api_key=Secret(secret_text(data["api_key"])),
-            endpoint=_optional_text(data.get("endpoint")),
+            endpoint=self.endpoint(section, "aculab"),
         )
 
     def aql(self, section: tuple[Any, Document] | None) -> AqlAccount | None:
@@ -265,8 +265,25 @@ class _Builder:
         return AqlAccount(
             username=_text(data["username"]),
             password=Secret(secret_text(data["password"])),
-            endpoint=_optional_text(data.get("endpoint")),
+            endpoint=self.endpoint(section, "aql"),
         )
+
+    def endpoint(self, section: tuple[Any, Document], name: str) -> str | None:
+        """The section's ``endpoint``; the schema checks only its start (``http(s)://host``),
+        so a port out of range or a broken IPv6 host is reported here, not as a crash when
+        the client is built."""
+        endpoint = _optional_text(section[0].get("endpoint"))
+        if endpoint is None:
+            return None
+        try:
+            urlsplit(endpoint).port  # noqa: B018 - parsing the port is the check
+        except ValueError as err:
+            self.diags.error(
+                section[1].at((name, "endpoint")),
+                f"{name}.endpoint is not a usable URL ({err}); write it as "
+                "http(s)://HOST[:PORT][/PATH] with a port from 1 to 65535",
+            )
+        return endpoint
 
     # ------------------------------------------------------------------ templates
 

@@ -200,6 +200,23 @@ def test_export_out_onto_an_existing_file(tmp_path: Path) -> None:
     assert (tmp_path / "taken.yaml").read_text(encoding="utf-8") == "keep me\n"
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "said"), [("http://127.0.0.1:99999", "Port out of range"), ("http://[::1", "IPv6")]
+)
+def test_an_endpoint_that_cannot_be_parsed_is_placed_in_the_file(
+    tmp_path: Path, endpoint: str, said: str
+) -> None:
+    """It passed the schema's pattern and then crashed building the client ("internal
+    error: ValueError")."""
+    _account(tmp_path / "x.yaml", endpoint)
+    for command in ("validate", "plan"):
+        run = _run(tmp_path, command, "x.yaml", **_env())
+        _assert_error(run)
+        said_all = run.stdout + run.stderr  # validate reports on stdout, plan on stderr
+        assert "x.yaml:6:13: error: aculab.endpoint is not a usable URL" in said_all
+        assert said in said_all
+
+
 # ----------------------------------------------------------------------------- options
 
 
