@@ -334,16 +334,14 @@ class _Run:
             if self.options.dry_run:
                 detail = f"would buy {p.quantity} at {p.location} (parameters accepted)"
             elif result.numbers:
-                detail = f"bought {len(result.numbers)}: {', '.join(result.numbers)}"
+                detail = _bought(result)
             else:
                 detail = "nothing to buy"
             return ChangeResult(
                 p.address, "purchase", "succeeded", detail, None, tuple(result.numbers)
             )
         detail = (
-            f"bought {len(result.numbers)} of {p.quantity}: {', '.join(result.numbers)}"
-            if result.numbers and not self.options.dry_run
-            else ""
+            _bought(result, of=p.quantity) if result.numbers and not self.options.dry_run else ""
         )
         return ChangeResult(
             p.address, "purchase", "failed", detail, result.reason, tuple(result.numbers)
@@ -664,6 +662,21 @@ class _Run:
         self.report.results = ordered
         await self.record("run_end", summary=self.report.counts())
         return self.report
+
+
+def _bought(result: PurchaseResult, *, of: int | None = None) -> str:
+    """``bought 2: A, B``; numbers an interrupted earlier run bought are told apart, so the
+    report never claims a purchase this run did not make."""
+    now = [n for n in result.numbers if n not in result.earlier]
+    before = [n for n in result.numbers if n in result.earlier]
+    total = f" of {of}" if of is not None else ""
+    parts = []
+    if now:
+        parts.append(f"bought {len(now)}{total}: {', '.join(now)}")
+    if before:
+        lead = "" if now else "nothing bought; "
+        parts.append(f"{lead}{len(before)} found bought by an earlier run: {', '.join(before)}")
+    return "; ".join(parts)
 
 
 class _Mismatch(ReconcilerError):

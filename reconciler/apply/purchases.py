@@ -92,6 +92,7 @@ class PurchaseResult:
     notes: list[str] = field(default_factory=list)
     calls: int = 0
     at_location: frozenset[str] = frozenset()
+    earlier: frozenset[str] = frozenset()  # of ``numbers``: bought by an earlier run
 
     @property
     def shortfall(self) -> int:
@@ -317,6 +318,7 @@ class Purchaser:
             return result
         current = listing
         result.at_location = frozenset(current)
+        result.earlier = frozenset(ours)
         unexplained = current - known - ours
         if unexplained:
             result.notes.append(

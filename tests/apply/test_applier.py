@@ -388,3 +388,32 @@ def test_a_pool_number_that_appears_after_the_plan_keeps_its_inbound_service(
     assert ("DELETE", "inbound:441632000001") not in fake.calls
     assert by_address(report)["inbound:441632000001"].status == "skipped"
     assert [c for c in fake.calls if c[0] == "purchase"] == []
+
+
+def test_the_report_does_not_claim_a_purchase_for_numbers_an_earlier_run_bought(
+    tmp_path: Path,
+) -> None:
+    # An earlier run was killed during its purchase; it had bought 441632000001. This run
+    # settles it and buys nothing: the report must not say "bought" (a user counting the
+    # purchases would think the number was bought twice).
+    journal = Journal(tmp_path / ".reconciler" / "journal.jsonl", run_id="killed")
+    journal.record(
+        "intent",
+        op="op1",
+        address="pool:london",
+        action="purchase",
+        pool="london",
+        location={"country": "United Kingdom", "region": "London", "state": None},
+        quantity=1,
+        before=[],
+    )
+    journal.close()
+    fake = FakeAculab()
+    fake.add_number("441632000001", "United Kingdom", "London")
+
+    report = run([Purchase(pool="london", location=LONDON, quantity=1)], fake, tmp_path)
+
+    result = by_address(report)["pool:london"]
+    assert result.status == "succeeded" and report.purchase_calls == 0
+    assert not result.detail.startswith("bought"), result.detail
+    assert "441632000001" in result.detail and "earlier" in result.detail
