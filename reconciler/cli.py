@@ -29,7 +29,7 @@ from reconciler.errors import (
     ReconcilerError,
     ValidationFailed,
 )
-from reconciler.session import Session, Settings, open_session
+from reconciler.session import Session, Settings, check_workdir, open_session
 
 if TYPE_CHECKING:
     import logging
@@ -438,6 +438,7 @@ def apply(
 
         saved = load_plan(plan_file)
     _terminate_on_sigterm()
+    check_workdir(settings.workdir)
     with ApplyLock(settings.workdir / LOCK_NAME) as lock, open_session(settings) as session:
         if lock.took_over is not None:
             click.echo(

@@ -33,6 +33,19 @@ if TYPE_CHECKING:
     from reconciler.simulator import Simulator
 
 WORKDIR = Path(".reconciler")
+
+
+def check_workdir(workdir: Path) -> None:
+    """Raise :class:`ConfigError` when something other than a directory is in the way of the
+    working directory (journal, lock, simulator state); whoever creates it sets its mode."""
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(
+            f"cannot use {workdir} as reconciler's working directory: it is not a directory",
+            hint=f"reconciler keeps its journal, lock and simulator state in {workdir}/; "
+            "move the file that is in the way, or run from another directory",
+        )
+
+
 SIMULATOR_STATE = "simulator.json"
 
 
@@ -74,11 +87,20 @@ class Session:
     # ----------------------------------------------------------------- the simulator
 
     def _start_simulator(self) -> None:
+        from reconciler.errors import SimulatorError
         from reconciler.simulator import Simulator
 
+        check_workdir(self.settings.workdir)
         self.settings.workdir.mkdir(parents=True, exist_ok=True)
         state_file = self.settings.workdir / SIMULATOR_STATE
-        sim = Simulator(seed="demo", state_file=state_file)
+        try:
+            sim = Simulator(seed="demo", state_file=state_file)
+        except SimulatorError as err:
+            # The simulator's own hint names `simulator serve --state`, which --simulate has not.
+            raise SimulatorError(
+                err.message,
+                hint=f"delete {state_file} to start again from the demo account",
+            ) from None
         running = self._stack.enter_context(sim.serve())
         self._simulator = sim
         self._sim_base_url = running.base_url

@@ -250,3 +250,22 @@ def test_global_options_before_the_simulator_subcommand(tmp_path: Path) -> None:
     for args in (["simulator", "-v", "serve"], ["-v", "simulator", "serve"]):
         run = _run(tmp_path, *args, "--port", "0", "--fault", "bogus=1")
         _assert_error(run, "--fault 'bogus=1': unknown fault", "hint: use NAME=VALUE")
+
+
+def test_a_file_where_the_working_directory_goes(tmp_path: Path) -> None:
+    """`.reconciler` as a file was "internal error: FileExistsError" / "NotADirectoryError"."""
+    (tmp_path / "x.yaml").write_text("version: 1\n", encoding="utf-8")
+    (tmp_path / ".reconciler").write_text("not a directory\n", encoding="utf-8")
+    for args in (["plan", "x.yaml", "--simulate"], ["apply", "x.yaml", "--simulate", "--yes"]):
+        run = _run(tmp_path, *args)
+        _assert_error(run, "cannot use .reconciler as reconciler's working directory")
+    assert (tmp_path / ".reconciler").read_text(encoding="utf-8") == "not a directory\n"
+
+
+def test_a_damaged_simulator_account_under_simulate_says_what_to_delete(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("version: 1\n", encoding="utf-8")
+    (tmp_path / ".reconciler").mkdir()
+    (tmp_path / ".reconciler" / "simulator.json").write_text("garbage", encoding="utf-8")
+    run = _run(tmp_path, "plan", "x.yaml", "--simulate")
+    _assert_error(run, "not a simulator state file", "delete .reconciler/simulator.json")
+    assert "--state" not in run.stderr  # plan has no --state option
