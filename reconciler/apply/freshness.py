@@ -15,7 +15,9 @@ Otherwise the plan is refused, naming what changed: the reviewer approved someth
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from reconciler.errors import PlanMismatchError, StalePlanError
@@ -76,8 +78,29 @@ def check_saved_plan(saved: Plan, replanned: Plan, live: LiveState) -> None:
     """Raise :class:`StalePlanError` (the account changed) or :class:`PlanMismatchError` (the
     plan would now be different) unless ``replanned`` may be applied in place of ``saved``."""
     changed = stale_resources(saved, live)
+    moved = _other_sources(saved, replanned)
+    if changed and moved:
+        # What PATH does not declare is not read, so it looks "gone": name the real cause.
+        raise PlanMismatchError([moved, *changed])
     if changed:
         raise StalePlanError(changed)
     differences = plan_differences(saved, replanned)
     if differences:
-        raise PlanMismatchError(differences)
+        raise PlanMismatchError([moved, *differences] if moved else differences)
+
+
+def _other_sources(saved: Plan, replanned: Plan) -> str | None:
+    """A note when the saved plan was made from other files than the ones now planned."""
+
+    def same(a: str, b: str) -> bool:
+        return os.path.normpath(a) == os.path.normpath(b) or Path(a).resolve() == Path(b).resolve()
+
+    old, new = list(saved.sources), list(replanned.sources)
+    if not old or not new:
+        return None
+    if len(old) == len(new) and all(same(a, b) for a, b in zip(old, new, strict=True)):
+        return None
+    return (
+        f"the plan was made from {', '.join(old)}, this apply reads {', '.join(new)}: "
+        "give apply the PATH the plan was made from"
+    )

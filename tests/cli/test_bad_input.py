@@ -269,3 +269,19 @@ def test_a_damaged_simulator_account_under_simulate_says_what_to_delete(tmp_path
     run = _run(tmp_path, "plan", "x.yaml", "--simulate")
     _assert_error(run, "not a simulator state file", "delete .reconciler/simulator.json")
     assert "--state" not in run.stderr  # plan has no --state option
+
+
+def test_a_saved_plan_applied_with_another_path_names_the_cause(tmp_path: Path) -> None:
+    """The other file doesn't declare what the plan depends on, so it is not read: that was
+    reported as "relay:...: is gone since the plan was made", which nobody did."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for name in ("quickstart.yaml", "sales-sip.yaml"):
+        (tmp_path / name).write_text((examples / name).read_text(encoding="utf-8"))
+    made = _run(tmp_path, "plan", "quickstart.yaml", "--simulate", "--out", "plan.json")
+    assert made.returncode == 0, made.stderr
+    run = _run(tmp_path, "apply", "sales-sip.yaml", "--simulate", "--yes", "--plan", "plan.json")
+    _assert_error(run, "the plan was made from quickstart.yaml, this apply reads sales-sip.yaml")
+    same = _run(
+        tmp_path, "apply", "./quickstart.yaml", "--simulate", "--dry-run", "--plan", "plan.json"
+    )
+    assert same.returncode == 0, same.stderr
