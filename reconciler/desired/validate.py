@@ -276,12 +276,22 @@ class _Builder:
         if endpoint is None:
             return None
         try:
-            urlsplit(endpoint).port  # noqa: B018 - parsing the port is the check
+            parts = urlsplit(endpoint)
+            parts.port  # noqa: B018 - parsing the port is the check
         except ValueError as err:
             self.diags.error(
                 section[1].at((name, "endpoint")),
                 f"{name}.endpoint is not a usable URL ({err}); write it as "
                 "http(s)://HOST[:PORT][/PATH] with a port from 1 to 65535",
+            )
+            return endpoint
+        if name == "aculab" and "@" in parts.netloc:
+            # Aculab gets HTTP Basic from cloud_id/username/api_key; a user:password@ in the URL
+            # would be a second, conflicting set of credentials (the client refuses it).
+            self.diags.error(
+                section[1].at((name, "endpoint")),
+                "aculab.endpoint must not hold credentials (user:password@): the account is "
+                "named by aculab.cloud_id, aculab.username and aculab.api_key",
             )
         return endpoint
 

@@ -217,6 +217,16 @@ def test_an_endpoint_that_cannot_be_parsed_is_placed_in_the_file(
         assert said in said_all
 
 
+def test_credentials_in_the_aculab_endpoint_are_refused_without_printing_them(
+    tmp_path: Path,
+) -> None:
+    """They conflicted with the Basic auth reconciler sends: "internal error: ValueError"."""
+    _account(tmp_path / "x.yaml", "http://user:Sup3rSecretPw@127.0.0.1:9")
+    run = _run(tmp_path, "plan", "x.yaml", **_env())
+    _assert_error(run, "x.yaml:6:13: error: aculab.endpoint must not hold credentials")
+    assert "Sup3rSecretPw" not in run.stdout + run.stderr
+
+
 # ----------------------------------------------------------------------------- options
 
 
