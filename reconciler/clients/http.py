@@ -584,7 +584,10 @@ class HttpClient:
         message = self.scrub(what, secrets)
         if outcome_unknown:
             message = f"{message}; {outcome_unknown}"
-        hint = None
+        hint = (
+            f"check the endpoint of {self.service} in the desired state and that it can be "
+            "reached from here, then run the command again"
+        )
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
             hint = f"check the endpoint of {self.service} in the desired state"
         return ApiConnectionError(message, call=call, hint=hint)
@@ -621,6 +624,10 @@ class HttpClient:
             hint = f"check the endpoint of {self.service} in the desired state"
         if outcome_unknown and (status >= 500 or status == 408):
             message = f"{message}; {outcome_unknown}"
+        if status == 429:
+            hint = f"{self.service} is limiting the request rate: lower --concurrency, or try later"
+        elif status >= 500:
+            hint = f"{self.service} failed on its side, not on your input: try again later"
         kw: dict[str, Any] = {
             "call": reply.call,
             "status": status,

@@ -172,7 +172,9 @@ class _Reader:
         except ReconcilerError as err:
             raise LiveReadError(
                 f"could not read the live account: {err.message}",
-                hint=err.hint or "nothing was changed; fix the cause and run the command again",
+                hint=f"nothing was changed; {err.hint}"
+                if err.hint
+                else "nothing was changed; fix the cause and run the command again",
             ) from err
         finally:
             tasks: list[asyncio.Future[Any]] = [joined, *workers, *self._relists.values()]

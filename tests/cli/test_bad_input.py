@@ -109,6 +109,17 @@ def test_server_errors_name_the_call_and_change_nothing(
     desired = _account(tmp_path / "x.yaml", base_url)
     run = _run(tmp_path, "drift", str(desired), **_env())
     _assert_error(run, "GET /service/v1/outbound", f"answered {status}", "nothing was changed")
+    assert "failed on its side, not on your input: try again later" in run.stderr
+
+
+def test_rate_limiting_that_never_ends_hints_at_concurrency(
+    tmp_path: Path, sim: tuple[Simulator, str]
+) -> None:
+    simulator, base_url = sim
+    simulator.faults = Faults(rate_limit={"/tel_list_numbers": 1.0}, retry_after_s=0)
+    desired = _account(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "plan", str(desired), **_env())
+    _assert_error(run, "POST /tel_list_numbers", "answered 429", "lower --concurrency")
 
 
 def test_an_html_page_instead_of_json_names_the_call(
@@ -163,6 +174,7 @@ def test_a_refused_connection_names_the_call_and_the_address(tmp_path: Path) -> 
     desired = _account(tmp_path / "x.yaml", f"http://127.0.0.1:{port}")
     run = _run(tmp_path, "plan", str(desired), **_env())
     _assert_error(run, "could not connect to 127.0.0.1", "nothing was changed")
+    assert "check the endpoint of Aculab Cloud" in run.stderr
 
 
 # ----------------------------------------------------------------------------- files
