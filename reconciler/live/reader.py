@@ -36,7 +36,13 @@ from typing import Any
 from reconciler.clients.aculab import AculabClient
 from reconciler.clients.aql import AqlClient
 from reconciler.desired.model import DesiredState, NumberPool, ServiceKind
-from reconciler.errors import ConfigError, LiveReadError, NotFoundError, ReconcilerError
+from reconciler.errors import (
+    ApiStatusError,
+    ConfigError,
+    LiveReadError,
+    NotFoundError,
+    ReconcilerError,
+)
 from reconciler.live.model import (
     Catalogue,
     LiveNumber,
@@ -117,6 +123,9 @@ class _Reader:
         self.countries: dict[str, tuple[str, ...]] = {}
         self.states: dict[str, tuple[str, ...]] = {}
         self.regions: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        # States/regions calls refused (400) for a country: fine when that country is not for
+        # sale at all (the planner's preflight names the pool); an error otherwise.
+        self._refused: list[tuple[str, str, ApiStatusError]] = []
         self.addresses: dict[str, tuple[str, str]] | None = None
         # One re-list per kind when a listed service answers 404 (see the module docstring).
         self._relists: dict[ServiceKind, asyncio.Task[set[str]]] = {}
@@ -183,7 +192,21 @@ class _Reader:
             for pending in tasks:
                 pending.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._check_refusals()
         return self._snapshot()
+
+    def _check_refusals(self) -> None:
+        on_sale = {c.casefold() for countries in self.countries.values() for c in countries}
+        states = {c.casefold(): {s.casefold() for s in v} for c, v in self.states.items()}
+        for country, state, err in self._refused:
+            known = states.get(country.casefold())
+            if state and known is not None and state.casefold() not in known:
+                continue  # the preflight names the state that is not one of the country's
+            if country.casefold() in on_sale:
+                raise LiveReadError(
+                    f"could not read the live account: {err.message}",
+                    hint=err.hint or "nothing was changed; check the pool's location",
+                ) from err
 
     def _snapshot(self) -> LiveState:
         assert self.numbers is not None
@@ -361,7 +384,12 @@ class _Reader:
 
     def _states_job(self, country: str) -> Job:
         async def job() -> None:
-            self.states[country] = tuple(await self.aculab.supported_states(country))
+            try:
+                self.states[country] = tuple(await self.aculab.supported_states(country))
+            except ApiStatusError as err:
+                if err.status != 400:
+                    raise
+                self._refused.append((country, "", err))
 
         return job
 
@@ -369,7 +397,13 @@ class _Reader:
         country, state, did_type = key
 
         async def job() -> None:
-            found = await self.aculab.supported_regions(country, state or None, did_type)
+            try:
+                found = await self.aculab.supported_regions(country, state or None, did_type)
+            except ApiStatusError as err:
+                if err.status != 400:
+                    raise
+                self._refused.append((country, state, err))
+                return
             self.regions[key] = tuple(found)
 
         return job

@@ -307,3 +307,28 @@ def test_a_saved_plan_applied_with_another_path_names_the_cause(tmp_path: Path) 
         tmp_path, "apply", "./quickstart.yaml", "--simulate", "--dry-run", "--plan", "plan.json"
     )
     assert same.returncode == 0, same.stderr
+
+
+def test_a_pool_at_a_place_not_for_sale_is_a_plan_error_at_the_pool(tmp_path: Path) -> None:
+    """Aculab answers 400 to the regions of a country (or state) it doesn't sell in; that
+    failed the whole read ("could not read the live account: ... 400") instead of reaching
+    the preflight, which names the pool and the nearest valid name."""
+    (tmp_path / "x.yaml").write_text(
+        "version: 1\n"
+        "aculab:\n"
+        '  cloud_id: "1-2-0"\n'
+        "  username: ops@example.com\n"
+        "  api_key: ${ACULAB_API_KEY}\n"
+        "numbers:\n"
+        "  pools:\n"
+        "    n: {country: Narnia, region: Cair, count: 2}\n"
+        "    c: {country: Canada, state: Albrta, region: Calgary, count: 5}\n",
+        encoding="utf-8",
+    )
+    run = _run(tmp_path, "plan", "x.yaml", "--simulate")
+    _assert_error(
+        run,
+        "x.yaml:8:5: pool n: country 'Narnia' has no geographic numbers for sale",
+        "x.yaml:9:5: pool c: state 'Albrta' is not sold in Canada (did you mean 'Alberta'?",
+    )
+    assert "could not read the live account" not in run.stderr
