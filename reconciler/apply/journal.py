@@ -35,6 +35,7 @@ from typing import Any
 from reconciler.desired.model import Location
 from reconciler.errors import JournalError
 from reconciler.secret import conceal, json_default, to_jsonable
+from reconciler.storage import fsync_directory
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -204,8 +205,8 @@ class Journal:
             if not existed:
                 # The new file's entry, and the entry of its directory (made moments before,
                 # by the lock, on a first apply): a power cut must not lose the journal.
-                _fsync_dir(directory)
-                _fsync_dir(directory.parent)
+                fsync_directory(directory)
+                fsync_directory(directory.parent)
         except BaseException:
             os.close(fd)
             raise
@@ -348,17 +349,3 @@ class Journal:
                 )
             )
         return view
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a new file's directory entry durable (best effort: not every OS allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -14,12 +14,10 @@ Secrets cannot be restored from the file: apply re-plans from the YAML and check
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
 import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.plan.changes import FORMAT_VERSION, Plan
 from reconciler.secret import json_default
+from reconciler.storage import write_private_atomic
 
 # Refuse to parse anything larger: a saved plan of a very large account is a few MB.
 MAX_SIZE = 256 * 1024 * 1024
@@ -103,29 +102,14 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     text = json.dumps(
         plan_document(plan), sort_keys=True, indent=2, ensure_ascii=False, default=json_default
     )
-    directory = target.parent if str(target.parent) else Path(".")
     check_plan_target(target)
-    tmp: str | None = None
     try:
-        # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(text)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-        tmp = None
+        write_private_atomic(target, (text + "\n").encode("utf-8"))
     except OSError as err:
         raise PlanFileError(
             f"cannot save the plan to {target}: {err.strerror or err}",
             hint="check that the directory exists and is writable",
         ) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:

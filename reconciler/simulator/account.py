@@ -11,16 +11,14 @@ Seeds: ``empty`` (nothing at all) and ``demo`` (a small, realistic account; see
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import SimulatorError
 from reconciler.simulator import services
+from reconciler.storage import write_private_atomic
 
 FORMAT = "reconciler-simulator-state"
 VERSION = 1
@@ -131,32 +129,10 @@ class SimState:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash at any moment leaves the old file or the
-    new one: write a temporary file in the same directory, fsync it, rename it over ``path``,
-    fsync the directory. Mode 0600: the state holds service passwords."""
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some platforms can't open a directory; the rename is still atomic
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    """Replace the state file ``path`` with ``data``, atomically and durably, mode 0600 (the
+    state holds service passwords); its directory is made when missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private_atomic(path, data)
 
 
 # --------------------------------------------------------------------------- the demo account
