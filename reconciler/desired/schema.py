@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.document import show
+from reconciler.schemas import schema_file
 
 SCHEMA_NAME = "desired-state.schema.json"
 
@@ -55,15 +56,8 @@ _TYPE_NAMES = {
 
 
 def schema_path(name: str = SCHEMA_NAME) -> Path:
-    """A schema file: shipped in the wheel as ``reconciler/_schemas``, or the checkout's."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (
-        package / "_schemas" / name,
-        package.parent / "schemas" / name,
-    ):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{name} is missing from this installation")
+    """A schema file (the desired state's by default); FileNotFoundError when missing."""
+    return schema_file(name)
 
 
 @functools.cache

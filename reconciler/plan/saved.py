@@ -25,6 +25,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.plan.changes import FORMAT_VERSION, Plan
+from reconciler.schemas import schema_file
 from reconciler.secret import json_default
 from reconciler.storage import write_private_atomic
 
@@ -36,12 +37,12 @@ _META_KEYS = ("saved_at", "reconciler_version", "checksum")
 
 
 def _schema_path() -> Path:
-    """``schemas/plan.schema.json`` in a source checkout, ``_schemas/`` in a wheel."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_schemas" / _SCHEMA_FILE, here.parent / "schemas" / _SCHEMA_FILE):
-        if candidate.is_file():
-            return candidate
-    raise PlanFileError(f"the plan schema {_SCHEMA_FILE} is missing from this installation")
+    try:
+        return schema_file(_SCHEMA_FILE)
+    except FileNotFoundError:
+        raise PlanFileError(
+            f"the plan schema {_SCHEMA_FILE} is missing from this installation"
+        ) from None
 
 
 @cache

@@ -16,25 +16,15 @@ import copy
 import functools
 import json
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
 
 from reconciler.configuration import deep_merge
+from reconciler.schemas import schemas_dir
 
 Kind = Literal["inbound", "outbound"]
 KINDS: tuple[Kind, ...] = ("inbound", "outbound")
-
-
-def schemas_dir() -> Path:
-    """Where the JSON schemas are: ``reconciler/_schemas`` in an installed wheel, else the
-    repository's ``schemas/`` (an editable install or a checkout)."""
-    package = Path(__file__).resolve().parent.parent
-    installed = package / "_schemas"
-    if installed.is_dir():
-        return installed
-    return package.parent / "schemas"
 
 
 @functools.cache
