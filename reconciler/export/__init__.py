@@ -1,7 +1,7 @@
 """Export: a live account as desired-state YAML that validates and plans clean against it.
 
-``reconciler export ACCOUNT`` reads the whole account (:mod:`reconciler.export.reader`) and
-writes YAML (:mod:`reconciler.export.writer`): numbers pinned, or grouped into pools with
+``reconciler export ACCOUNT`` reads the whole account
+(:func:`reconciler.live.reader.read_account`) and writes YAML (:mod:`reconciler.export.writer`): numbers pinned, or grouped into pools with
 ``--pools``; every service, keeping only the options that differ from the server schema's
 defaults; the relay routes of the aql numbers asked for; every secret as a ``${PLACEHOLDER}``
 reference, listed at the end and never written in clear.
@@ -80,7 +80,7 @@ async def export_account(
     read, so a partial account is never written."""
     from reconciler.desired.accounts import load_accounts
     from reconciler.desired.model import DesiredState
-    from reconciler.export.reader import read_account
+    from reconciler.live.reader import read_account
 
     accounts = load_accounts(account, environ=session.environ, simulate=session.settings.simulate)
     desired = DesiredState(aculab=accounts.aculab, aql=accounts.aql)

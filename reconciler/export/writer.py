@@ -1,4 +1,5 @@
-"""Turn an :class:`~reconciler.export.reader.AccountSnapshot` into desired-state YAML.
+"""Turn a whole account's :class:`~reconciler.live.model.LiveState` (read by
+:func:`reconciler.live.reader.read_account`) into desired-state YAML.
 
 What is written (and why it plans clean against the same account):
 
@@ -25,10 +26,9 @@ from typing import Any
 
 import yaml
 
-from reconciler.desired.model import Location
+from reconciler.desired.model import Location, ServiceKind
 from reconciler.export.defaults import schema_defaults, strip_defaults
-from reconciler.export.reader import AccountSnapshot
-from reconciler.live.model import LiveNumber
+from reconciler.live.model import LiveNumber, LiveState
 from reconciler.secret import MASK, Secret, conceal, secret_url, url_has_password
 
 SCHEMA_LINE = "# yaml-language-server: $schema={ref}"
@@ -292,7 +292,7 @@ def _trailer(placeholders: Sequence[Placeholder], notes: Sequence[str]) -> str:
 
 
 def build_export(
-    snapshot: AccountSnapshot,
+    snapshot: LiveState,
     account_yaml: Mapping[str, Any],
     *,
     pools: bool = False,
@@ -309,14 +309,14 @@ def build_export(
     notes: list[str] = []
     aculab, aql = account_sections(account_yaml, secrets)
 
-    defaults = {kind: schema_defaults(s) for kind, s in snapshot.schemas.items()}
+    defaults = {kind: schema_defaults(s) for kind, s in snapshot.service_schemas.items()}
 
-    def service_config(kind: str, name: str) -> dict[str, Any]:
-        live = conceal(dict(snapshot.services.get(kind, {}).get(name, {})))
+    def service_config(kind: ServiceKind, name: str) -> dict[str, Any]:
+        live = conceal(dict(snapshot.services(kind)[name].config))
         return strip_defaults(live, defaults.get(kind, {}))
 
-    inbound_names = sorted(snapshot.services.get("inbound", {}))
-    outbound_names = sorted(snapshot.services.get("outbound", {}))
+    inbound_names = sorted(snapshot.inbound)
+    outbound_names = sorted(snapshot.outbound)
     inbound_cfg = {n: service_config("inbound", n) for n in inbound_names}
     outbound_cfg = {n: service_config("outbound", n) for n in outbound_names}
 

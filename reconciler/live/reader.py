@@ -25,12 +25,17 @@ One race is handled rather than failed: a service the list showed but whose read
 was deleted in between. The reader then lists that kind again (once per read): if the service
 is gone from the new list too, the snapshot records it as absent; if the list still shows it,
 the read fails (the account is changing under us, or the API is inconsistent).
+
+:func:`read_account` reads a whole account the same way, for ``export``: it has no desired
+state yet, so it reads every listed service, both service schemas and the relay routes of the
+aql numbers asked for, into the same :class:`LiveState` (one snapshot type, one race rule).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.clients.aculab import AculabClient
@@ -57,7 +62,20 @@ from reconciler.live.model import (
 Job = Callable[[], Awaitable[None]]
 ProgressCallback = Callable[[int, int], None]
 
-__all__ = ["read_live"]
+__all__ = ["read_account", "read_live"]
+
+KINDS: tuple[ServiceKind, ...] = ("inbound", "outbound")
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a read covers beyond what the desired state declares (export's whole account)."""
+
+    every_service: bool = False
+    schema_kinds: frozenset[ServiceKind] = frozenset()
+    relay_numbers: tuple[str, ...] = ()
+    # Said after a failed read: what the failure spared the user.
+    spared: str = "nothing was changed"
 
 
 async def read_live(
@@ -80,7 +98,35 @@ async def read_live(
             "the desired state declares relay routes but there is no aql account to read them",
             hint="add an `aql:` section (username, password) to the desired state",
         )
-    return await _Reader(desired, aculab, aql, concurrency, progress).run()
+    scope = _Scope(schema_kinds=frozenset(_replace_kinds(desired)))
+    return await _Reader(desired, aculab, aql, concurrency, progress, scope).run()
+
+
+async def read_account(
+    aculab: AculabClient,
+    aql: AqlClient | None,
+    *,
+    relay_numbers: Sequence[str] = (),
+    concurrency: int = 16,
+    progress: ProgressCallback | None = None,
+) -> LiveState:
+    """Read the whole account for export: every number, every listed service in full, both
+    service schemas, and the relay routes of ``relay_numbers``. Any failed read fails it
+    (:class:`LiveReadError`): a partial export would plan as deletes and purchases later."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if relay_numbers and aql is None:
+        raise LiveReadError(
+            "--relay-number needs the aql account, but ACCOUNT has no `aql:` section",
+            hint="add `aql: {username, password}` to ACCOUNT",
+        )
+    scope = _Scope(
+        every_service=True,
+        schema_kinds=frozenset(KINDS),
+        relay_numbers=tuple(relay_numbers),
+        spared="nothing was exported",
+    )
+    return await _Reader(DesiredState(), aculab, aql, concurrency, progress, scope).run()
 
 
 def _replace_kinds(desired: DesiredState) -> set[ServiceKind]:
@@ -104,8 +150,10 @@ class _Reader:
         aql: AqlClient | None,
         concurrency: int,
         progress: ProgressCallback | None,
+        scope: _Scope,
     ) -> None:
         self.desired = desired
+        self.scope = scope
         self.aculab = aculab
         self.aql = aql
         self.concurrency = concurrency
@@ -158,9 +206,9 @@ class _Reader:
         self.add(self._list_numbers)
         self.add(lambda: self._list_services("inbound"))
         self.add(lambda: self._list_services("outbound"))
-        for kind in sorted(_replace_kinds(self.desired)):
+        for kind in sorted(self.scope.schema_kinds):
             self.add(self._schema_job(kind))
-        for number in self.desired.relay_routes:
+        for number in [*self.desired.relay_routes, *self.scope.relay_numbers]:
             self.add(self._relay_job(number))
         if self.progress is not None:
             self.progress(0, self.total)
@@ -179,11 +227,12 @@ class _Reader:
         except LiveReadError:
             raise
         except ReconcilerError as err:
+            spared = self.scope.spared
             raise LiveReadError(
                 f"could not read the live account: {err.message}",
-                hint=f"nothing was changed; {err.hint}"
+                hint=f"{spared}; {err.hint}"
                 if err.hint
-                else "nothing was changed; fix the cause and run the command again",
+                else f"{spared}; fix the cause and run the command again",
             ) from err
         finally:
             tasks: list[asyncio.Future[Any]] = [joined, *workers, *self._relists.values()]
@@ -257,7 +306,8 @@ class _Reader:
     async def _list_services(self, kind: ServiceKind) -> None:
         names = {s.name for s in await self.aculab.list_services(kind)}
         self.names[kind] = names
-        self._add_reads(kind, [name for name in self.desired.services(kind) if name in names])
+        declared = sorted(names) if self.scope.every_service else self.desired.services(kind)
+        self._add_reads(kind, [name for name in declared if name in names])
         if kind == "inbound":
             self._after_lists()
 

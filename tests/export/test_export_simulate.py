@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 
-from reconciler.export.reader import AccountSnapshot
+from export.snapshots import whole_account
 from reconciler.export.writer import build_export
+from reconciler.live.model import LiveState
 from reconciler.secret import conceal
 
 ACCOUNT = {
@@ -22,8 +23,8 @@ ACCOUNT = {
 }
 
 
-def _snapshot(outbound: dict[str, Any]) -> AccountSnapshot:
-    return AccountSnapshot(
+def _snapshot(outbound: dict[str, Any]) -> LiveState:
+    return whole_account(
         numbers={},
         services={"inbound": {}, "outbound": conceal(outbound)},
         schemas={"inbound": {}, "outbound": {}},

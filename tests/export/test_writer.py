@@ -6,11 +6,11 @@ from typing import Any
 
 import yaml
 
+from export.snapshots import whole_account
 from reconciler.desired.model import Location
 from reconciler.export.defaults import schema_defaults, strip_defaults
-from reconciler.export.reader import AccountSnapshot
 from reconciler.export.writer import FILES, build_export, pool_names
-from reconciler.live.model import LiveNumber, LiveRelayRoute
+from reconciler.live.model import LiveNumber, LiveRelayRoute, LiveState
 from reconciler.secret import Secret, conceal
 
 SECRET = "Zk8-export-secret-value"
@@ -84,7 +84,7 @@ def _num(n: str, region: str, **kw: str) -> LiveNumber:
     )
 
 
-def _snapshot(**kw: Any) -> AccountSnapshot:
+def _snapshot(**kw: Any) -> LiveState:
     base: dict[str, Any] = {
         "numbers": {},
         "services": {"inbound": {}, "outbound": {}},
@@ -92,7 +92,7 @@ def _snapshot(**kw: Any) -> AccountSnapshot:
         "relay_routes": {},
     }
     base.update(kw)
-    return AccountSnapshot(**base)
+    return whole_account(**base)
 
 
 def test_schema_defaults_follow_refs_and_object_defaults() -> None:

@@ -35,7 +35,7 @@ from reconciler.errors import (
     ServerError,
 )
 from reconciler.live.model import LiveState
-from reconciler.live.reader import read_live
+from reconciler.live.reader import read_account, read_live
 from reconciler.secret import Secret
 from reconciler.simulator import Faults, RunningSimulator, SimCredentials, Simulator
 
@@ -449,6 +449,32 @@ def test_a_listed_service_that_keeps_answering_404_fails_the_read(
     with pytest.raises(LiveReadError) as info:
         read(running, demo_desired(relay_routes={}), transport=_Hook(after))
     assert "sales-sip" in str(info.value) and "404" in str(info.value)
+
+
+def test_export_s_whole_read_records_a_service_deleted_during_it_as_absent(
+    sim: Simulator, running: RunningSimulator
+) -> None:
+    """The whole-account read of export shares the race rule (its own copy failed the export
+    with a 404 when a listed service was deleted in between)."""
+
+    def after(request: httpx.Request, response: httpx.Response) -> None:
+        if (
+            request.url.path == "/service/v1/inbound"
+            and "sales-sip" in sim.state.services["inbound"]
+        ):
+            del sim.state.services["inbound"]["sales-sip"]
+
+    aculab = AculabAccount(CREDS.cloud_id, CREDS.username, Secret(API_KEY), running.base_url)
+
+    async def go() -> LiveState:
+        async with AculabClient(aculab, transport=_Hook(after), retry=FAST) as c:
+            return await read_account(c, None)
+
+    live = asyncio.run(go())
+    assert "sales-sip" not in live.inbound_names and "sales-sip" not in live.inbound
+    assert set(live.inbound) == set(sim.state.services["inbound"])
+    assert set(live.outbound) == set(sim.state.services["outbound"])
+    assert set(live.service_schemas) == {"inbound", "outbound"}
 
 
 def test_no_secret_in_errors_or_logs_of_failed_reads(
