@@ -1,8 +1,9 @@
 """Export: a live account as desired-state YAML that validates and plans clean against it.
 
 ``reconciler export ACCOUNT`` reads the whole account
-(:func:`reconciler.live.reader.read_account`) and writes YAML (:mod:`reconciler.export.writer`): numbers pinned, or grouped into pools with
-``--pools``; every service, keeping only the options that differ from the server schema's
+(:func:`reconciler.live.reader.read_account`) and writes YAML
+(:mod:`reconciler.export.writer`): numbers pinned, or grouped into pools with ``--pools``;
+every service, keeping only the options that differ from the server schema's
 defaults; the relay routes of the aql numbers asked for; every secret as a ``${PLACEHOLDER}``
 reference, listed at the end and never written in clear.
 
