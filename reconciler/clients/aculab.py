@@ -36,7 +36,6 @@ from reconciler.clients.parsers import (
     DeleteResult,
     ServiceSummary,
     escape_non_ascii,
-    normalise_number,
     parse_delete_result,
     parse_name_list,
     parse_number_list,
@@ -46,6 +45,7 @@ from reconciler.clients.parsers import (
     parse_service_list,
 )
 from reconciler.desired.model import AculabAccount, ServiceKind
+from reconciler.desired.numbers import digits_of
 from reconciler.errors import MalformedResponseError
 from reconciler.live.model import LiveNumber
 from reconciler.secret import SECRET_KEYS, conceal
@@ -194,7 +194,7 @@ class AculabClient:
 
     async def delete_numbers(self, numbers: Sequence[str]) -> DeleteResult:
         """``tel_delete_numbers`` for ``numbers`` (one call, a comma-separated list)."""
-        wanted = [normalise_number(n) for n in numbers]
+        wanted = [digits_of(n) for n in numbers]
         if not wanted:
             return DeleteResult(requested=(), status="OK")
         result = await self._tel(

@@ -21,11 +21,11 @@ import httpx
 from reconciler.clients.http import DEFAULT_RETRY, ErrorBody, HttpClient, Reply, RetryPolicy
 from reconciler.clients.parsers import (
     RELAY_CODES,
-    normalise_number,
     parse_relay_error_line,
     parse_relay_reply,
 )
 from reconciler.desired.model import AqlAccount
+from reconciler.desired.numbers import digits_of
 from reconciler.live.model import LiveRelayRoute
 from reconciler.secret import Secret
 
@@ -81,7 +81,7 @@ class AqlClient:
     async def _command(
         self, command: str, number: str, extra: dict[str, str | Secret]
     ) -> LiveRelayRoute:
-        number = normalise_number(number)
+        number = digits_of(number)
         form: dict[str, str | Secret] = {
             "username": self.account.username,
             "password": self.account.password,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.desired.numbers import digits_of
 from reconciler.errors import MalformedResponseError, RelayAuthenticationError, RelayError
 from reconciler.live.model import LiveNumber, LiveRelayRoute
 
@@ -52,11 +53,6 @@ def unescape_literal(text: str) -> str:
         return text
 
 
-def normalise_number(value: str) -> str:
-    """Digits only: an optional leading ``+`` and whitespace removed."""
-    return value.strip().lstrip("+")
-
-
 _NUMBER = re.compile(r"^[0-9]{3,20}$")
 
 
@@ -82,7 +78,7 @@ def parse_number_list(data: Any, call: str) -> dict[str, LiveNumber]:
         raise _bad(call, f"expected an object of numbers, got {_type_name(data)}")
     numbers: dict[str, LiveNumber] = {}
     for key, info in data.items():
-        number = normalise_number(str(key))
+        number = digits_of(str(key))
         if not _NUMBER.match(number):
             raise _bad(call, f"{str(key)[:40]!r} is not a telephone number")
         if not isinstance(info, dict):
@@ -123,7 +119,7 @@ def parse_purchased(data: Any, call: str) -> list[str]:
     for item in data:
         if not isinstance(item, str | int) or isinstance(item, bool):
             raise _bad(call, f"expected a list of numbers, found {_type_name(item)}")
-        number = normalise_number(str(item))
+        number = digits_of(str(item))
         if not _NUMBER.match(number):
             raise _bad(call, f"{str(item)[:40]!r} is not a telephone number")
         out.append(number)
@@ -179,7 +175,7 @@ def parse_delete_result(
     if status != "OK":
         if isinstance(raw, dict) and raw:
             for key, info in raw.items():
-                number = normalise_number(str(key))
+                number = digits_of(str(key))
                 if isinstance(info, dict):
                     code = info.get("code")
                     desc = info.get("description")
@@ -380,8 +376,8 @@ def parse_relay_reply(text: str, call: str, number: str) -> LiveRelayRoute:
     action = fields.get("action-type", "").strip().lower()
     if not action:
         raise _bad(call, "the aql reply has no action-type")
-    got = normalise_number(fields.get("number", ""))
-    if got and got != normalise_number(number):
+    got = digits_of(fields.get("number", ""))
+    if got and got != digits_of(number):
         raise _bad(call, f"asked about {number}, the aql reply is about {got[:20]}")
     # A reply cut short still parses line by line ("action-type: e", or no detail where the
     # action needs one): taking it as the route would show drift that isn't there.
@@ -395,7 +391,7 @@ def parse_relay_reply(text: str, call: str, number: str) -> LiveRelayRoute:
     # Plain strings, as the desired state holds them (a callback URL's password is masked where
     # it is shown or fingerprinted, see reconciler.live.model).
     detail = tuple(d.strip() for d in raw_detail.split(",") if d.strip())
-    return LiveRelayRoute(number=normalise_number(number), action=action, detail=detail)
+    return LiveRelayRoute(number=digits_of(number), action=action, detail=detail)
 
 
 def parse_relay_error_line(content: bytes) -> tuple[str, str] | None:

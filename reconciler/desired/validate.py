@@ -43,7 +43,12 @@ from reconciler.desired.model import (
     ServiceMode,
     ServiceSpec,
 )
-from reconciler.desired.numbers import NumberError, looks_like_number, normalise_number
+from reconciler.desired.numbers import (
+    NumberError,
+    looks_like_number,
+    normalise_glob,
+    normalise_number,
+)
 from reconciler.desired.schema import service_options, where
 from reconciler.secret import SECRET_KEYS, Secret, secret_url, url_has_password
 
@@ -574,7 +579,9 @@ class _Builder:
             numbers=bool(data.get("numbers", False)),
             inbound_services=bool(data.get("inbound_services", False)),
             outbound_services=bool(data.get("outbound_services", False)),
-            ignore=tuple(_text(g) for g in data.get("ignore") or ()),
+            # A number in a glob is normalised like every number of the YAML: "+44 1908 538007"
+            # must protect 441908538007 (the planner matches globs against normal forms).
+            ignore=tuple(normalise_glob(_text(g)) for g in data.get("ignore") or ()),
         )
 
     def safety(self, section: tuple[Any, Document] | None) -> SafetyLimits:

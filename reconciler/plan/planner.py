@@ -55,6 +55,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.desired.model import DesiredState, NumberPool, Origin, ServiceKind, ServiceSpec
+from reconciler.desired.numbers import likely_meant
 from reconciler.errors import PlanError
 from reconciler.live.model import LiveNumber, LiveState, fingerprint_of
 from reconciler.plan.changes import (
@@ -146,12 +147,21 @@ class _Planner:
     def _numbers(self) -> None:
         desired, live = self.desired, self.live
         for pin in desired.pinned.values():
-            if pin.number not in live.numbers:
+            if pin.number in live.numbers:
+                continue
+            meant = likely_meant(pin.number, live.numbers)
+            if meant is not None and meant not in desired.pinned:
+                # A typo or a trunk 0 ("+44 01908 ..."): say so before anything about buying.
                 self.problems.append(
-                    f"{pin.origin}: pinned number {pin.number} is not on the account; a "
-                    "released number can't be bought back by number: remove the pin, or "
-                    "get the number back with the vendor"
+                    f"{pin.origin}: pinned number {pin.number} is not on the account; did you "
+                    f"mean {meant}, which is? Correct the pin"
                 )
+                continue
+            self.problems.append(
+                f"{pin.origin}: pinned number {pin.number} is not on the account; a "
+                "released number can't be bought back by number: remove the pin, or "
+                "get the number back with the vendor"
+            )
 
         by_location = {pool.location.key(): pool for pool in desired.pools.values()}
         members: dict[str, list[LiveNumber]] = {name: [] for name in desired.pools}

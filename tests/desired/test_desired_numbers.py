@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.desired.numbers import NumberError, looks_like_number, normalise_number
+from reconciler.desired.numbers import (
+    NumberError,
+    likely_meant,
+    looks_like_number,
+    normalise_glob,
+    normalise_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,6 +22,8 @@ from reconciler.desired.numbers import NumberError, looks_like_number, normalise
         ("+44 ( 0 ) 1908 538007", "441908538007"),
         ("44.1908.538.007", "441908538007"),
         ("+1-587-315-5555", "15873155555"),
+        ("+1 (587) 315 5555", "15873155555"),
+        ("+1 (204) 555-0142", "12045550142"),
         # numbers the vendors' documentation uses, not valid by any numbering plan
         ("44113000111", "44113000111"),
         ("21887377377", "21887377377"),
@@ -41,12 +49,10 @@ def test_normal_form(written: str, normal: str) -> None:
          "included"),
         ("99912", "'99912' is too short to be a telephone number: it has 5 digits; a number has "
          "6 to 15, country code included"),
-        ("+1 (587) 315 5555", "'+1 (587) 315 5555' is not a telephone number: only digits, '+', "
-         "spaces, dashes, dots and a UK-style '(0)' may be used"),
         ("44190853800x", "'44190853800x' is not a telephone number: only digits, '+', spaces, "
-         "dashes, dots and a UK-style '(0)' may be used"),
+         "dashes, dots and parentheses may be used"),
         ("٤٤١٩٠٨٥٣٨٠٠٧", "'٤٤١٩٠٨٥٣٨٠٠٧' is not a telephone number: only digits, '+', spaces, "
-         "dashes, dots and a UK-style '(0)' may be used"),
+         "dashes, dots and parentheses may be used"),
         ("+ -", "'+ -' is not a telephone number: it has no digits"),
     ],
 )  # fmt: skip
@@ -71,3 +77,40 @@ def test_rejected_with_a_reason(written: str, message: str) -> None:
 )
 def test_a_number_or_a_sip_username(name: str, is_number: bool) -> None:
     assert looks_like_number(name) is is_number
+
+
+@pytest.mark.parametrize(
+    ("glob", "normal"),
+    [
+        ("+44 1908 538007", "441908538007"),
+        ("+44 (0)1908 *", "441908*"),
+        ("+1 (204) 555-*", "1204555*"),
+        ("44 1908 53800[0-9]", "44190853800[0-9]"),
+        ("+44 1908 5380??", "4419085380??"),
+        ("441908*", "441908*"),
+        ("test-*", "test-*"),  # a name, not a number
+        ("sales-sip", "sales-sip"),
+        ("*", "*"),
+        ("1001", "1001"),
+    ],
+)
+def test_a_glob_written_as_a_number_is_normalised_like_a_number(glob: str, normal: str) -> None:
+    assert normalise_glob(glob) == normal
+
+
+@pytest.mark.parametrize(
+    ("number", "on_account", "meant"),
+    [
+        ("4401908538007", ["441908538007", "442079460123"], "441908538007"),  # trunk 0
+        ("1020455501422", ["12045550142"], None),  # nothing close enough
+        ("441908538008", ["441908538007", "442079460123"], "441908538007"),  # one digit
+        ("441908538070", ["441908538007"], "441908538007"),  # two digits swapped
+        ("44190853800", ["441908538007"], "441908538007"),  # a digit left out
+        ("441908538007", ["441908538008", "441908538009"], None),  # ambiguous
+        ("449999999999", ["441908538007"], None),
+    ],
+)
+def test_what_a_missing_number_probably_means(
+    number: str, on_account: list[str], meant: str | None
+) -> None:
+    assert likely_meant(number, on_account) == meant

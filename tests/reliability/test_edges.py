@@ -1,0 +1,83 @@
+"""Safety at the edges: the regressions of the adversarial review, end to end.
+
+Each test runs the real CLI against the simulator over HTTP on 127.0.0.1 (the demo account:
+441908538007 in Milton Keynes, 12045550142 in Winnipeg, ...) and fails without its fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator import SimCredentials, Simulator
+
+from .support import Run, account_yaml, assert_clean, run_cli
+
+pytestmark = pytest.mark.e2e
+
+API_KEY = "EDGE-api-key-7c1e"
+AQL_PASSWORD = "EDGE-aql-password-2b9f"
+ENVIRON = {"ACULAB_API_KEY": API_KEY, "AQL_PASSWORD": AQL_PASSWORD}
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[Simulator, str, str]]:
+    simulator = Simulator(
+        seed="demo", credentials=SimCredentials(api_key=API_KEY, aql_password=AQL_PASSWORD)
+    )
+    with simulator.serve() as running:
+        yield simulator, running.base_url, running.aql_url
+
+
+def _write(tmp_path: Path, sim: tuple[Simulator, str, str], body: str) -> str:
+    _, base, aql = sim
+    path = tmp_path / "desired.yaml"
+    path.write_text(account_yaml(base, aql, body))
+    return str(path)
+
+
+def _run(tmp_path: Path, *args: str) -> Run:
+    run = run_cli(tmp_path, *args, environ=ENVIRON)
+    assert_clean(run, " ".join(args))
+    return run
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def test_a_number_written_as_people_write_it_in_prune_ignore_protects_it(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    path = _write(
+        tmp_path,
+        sim,
+        'prune: {numbers: true, ignore: ["+44 1908 538007", "+1 (204) 555-*", "1587 315 5555"]}\n'
+        "safety: {max_delete_percent: 100}\n",
+    )
+    run = _run(tmp_path, "apply", path, "--yes", "--allow-release")
+    assert run.code == 0, run.explain()
+    owned = set(simulator.state.numbers)
+    assert {"441908538007", "12045550142", "15873155555"} <= owned, run.explain()
+    # What no glob protects is released: the prune itself works.
+    assert "442079460123" not in owned and "442079460456" not in owned
+
+
+def test_a_number_with_an_area_code_in_parentheses_is_a_number(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    path = _write(tmp_path, sim, 'numbers:\n  pinned:\n    "+1 (204) 555-0142": {}\n')
+    run = _run(tmp_path, "plan", path, "--detailed-exitcode")
+    assert run.code == 0, run.explain()
+
+
+def test_a_pin_with_a_trunk_zero_says_which_account_number_it_probably_means(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    path = _write(tmp_path, sim, 'numbers:\n  pinned:\n    "+44 01908 538007": {}\n')
+    run = _run(tmp_path, "plan", path)
+    assert run.code == 1, run.explain()
+    assert "4401908538007" in run.stderr and "did you mean 441908538007" in run.stderr
+    assert "bought back" not in run.stderr, run.explain()
