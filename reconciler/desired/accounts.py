@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode
 
-from reconciler.desired.document import Diagnostics, Document, _Converter, secret_text
+from reconciler.desired.document import Diagnostics, _Converter, compose, secret_text
 from reconciler.desired.model import AculabAccount, AqlAccount
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.secret import Secret
-
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 SECTIONS = ("aculab", "aql")
 
@@ -82,27 +77,23 @@ def load_accounts(
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{file}: cannot be read: {err}") from None
     diags = Diagnostics([file])
-    doc = Document(file)
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError(f"{file}:{line}:{col}: not valid YAML: {err.problem}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{file}: not valid YAML: {err}") from None
+    # The one guarded way in (reconciler/desired/document.py): no input can crash the process.
+    doc = compose(file, text, diags)
+    if diags.has_errors:
+        raise ValidationFailed(diags.sorted())
+    root = doc.root
     if not isinstance(root, MappingNode):
         raise ConfigError(
             f"{file}:1:1: the account file must be a mapping with an `aculab:` section"
         )
-    doc.root = root
     converter = _Converter(file, diags, env, simulate)
     values: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     for knode, vnode in root.value:
         if isinstance(knode, ScalarNode) and knode.value in SECTIONS:
             values[knode.value] = converter.convert(vnode, 1)
-            raw[knode.value] = yaml.load(yaml.serialize(vnode), Loader=_Loader)
+            # As written (``${NAME}`` unresolved), built from the same nodes: no second parse.
+            raw[knode.value] = SafeConstructor().construct_object(vnode, deep=True)
     if "aculab" not in values:
         diags.error(
             doc.start, "the account file has no `aculab:` section (cloud_id, username, api_key)"

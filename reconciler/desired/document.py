@@ -320,6 +320,19 @@ def parse(
     simulate: bool = False,
 ) -> Document:
     """Compose ``text`` and convert it; every problem goes to ``diags``."""
+    doc = compose(file, text, diags)
+    if doc.root is None:
+        return doc
+    converter = _Converter(file, diags, environ, simulate, aliases=_may_alias(text))
+    doc.value = converter.convert(doc.root, 0)
+    return doc
+
+
+def compose(file: str, text: str, diags: Diagnostics) -> Document:
+    """Compose ``text`` into nodes (``doc.root``), guarded: the one way any YAML the user
+    gives is read. Nothing a file holds can crash the process (nesting is measured before
+    libyaml recurses); every problem goes to ``diags`` at its place and leaves ``doc.root``
+    None."""
     doc = Document(file)
     try:
         too_deep = _too_deep(text)
@@ -349,8 +362,6 @@ def parse(
         diags.error(doc.start, "the file is empty: a desired state starts with `version: 1`")
         return doc
     doc.root = root
-    converter = _Converter(file, diags, environ, simulate, aliases=_may_alias(text))
-    doc.value = converter.convert(root, 0)
     return doc
 
 
@@ -402,6 +413,7 @@ _YAML_HINTS = (
     ("did not find expected ',' or ']'", "a [ ... ] that is not closed (or a missing comma)"),
     ("found undefined alias", "an alias (*name) with no anchor (&name) before it"),
     ("found duplicate anchor", "an anchor (&name) defined twice"),
+    ("nesting depth", f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"),
     ("found unexpected end of stream", "a quoted string that is not closed"),
 )  # fmt: skip
 
