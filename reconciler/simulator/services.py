@@ -132,7 +132,8 @@ def validate(kind: Kind, config: Mapping[str, Any]) -> list[str]:
     details: list[str] = []
     for error in _validator(kind).iter_errors(config):
         path = ".".join(str(p) for p in error.absolute_path)
-        line = f"{path} {error.message}." if path else f"{error.message}."
+        message = _vendor_words(error)
+        line = f"{path} {message}." if path else f"{message}."
         schema_path = list(error.absolute_schema_path)
         if len(schema_path) >= 2 and schema_path[0] == "allOf":
             rule = schema["allOf"][schema_path[1]]
@@ -140,6 +141,26 @@ def validate(kind: Kind, config: Mapping[str, Any]) -> list[str]:
                 line += " " + rule["description"]
         details.append(line)
     return details
+
+
+def _vendor_words(error: jsonschema.ValidationError) -> str:
+    """The vendor's words for a problem (as its pages quote them), made here rather than taken
+    from jsonschema's messages, whose wording is that library's and may change with it."""
+    instance, expected = error.instance, error.validator_value
+    if error.validator == "type":
+        return f"{instance!r} is not of type {expected!r}"
+    if error.validator == "enum":
+        return f"{instance!r} is not one of {expected!r}"
+    if error.validator == "maxLength":
+        return f"{instance!r} is too long"
+    if error.validator == "minLength":
+        return f"{instance!r} is too short"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(instance) - set(error.schema.get("properties", {})))
+        verb = "was" if len(extra) == 1 else "were"
+        names = ", ".join(f"{name!r}" for name in extra)
+        return f"Additional properties are not allowed ({names} {verb} unexpected)"
+    return str(error.message)
 
 
 def target_of(config: Mapping[str, Any]) -> str:
