@@ -1,19 +1,32 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-# Each creates .venv when it is missing (or when pyproject.toml changed) and installs the
-# project into it, so each works alone.
+# Each needs only python3 and make. The first run bootstraps uv (pinned and hashed in
+# tools/uv-requirements.txt) into .uv/, then installs the exact, hashed versions of uv.lock
+# into .venv; later runs re-sync only when pyproject.toml or uv.lock changed.
+#
+# Updating the lock (a new dependency, or newer versions): `make lock`, then commit uv.lock.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV := .uv/bin/uv
+# uv uses this machine's python3 and never downloads an interpreter of its own.
+UV_ENV := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: demo test lint typecheck unit bench soak clean
+.PHONY: demo test lint typecheck unit bench soak lock test-lowest test-latest clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+$(UV): tools/uv-requirements.txt
+	test -x .uv/bin/python || $(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r tools/uv-requirements.txt
+	touch $(UV)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV_ENV) $(UV) sync --quiet --locked --python $(PYTHON) --extra test --extra dev
 	touch $(STAMP)
+
+lock: $(UV)
+	$(UV_ENV) $(UV) lock --upgrade --python $(PYTHON)
 
 # The demo needs no account and no environment variable: --simulate runs the embedded
 # simulator, its state in .reconciler/simulator.json (reset first, so the demo is repeatable).
@@ -39,6 +52,22 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The edges of the dependency ranges pyproject.toml declares, each in a venv of its own and
+# outside the lock: every direct dependency at its lowest allowed version, and at its newest.
+# They run the suite (not the linters, whose rules move between versions).
+EDGE_EXTRAS := .[test,dev]
+test-lowest: $(UV)
+	rm -rf .venv-lowest && $(UV_ENV) $(UV) venv --quiet --python $(PYTHON) .venv-lowest
+	$(UV_ENV) $(UV) pip install --quiet --python .venv-lowest/bin/python \
+		--resolution lowest-direct -e '$(EDGE_EXTRAS)'
+	.venv-lowest/bin/pytest -q -p no:cacheprovider
+
+test-latest: $(UV)
+	rm -rf .venv-latest && $(UV_ENV) $(UV) venv --quiet --python $(PYTHON) .venv-latest
+	$(UV_ENV) $(UV) pip install --quiet --python .venv-latest/bin/python \
+		--upgrade -e '$(EDGE_EXTRAS)'
+	.venv-latest/bin/pytest -q -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
@@ -48,4 +77,4 @@ soak: $(STAMP)
 	RECONCILER_SOAK=1 $(BIN)/pytest tests/reliability
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .reconciler
+	rm -rf $(VENV) .venv-lowest .venv-latest .uv .mypy_cache .ruff_cache .pytest_cache .reconciler
