@@ -1,6 +1,6 @@
-"""The README is a user guide that must stay true: its five-minute tour runs against the
-simulator, its YAML reference covers every key of the schema, its command table covers every
-command, and its links point at files that exist."""
+"""The README and the pages of docs/ are a user guide that must stay true: the five-minute tour
+runs against the simulator, the YAML reference covers every key of the schema, the command
+table covers every command, and every relative link points at a file that exists."""
 
 from __future__ import annotations
 
@@ -17,13 +17,17 @@ from reconciler.drift import IgnoreRule
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = {path: path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))}
+GUIDE = "\n".join([README, *PAGES.values()])
 SCHEMA = json.loads((ROOT / "schemas" / "desired-state.schema.json").read_text(encoding="utf-8"))
 
 
 def _section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.M | re.S)
-    assert match, f"README has no section {title!r}"
-    return match.group(1)
+    for text in (README, *PAGES.values()):
+        match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"neither the README nor docs/ has a section {title!r}")
 
 
 def _schema_keys(node: object) -> set[str]:
@@ -85,8 +89,31 @@ def test_completion_is_documented() -> None:
 
 
 def test_relative_links_exist() -> None:
-    for target in re.findall(r"\]\(((?!https?://|#)[^)]+)\)", README):
-        assert (ROOT / target).exists(), target
+    for base, text in [(ROOT, README), *((path.parent, page) for path, page in PAGES.items())]:
+        for target in re.findall(r"\]\(((?!https?://|#)[^)]+)\)", text):
+            assert (base / target.partition("#")[0]).exists(), (base, target)
+
+
+def _anchors(text: str) -> set[str]:
+    titles = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", t.lower()).replace(" ", "-") for t in titles}
+
+
+def test_anchors_exist() -> None:
+    pages = {ROOT / "README.md": README, **PAGES}
+    for path, text in pages.items():
+        for target, anchor in re.findall(r"\]\(((?!https?://)[^)#]*)#([^)]+)\)", text):
+            page = (path.parent / target).resolve() if target else path
+            assert anchor in _anchors(pages[page]), (path.name, target, anchor)
+
+
+def test_the_readme_is_a_front_page() -> None:
+    # What, two commands, install, tour, and where the rest is: the reference lives in docs/.
+    sections = re.findall(r"^## (.+)$", README, re.M)
+    assert "Documentation" in sections
+    assert len(README) < 12_000
+    for page in PAGES:
+        assert f"(docs/{page.name}" in README, f"the README does not link docs/{page.name}"
 
 
 def _tour_commands() -> list[tuple[dict[str, str], list[str], int]]:
