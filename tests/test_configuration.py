@@ -24,3 +24,62 @@ def test_the_inputs_are_left_alone() -> None:
     base = {"a": {"b": 1}}
     deep_merge(base, {"a": {"b": 2}})
     assert base == {"a": {"b": 1}}
+
+
+# ----------------------------------------------------------------------------- schema defaults
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean", "default": True},
+        "description": {"type": "string"},
+        "rest": {"$ref": "#/definitions/rest"},
+    },
+    "allOf": [
+        {"properties": {"g729": {"type": "boolean", "default": False}}},
+        {
+            "if": {"properties": {"application_type": {"const": "REST"}}},
+            "then": {"properties": {"fax": {"type": "boolean", "default": True}}},
+        },
+    ],
+    "definitions": {
+        "rest": {
+            "type": "object",
+            "default": {"tts_voice": "Amy", "api_version": "1.0"},
+            "properties": {
+                "api_version": {"type": "string", "default": "2.0"},
+                "first_page": {"type": "object", "properties": {"address": {"type": "string"}}},
+            },
+        }
+    },
+}
+
+
+def test_schema_defaults_read_allof_parts_but_not_conditional_ones() -> None:
+    from reconciler.configuration import schema_defaults
+
+    defaults = schema_defaults(SCHEMA)
+    assert defaults["g729"] is False  # an allOf part: every configuration's option
+    assert "fax" not in defaults  # a then-branch: only some configurations'
+    assert "description" not in defaults  # no default keyword: the schema doesn't say
+
+
+def test_an_option_default_wins_over_its_objects_default() -> None:
+    from reconciler.configuration import schema_defaults
+
+    assert schema_defaults(SCHEMA)["rest"] == {"tts_voice": "Amy", "api_version": "2.0"}
+
+
+def test_every_option_lists_the_unset_ones_as_null() -> None:
+    from reconciler.configuration import schema_defaults
+
+    defaults = schema_defaults(SCHEMA, every_option=True)
+    assert defaults["description"] is None
+    assert defaults["rest"]["first_page"] == {"address": None}
+
+
+def test_a_schema_without_default_keywords_has_no_defaults() -> None:
+    from reconciler.configuration import schema_defaults
+
+    bare = {"properties": {"a": {"type": "string"}, "b": {"properties": {"c": {}}}}}
+    assert schema_defaults(bare) == {}

@@ -268,7 +268,7 @@ class _Run:
             self.journal,
             self.view,
             policy=self.options.purchase_policy(),
-            pinned=self.desired.pinned,
+            desired=self.desired,
         )
         planned: list[Purchase] = self.plan.of(Purchase)
         jobs: list[Callable[[], Awaitable[PurchaseResult]]] = []

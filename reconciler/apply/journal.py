@@ -26,7 +26,7 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,31 +67,6 @@ def parse_time(value: Any) -> datetime | None:
 def new_id() -> str:
     """A short random id for a run or an operation."""
     return uuid.uuid4().hex[:12]
-
-
-def location_json(location: Location) -> dict[str, Any]:
-    return {
-        "country": location.country,
-        "state": location.state,
-        "region": location.region,
-        "did_type": location.did_type,
-    }
-
-
-def location_from_json(data: Any) -> Location | None:
-    if not isinstance(data, Mapping):
-        return None
-    country, region = data.get("country"), data.get("region")
-    if not isinstance(country, str) or not isinstance(region, str):
-        return None
-    state = data.get("state")
-    did_type = data.get("did_type")
-    return Location(
-        country=country,
-        region=region,
-        state=state if isinstance(state, str) else None,
-        did_type=did_type if isinstance(did_type, str) else "geographic",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +292,7 @@ class Journal:
                 if event == "resolved" or status in (SUCCEEDED, FAILED):
                     closed.add(op)
                 numbers = entry.get("numbers")
-                location = location_from_json(intents[op].get("location"))
+                location = Location.from_json(intents[op].get("location"))
                 if isinstance(numbers, list) and numbers and location is not None:
                     view.bought.append(
                         BoughtNumbers(
@@ -330,7 +305,7 @@ class Journal:
         for op, entry in intents.items():
             if op in closed:
                 continue
-            location = location_from_json(entry.get("location"))
+            location = Location.from_json(entry.get("location"))
             quantity = entry.get("quantity")
             before = entry.get("before")
             if location is None or not isinstance(quantity, int):

@@ -39,11 +39,10 @@ from reconciler.apply.journal import (
     UNKNOWN,
     Journal,
     JournalView,
-    location_json,
     new_id,
 )
 from reconciler.apply.ports import AculabApi
-from reconciler.desired.model import Location
+from reconciler.desired.model import DesiredState, Location
 from reconciler.errors import (
     ApiConnectionError,
     ApiError,
@@ -146,7 +145,7 @@ class Purchaser:
         view: JournalView,
         *,
         policy: PurchasePolicy = PurchasePolicy(),
-        pinned: Iterable[str] = (),
+        desired: DesiredState | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -154,9 +153,9 @@ class Purchaser:
         self.journal = journal
         self.view = view
         self.policy = policy
-        # Pinned numbers are outside every pool (DESIGN.md §2): one at a pool's location
-        # must not count toward it, or a pool short by one buys nothing.
-        self.pinned = frozenset(pinned)
+        # Which pool a live number belongs to is the desired state's rule (a pinned number
+        # at a pool's location must not count toward it, or a pool short by one buys nothing).
+        self.desired = desired if desired is not None else DesiredState()
         self._sleep = sleep
         self._clock = clock
 
@@ -182,9 +181,8 @@ class Purchaser:
 
     def _at(self, location: Location, listed: Mapping[str, LiveNumber]) -> set[str]:
         key = location.key()
-        return {
-            n for n, live in listed.items() if live.location.key() == key and n not in self.pinned
-        }
+        pool_key = self.desired.pool_key
+        return {n for n, live in listed.items() if pool_key(n, live.location) == key}
 
     def _misplaced(self, location: Location, listed: Mapping[str, LiveNumber]) -> list[str]:
         """Numbers the journal says were bought at ``location`` that the account lists at
@@ -197,7 +195,10 @@ class Purchaser:
                 continue
             for n in bought.numbers:
                 live = listed.get(n)
-                if live is not None and live.location.key() != key and n not in self.pinned:
+                if live is not None and self.desired.pool_key(n, live.location) not in (
+                    None,
+                    key,
+                ):
                     out.append(f"{n} ({live.location})")
         return sorted(set(out))
 
@@ -378,7 +379,7 @@ class Purchaser:
             address=purchase.address,
             action="purchase",
             pool=purchase.pool,
-            location=location_json(purchase.location),
+            location=purchase.location.as_json(),
             quantity=quantity,
             params=params,
             before=sorted(before),

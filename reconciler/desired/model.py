@@ -22,6 +22,9 @@ RelayAction = Literal["null-route", "email", "httpget", "httppost"]
 DID_TYPES: tuple[str, ...] = ("geographic", "national", "mobile", "tollfree")
 RELAY_ACTIONS: tuple[str, ...] = ("null-route", "email", "httpget", "httppost")
 
+# A Location's identity (Location.key()): country, state, region, did_type, compared folded.
+LocationKey = tuple[str, str, str, str]
+
 # A service configuration: the vendor's JSON with secrets wrapped.
 ServiceConfig = Mapping[str, Any]
 
@@ -54,7 +57,7 @@ class Location:
     state: str | None = None
     did_type: str = "geographic"
 
-    def key(self) -> tuple[str, str, str, str]:
+    def key(self) -> LocationKey:
         """Comparison key; names compare case-insensitively, as the vendor's do.
 
         The state is part of the identity of geographic numbers only: the vendor ignores it
@@ -67,6 +70,31 @@ class Location:
             (self.state or "").casefold() if self.did_type == "geographic" else "",
             self.region.casefold(),
             self.did_type,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The one JSON form of a location (plan files, the journal)."""
+        return {
+            "country": self.country,
+            "state": self.state,
+            "region": self.region,
+            "did_type": self.did_type,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Location | None:
+        """The location :meth:`as_json` wrote; None when ``data`` is not one."""
+        if not isinstance(data, Mapping):
+            return None
+        country, region = data.get("country"), data.get("region")
+        if not isinstance(country, str) or not isinstance(region, str):
+            return None
+        state, did_type = data.get("state"), data.get("did_type")
+        return cls(
+            country=country,
+            region=region,
+            state=state if isinstance(state, str) else None,
+            did_type=did_type if isinstance(did_type, str) else "geographic",
         )
 
     def __str__(self) -> str:
@@ -242,6 +270,25 @@ class DesiredState:
     drift_ignore: tuple[str, ...] = ()
     # The files the state was loaded from, for messages.
     sources: tuple[str, ...] = ()
+    _pools_at: Mapping[LocationKey, NumberPool] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        # Two pools never share a location (a validation error), so the index is exact.
+        index = {pool.location.key(): pool for pool in self.pools.values()}
+        object.__setattr__(self, "_pools_at", index)
+
+    def pool_key(self, number: str, location: Location) -> LocationKey | None:
+        """The identity of the pool a live number at ``location`` belongs to, declared or
+        not: its location's key. None for a pinned number: pinned numbers are outside every
+        pool (they don't count toward one and don't get its ``inbound:`` service)."""
+        return None if number in self.pinned else location.key()
+
+    def pool_of(self, number: str, location: Location) -> NumberPool | None:
+        """The declared pool a live number at ``location`` belongs to (see :meth:`pool_key`)."""
+        key = self.pool_key(number, location)
+        return None if key is None else self._pools_at.get(key)
 
     def services(self, kind: ServiceKind) -> Mapping[str, ServiceSpec]:
         return self.inbound_services if kind == "inbound" else self.outbound_services

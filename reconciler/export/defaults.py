@@ -1,8 +1,9 @@
 """Schema defaults: which options of a service configuration are worth writing down.
 
 The server's service schema (``GET /service/v1/schema/{kind}``, draft-07) gives each option's
-default. An exported service keeps only the options whose live value differs from it, so the
-YAML says what is special about each service and nothing else. Under ``mode: merge`` (the
+default (read by :func:`reconciler.configuration.schema_defaults`). An exported service
+keeps only the options whose live value differs from it, so the YAML says what is special
+about each service and nothing else. Under ``mode: merge`` (the
 default) an option left out is not managed, so leaving defaults out plans clean.
 """
 
@@ -12,67 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 _MISSING: Any = object()
-
-
-def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
-    """Follow a local ``$ref`` (``#/definitions/x``); anything else is returned unchanged."""
-    seen = 0
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and seen < 32:
-        ref: str = node["$ref"]
-        if not ref.startswith("#/"):
-            return node
-        target: Any = root
-        for part in ref[2:].split("/"):
-            if not isinstance(target, Mapping) or part not in target:
-                return node
-            target = target[part]
-        node = target
-        seen += 1
-    return node
-
-
-def _properties(node: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
-    """Every property an object schema declares, its ``allOf``/``anyOf``/``oneOf`` parts
-    included (the first declaration of a name wins)."""
-    props: dict[str, Any] = {}
-    stack: list[Any] = [node]
-    while stack:
-        current = _resolve(stack.pop(0), root)
-        if not isinstance(current, Mapping):
-            continue
-        for name, sub in (current.get("properties") or {}).items():
-            props.setdefault(name, sub)
-        for key in ("allOf", "anyOf", "oneOf"):
-            stack.extend(current.get(key) or ())
-        for key in ("then", "else"):
-            if key in current:
-                stack.append(current[key])
-    return props
-
-
-def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The default configuration a schema describes: each property's ``default``, and for an
-    object property without one, the defaults of its own properties (when it has any)."""
-
-    def walk(node: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, sub in _properties(node, schema).items():
-            sub = _resolve(sub, schema)
-            if not isinstance(sub, Mapping):
-                continue
-            nested = walk(sub)
-            default = sub.get("default", _MISSING)
-            if isinstance(default, Mapping) and nested:
-                # An object's own default and its options' defaults should agree; the
-                # options' are the finer, the object's fill what they don't name.
-                out[name] = {**default, **nested}
-            elif default is not _MISSING:
-                out[name] = default
-            elif nested:
-                out[name] = nested
-        return out
-
-    return walk(schema)
 
 
 def strip_defaults(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,8 +26,9 @@ from typing import Any
 
 import yaml
 
+from reconciler.configuration import schema_defaults
 from reconciler.desired.model import Location, ServiceKind
-from reconciler.export.defaults import schema_defaults, strip_defaults
+from reconciler.export.defaults import strip_defaults
 from reconciler.live.model import LiveNumber, LiveState
 from reconciler.secret import MASK, Secret, conceal, secret_url, url_has_password
 

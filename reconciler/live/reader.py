@@ -329,12 +329,10 @@ class _Reader:
         numbers belong to no pool (as the planner sees them): they neither count toward a
         pool nor get its ``inbound:`` service."""
         assert self.numbers is not None
-        pools = {p.location.key(): p for p in self.desired.pools.values()}
-        pinned = self.desired.pinned
         out: list[tuple[str, NumberPool]] = []
         for number, live in self.numbers.items():
-            pool = pools.get(live.location.key())
-            if pool is not None and number not in pinned:
+            pool = self.desired.pool_of(number, live.location)
+            if pool is not None:
                 out.append((number, pool))
         return out
 

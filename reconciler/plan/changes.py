@@ -198,15 +198,6 @@ class Change:
         raise NotImplementedError
 
 
-def _location_json(location: Location) -> dict[str, Any]:
-    return {
-        "country": location.country,
-        "state": location.state,
-        "region": location.region,
-        "did_type": location.did_type,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Purchase(Change):
     """Buy ``quantity`` numbers at the pool's location (one ``tel_purchase`` call).
@@ -270,7 +261,7 @@ class Purchase(Change):
         return {
             **self._head(),
             "pool": self.pool,
-            "location": _location_json(self.location),
+            "location": self.location.as_json(),
             "quantity": self.quantity,
             "allow_landline": self.allow_landline,
             "allow_cellular": self.allow_cellular,
@@ -285,7 +276,9 @@ class Purchase(Change):
 
     @classmethod
     def _from_json(cls, data: Mapping[str, Any]) -> Purchase:
-        loc = _mapping(data["location"])
+        location = Location.from_json(data["location"])
+        if location is None:
+            raise ValueError("not a location")
         inbound = None
         if data["inbound"] is not None:
             raw = _mapping(data["inbound"])
@@ -299,12 +292,7 @@ class Purchase(Change):
             )
         return cls(
             pool=str(data["pool"]),
-            location=Location(
-                country=str(loc["country"]),
-                region=str(loc["region"]),
-                state=None if loc["state"] is None else str(loc["state"]),
-                did_type=str(loc["did_type"]),
-            ),
+            location=location,
             quantity=int(data["quantity"]),
             allow_landline=bool(data["allow_landline"]),
             allow_cellular=bool(data["allow_cellular"]),

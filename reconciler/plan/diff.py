@@ -128,51 +128,6 @@ def minimal_patch(projected: Config, declared: Config) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- replace
 
 
-def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The default configuration a JSON Schema describes: every ``properties`` entry with a
-    ``default``, recursively (local ``$ref``s followed)."""
-    return _defaults_of(schema, schema, depth=0)
-
-
-def _resolve(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    for _ in range(32):  # a bound against reference cycles
-        ref = node.get("$ref")
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            return node
-        target: Any = root
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, Mapping) or part not in target:
-                return node
-            target = target[part]
-        if not isinstance(target, Mapping):
-            return node
-        node = target
-    return node
-
-
-def _defaults_of(node: Mapping[str, Any], root: Mapping[str, Any], *, depth: int) -> dict[str, Any]:
-    node = _resolve(node, root)
-    props = node.get("properties")
-    out: dict[str, Any] = {}
-    if not isinstance(props, Mapping) or depth > 16:
-        return out
-    for key, sub in props.items():
-        if not isinstance(sub, Mapping):
-            continue
-        sub = _resolve(sub, root)
-        nested = _defaults_of(sub, root, depth=depth + 1)
-        if "default" in sub:
-            value = sub["default"]
-            if isinstance(value, Mapping) and nested:
-                out[key] = deep_merge(nested, value)
-            else:
-                out[key] = value
-        elif nested:
-            out[key] = nested
-    return out
-
-
 def _is_unset(value: Any) -> bool:
     if value is None or value == "" or value == []:
         return True

@@ -54,6 +54,7 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
 
+from reconciler.configuration import schema_defaults
 from reconciler.desired.model import DesiredState, NumberPool, Origin, ServiceKind, ServiceSpec
 from reconciler.desired.numbers import likely_meant
 from reconciler.errors import PlanError
@@ -70,7 +71,7 @@ from reconciler.plan.changes import (
     Release,
     UpdateService,
 )
-from reconciler.plan.diff import compare_merge, compare_replace, schema_defaults
+from reconciler.plan.diff import compare_merge, compare_replace
 from reconciler.plan.preflight import check_purchase
 
 SERVICE_KINDS: tuple[ServiceKind, ...] = ("inbound", "outbound")
@@ -163,12 +164,11 @@ class _Planner:
                 "get the number back with the vendor"
             )
 
-        by_location = {pool.location.key(): pool for pool in desired.pools.values()}
         members: dict[str, list[LiveNumber]] = {name: [] for name in desired.pools}
         for number, num in live.numbers.items():
             if number in desired.pinned:
                 continue
-            pool = by_location.get(num.location.key())
+            pool = desired.pool_of(number, num.location)
             if pool is not None:
                 members[pool.name].append(num)
             elif (

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from reconciler.configuration import deep_merge
+from reconciler.configuration import deep_merge, schema_defaults
 from reconciler.schemas import schemas_dir
 
 Kind = Literal["inbound", "outbound"]
@@ -61,54 +61,20 @@ def schema_text(kind: Kind) -> bytes:
     return json.dumps(service_schema(kind)).encode()
 
 
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        node: Any = root
-        for part in ref[2:].split("/"):
-            node = node[part]
-        return _resolve(node, root)
-    return schema
-
-
-def _fill(schema: Mapping[str, Any], root: Mapping[str, Any], given: Any) -> Any:
-    """``given`` with every option it omits set to its default, recursively."""
-    schema = _resolve(schema, root)
-    properties = schema.get("properties")
-    if not isinstance(properties, Mapping) or not isinstance(given, Mapping):
-        return copy.deepcopy(given)
-    out: dict[str, Any] = {}
-    for name, sub in properties.items():
-        if name in given:
-            out[name] = _fill(sub, root, given[name])
-        else:
-            out[name] = default_of(sub, root)
-    for name, value in given.items():  # unknown options stay, for validation to name them
-        if name not in out:
-            out[name] = copy.deepcopy(value)
-    return out
-
-
-def default_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
-    """The default value of an option (objects: built from their properties)."""
-    schema = _resolve(schema, root)
-    if isinstance(schema.get("properties"), Mapping):
-        return _fill(schema, root, {})
-    return copy.deepcopy(schema.get("default"))
+@functools.cache
+def _every_option(kind: Kind) -> dict[str, Any]:
+    return schema_defaults(service_schema(kind), every_option=True)
 
 
 def defaults(kind: Kind) -> dict[str, Any]:
-    """A full configuration with every option at its default."""
-    schema = service_schema(kind)
-    result: dict[str, Any] = _fill(schema, schema, {})
-    return result
+    """A full configuration with every option at its default (unset options ``None``)."""
+    return copy.deepcopy(_every_option(kind))
 
 
 def fill_defaults(kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
-    """What a write stores: the body, every omitted option at its default."""
-    schema = service_schema(kind)
-    result: dict[str, Any] = _fill(schema, schema, body)
-    return result
+    """What a write stores: the body, every omitted option at its default (the one reading of
+    the schema's defaults, :func:`reconciler.configuration.schema_defaults`)."""
+    return copy.deepcopy(deep_merge(_every_option(kind), body))
 
 
 def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

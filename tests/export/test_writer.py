@@ -7,8 +7,9 @@ from typing import Any
 import yaml
 
 from export.snapshots import whole_account
+from reconciler.configuration import schema_defaults
 from reconciler.desired.model import Location
-from reconciler.export.defaults import schema_defaults, strip_defaults
+from reconciler.export.defaults import strip_defaults
 from reconciler.export.writer import FILES, build_export, pool_names
 from reconciler.live.model import LiveNumber, LiveRelayRoute, LiveState
 from reconciler.secret import Secret, conceal

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from reconciler.configuration import deep_merge, schema_defaults
 from reconciler.desired.model import DesiredState
 from reconciler.live.model import LiveNumber, LiveRelayRoute, LiveService, LiveState
 from reconciler.plan.changes import (
@@ -17,7 +18,6 @@ from reconciler.plan.changes import (
     Release,
     UpdateService,
 )
-from reconciler.plan.diff import deep_merge, schema_defaults
 from reconciler.plan.planner import make_plan
 
 from .factory import rich

@@ -159,7 +159,7 @@ FULL_DEFAULTS = {
 
 def as_read(declared: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """What the server reads back after a PUT of ``declared``: every option present."""
-    from reconciler.plan.diff import deep_merge
+    from reconciler.configuration import deep_merge
 
     config = deep_merge(FULL_DEFAULTS, declared)
     config.update(changes)
@@ -232,7 +232,7 @@ def test_replace_mode_without_the_schema_compares_declared_keys_and_warns() -> N
 
 
 def test_replace_mode_reads_defaults_through_refs() -> None:
-    from reconciler.plan.diff import schema_defaults
+    from reconciler.configuration import schema_defaults
 
     assert schema_defaults(OUTBOUND_SCHEMA) == FULL_DEFAULTS
 
