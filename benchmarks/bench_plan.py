@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import gc
 import json
 import statistics
@@ -23,8 +24,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from reconciler.configuration import deep_merge
 from reconciler.desired.model import (
     DesiredState,
     Location,
@@ -38,7 +40,7 @@ from reconciler.desired.model import (
     ServiceSpec,
 )
 from reconciler.live.model import Catalogue, LiveNumber, LiveRelayRoute, LiveService, LiveState
-from reconciler.plan.diff import deep_merge, schema_defaults
+from reconciler.plan.diff import schema_defaults
 from reconciler.plan.planner import make_plan
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.plan.saved import save_plan
@@ -174,7 +176,7 @@ def generate(differ: float, scale: float = 1.0) -> tuple[DesiredState, LiveState
                 "rest": {"first_page": {"address": address}},
             }
         )
-        mode = "replace" if s % 2 else "merge"
+        mode: Literal["merge", "replace"] = "replace" if s % 2 else "merge"
         outbound_specs[name] = ServiceSpec(
             "outbound", name, declared, mode=mode, ignore_changes=("rest.tts_voice",), origin=origin
         )
@@ -259,7 +261,7 @@ def main() -> None:
     )
     for label, differ, target in (("nothing differs", 0.0, 1.0), ("10% differ", 0.1, 2.0)):
         desired, live = generate(differ)
-        best, median, plan = _time(lambda d=desired, lv=live: make_plan(d, lv), args.repeat)
+        best, median, plan = _time(functools.partial(make_plan, desired, live), args.repeat)
         c = plan.counts()
         verdict = "ok" if median < target else "OVER TARGET"
         print(

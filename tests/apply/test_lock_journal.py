@@ -194,6 +194,7 @@ def test_a_failed_write_stops_every_later_record(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     journal = Journal(path)
     journal.record("run_start")
+    assert journal._fd is not None
     os.close(journal._fd)  # the disk goes away under us
     with pytest.raises(JournalError, match="cannot write to the journal"):
         journal.record("intent", op="a")

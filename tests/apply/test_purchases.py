@@ -166,7 +166,7 @@ def test_unprovable_outcome_stops_without_buying_and_stays_unresolved(setup: Set
             setup.fake.list_failures = 1
         return await original(**kw)  # type: ignore[arg-type]
 
-    setup.fake.list_numbers = failing_after_first  # type: ignore[method-assign]
+    setup.fake.list_numbers = failing_after_first  # type: ignore[method-assign,assignment]
     result = setup.buy(purchase(2))
 
     assert not result.succeeded

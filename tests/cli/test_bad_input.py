@@ -105,7 +105,9 @@ def test_server_errors_name_the_call_and_change_nothing(
     tmp_path: Path, sim: tuple[Simulator, str], status: int
 ) -> None:
     simulator, base_url = sim
-    simulator.faults = Faults(error_rate={"GET /service/v1/outbound": 1.0}, error_statuses=[status])
+    simulator.faults = Faults(
+        error_rate={"GET /service/v1/outbound": 1.0}, error_statuses=(status,)
+    )
     desired = _account(tmp_path / "x.yaml", base_url)
     run = _run(tmp_path, "drift", str(desired), **_env())
     _assert_error(run, "GET /service/v1/outbound", f"answered {status}", "nothing was changed")

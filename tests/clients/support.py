@@ -71,7 +71,7 @@ def reply(status: int = 200, **kw: object) -> Handler:
 
 def fail(exc: type[Exception], message: str = "boom") -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
-        raise exc(message)  # type: ignore[call-arg]
+        raise exc(message)
 
     return handler
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -331,9 +331,11 @@ def test_retries_win_through_30_percent_503s(sim: Simulator, running: RunningSim
     sim.faults = Faults(error_rate=0.3, error_statuses=(503,), seed=11)
 
     async def go(c: AculabClient) -> list[Any]:
-        reads = [c.read_service("inbound", "441908538007") for _ in range(30)]
+        reads: list[Coroutine[Any, Any, Any]] = [
+            c.read_service("inbound", "441908538007") for _ in range(30)
+        ]
         reads += [c.supported_regions("Canada", "Manitoba") for _ in range(30)]
-        return await asyncio.gather(*reads)
+        return list(await asyncio.gather(*reads))
 
     results = with_aculab(running, go, retry=fast_retry(attempts=12))
     assert len(results) == 60

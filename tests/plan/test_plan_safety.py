@@ -7,6 +7,7 @@ import pytest
 from reconciler.desired.model import SafetyLimits
 from reconciler.errors import EXIT_REFUSED, SafetyRefusal
 from reconciler.plan.changes import (
+    Change,
     CreateService,
     DeleteService,
     Plan,
@@ -30,7 +31,7 @@ def make(
     creates: int = 0,
     managed: int = 10,
 ) -> Plan:
-    changes = []
+    changes: list[Change] = []
     if purchase:
         changes.append(Purchase(pool="p", location=location(), quantity=purchase))
     changes += [CreateService("inbound", f"c{i}", {}) for i in range(creates)]
