@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.configuration import deep_merge
+from reconciler.configuration import deep_merge, schema_defaults
 from reconciler.desired.model import (
     DesiredState,
     Location,
@@ -40,7 +40,6 @@ from reconciler.desired.model import (
     ServiceSpec,
 )
 from reconciler.live.model import Catalogue, LiveNumber, LiveRelayRoute, LiveService, LiveState
-from reconciler.plan.diff import schema_defaults
 from reconciler.plan.planner import make_plan
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.plan.saved import save_plan
