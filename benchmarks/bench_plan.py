@@ -42,6 +42,7 @@ from reconciler.desired.model import (
 from reconciler.live.model import Catalogue, LiveNumber, LiveRelayRoute, LiveService, LiveState
 from reconciler.plan.planner import make_plan
 from reconciler.plan.render import render_json, render_markdown, render_text
+from reconciler.plan.safety import Verdict
 from reconciler.plan.saved import save_plan
 from reconciler.secret import Secret, conceal
 
@@ -267,10 +268,11 @@ def main() -> None:
             f"make_plan, {label:15}: best {best:.3f} s, median {median:.3f} s "
             f"(target < {target:.0f} s: {verdict}); {len(plan.changes):,} changes {c}"
         )
+    blocked = Verdict()
     for name, render in (
-        ("render_text", lambda: render_text(plan, color=False)),
-        ("render_json", lambda: render_json(plan)),
-        ("render_markdown", lambda: render_markdown(plan)),
+        ("render_text", lambda: render_text(plan, blocked, color=False)),
+        ("render_json", lambda: render_json(plan, blocked)),
+        ("render_markdown", lambda: render_markdown(plan, blocked)),
     ):
         best, median, _ = _time(render, args.repeat)
         print(f"{name:15} (10% plan): best {best:.3f} s, median {median:.3f} s")

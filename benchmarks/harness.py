@@ -541,7 +541,7 @@ def phase_apply(options: Options, results: Results, work: Path) -> None:
         desired = scenario.desired
         before = read_and_plan(sim, desired, options.concurrency)
         plan = before.plan
-        refusals = check_safety(plan, desired.safety, allow_release=True, force=False)
+        refusals = check_safety(plan, desired.safety, allow_release=True, force=False).messages
         if refusals:
             raise RuntimeError(f"the apply scenario is refused: {refusals}")
         aculab, aql = accounts(sim.base_url)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from reconciler.desired.model import DesiredState
     from reconciler.live.model import LiveState
     from reconciler.plan.changes import Plan
+    from reconciler.plan.safety import Verdict
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -236,14 +237,14 @@ async def _read_live(session: Session, desired: DesiredState) -> LiveState:
         progress.close()
 
 
-def _render(plan: Plan, fmt: str, settings: Settings, *, allow_release: bool = False) -> str:
+def _render(plan: Plan, verdict: Verdict, fmt: str, settings: Settings) -> str:
     from reconciler.plan.render import render_json, render_markdown, render_text
 
     if fmt == "json":
-        return render_json(plan)
+        return render_json(plan, verdict)
     if fmt == "markdown":
-        return render_markdown(plan)
-    return render_text(plan, color=use_color(settings), allow_release=allow_release)
+        return render_markdown(plan, verdict)
+    return render_text(plan, verdict, color=use_color(settings))
 
 
 FORMAT_OPTION = click.option(
@@ -347,7 +348,8 @@ def plan(
         from reconciler.plan.saved import save_plan
 
         save_plan(the_plan, out)
-    click.echo(_render(the_plan, fmt, settings))
+    verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
+    click.echo(_render(the_plan, verdict, fmt, settings))
     if out is not None:
         click.echo(
             f"Saved this plan to {out}; apply it with `reconciler apply {path} --plan {out}`.",
@@ -355,7 +357,7 @@ def plan(
         )
     # Blocked releases are shown in the plan itself; here only the limits that would make
     # apply refuse without --force.
-    refusals = check_safety(the_plan, loaded.state.safety, allow_release=True, force=False)
+    refusals = verdict.overridable("--force")
     if refusals:
         for r in refusals:
             click.echo(f"Refused: {r}", err=True)
@@ -428,7 +430,7 @@ def apply(
     from reconciler.apply.report import render_report_json, render_report_text
     from reconciler.errors import ConfigError
     from reconciler.plan.planner import make_plan
-    from reconciler.plan.safety import enforce_safety
+    from reconciler.plan.safety import check_safety, enforce_safety
 
     settings = _settings(ctx)
     out_json = fmt == "json"
@@ -455,8 +457,9 @@ def apply(
             from reconciler.apply.freshness import check_saved_plan
 
             check_saved_plan(saved, the_plan, live)
-        click.echo(_render(the_plan, "text", settings, allow_release=allow_release), err=out_json)
-        enforce_safety(the_plan, desired.safety, allow_release=allow_release, force=force)
+        verdict = check_safety(the_plan, desired.safety, allow_release=allow_release, force=force)
+        click.echo(_render(the_plan, verdict, "text", settings), err=out_json)
+        enforce_safety(verdict)
         journal = Journal(settings.workdir / JOURNAL_NAME)
         unsettled = bool(journal.view().unresolved) and not dry_run
         if the_plan.is_empty and not unsettled:

@@ -17,14 +17,6 @@ from reconciler.secret import Secret, json_default, to_jsonable
 
 FORMAT_VERSION = 1
 
-_MARKS = {
-    "update_service": "~",
-    "modify_relay": "~",
-    "create_service": "+",
-    "purchase": "+",
-    "delete_service": "-",
-    "release": "-",
-}
 _COLORS = {"~": "yellow", "+": "green", "-": "red"}
 
 
@@ -79,7 +71,7 @@ def render_text(report: DriftReport, *, color: bool = False) -> str:
             )
         )
         for item in report.items:
-            mark = _MARKS.get(item.kind, "~")
+            mark = item.mark
             lines.append("")
             lines.append(
                 style(f"{mark} {item.address}", fg=_COLORS[mark], bold=True)
@@ -195,7 +187,7 @@ def render_markdown(report: DriftReport) -> str:
         lines.append("| | Resource | Field | Live | Declared |")
         lines.append("|---|---|---|---|---|")
         for item in report.items:
-            mark = _MARKS.get(item.kind, "~")
+            mark = item.mark
             if not item.fields:
                 lines.append(f"| {mark} | {_code(item.address)} | | {_md(item.summary)} | |")
             for f in item.fields:

@@ -15,18 +15,8 @@ from typing import Any
 
 from reconciler.drift.ignore import IgnoreRule, first_match, parse_rules
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
-from reconciler.plan.changes import (
-    Change,
-    CreateService,
-    DeleteService,
-    FieldChange,
-    ModifyRelay,
-    Plan,
-    Purchase,
-    Release,
-    UpdateService,
-)
-from reconciler.secret import Secret, conceal
+from reconciler.plan.changes import Change, FieldChange, Plan
+from reconciler.secret import conceal
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +44,7 @@ class DriftItem:
 
     address: str
     kind: str  # the change kind of the plan: update_service, purchase, ...
+    mark: str  # the change's mark: + ~ -
     resource: str  # "inbound service", "pool", ...
     summary: str
     remedy: str
@@ -101,112 +92,17 @@ class DriftReport:
 # --------------------------------------------------------------------------- per change
 
 
-def _service_noun(kind: str) -> str:
-    return f"{kind} service"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _fields_differ(n: int) -> str:
-    verb = "differs" if n == 1 else "differ"
-    return f"{_plural(n, 'field')} {verb} from the declared configuration"
-
-
-def _describe(change: Change) -> DriftItem:
-    """The drift one change stands for (before ignore rules)."""
-    if isinstance(change, UpdateService):
-        fields = tuple(_field(fc) for fc in change.diff)
-        paths = ", ".join(fc.path for fc in change.diff)
-        how = (
-            f"PATCH {paths}"
-            if change.method == "PATCH"
-            else f"PUT the whole declared configuration ({paths} differ)"
-        )
-        return DriftItem(
-            address=change.address,
-            kind=change.kind,
-            resource=_service_noun(change.service_kind),
-            summary=_fields_differ(len(fields)),
-            remedy=f"apply would {how}",
-            fields=fields,
-        )
-    if isinstance(change, CreateService):
-        return DriftItem(
-            address=change.address,
-            kind=change.kind,
-            resource=_service_noun(change.service_kind),
-            summary="declared, but missing from the account",
-            remedy="apply would create it (PUT) with the declared configuration",
-        )
-    if isinstance(change, DeleteService):
-        return DriftItem(
-            address=change.address,
-            kind=change.kind,
-            resource=_service_noun(change.service_kind),
-            summary=(
-                f"on the account, but not declared (prune.{change.service_kind}_services is on)"
-            ),
-            remedy="apply would delete it",
-        )
-    if isinstance(change, Purchase):
-        have = len(change.existing)
-        want = have + change.quantity
-        return DriftItem(
-            address=change.address,
-            kind=change.kind,
-            resource="pool",
-            summary=f"has {have} of {want} numbers at {change.location}",
-            remedy=f"apply would buy {_plural(change.quantity, 'number')} there (tel_purchase)",
-            fields=(DriftField("count", "change", have, want),),
-        )
-    if isinstance(change, Release):
-        return DriftItem(
-            address=change.address,
-            kind=change.kind,
-            resource="number",
-            summary=change.reason,
-            remedy=(
-                "apply --allow-release would release it (irreversible); "
-                "without --allow-release apply refuses the plan (exit 3)"
-            ),
-            blocked=True,
-        )
-    if isinstance(change, ModifyRelay):
-        relay_fields: list[DriftField] = []
-        if change.old_action != change.new_action:
-            relay_fields.append(
-                DriftField("action", "change", change.old_action, change.new_action)
-            )
-        if tuple(change.old_detail) != tuple(change.new_detail):
-            relay_fields.append(
-                DriftField(
-                    "detail",
-                    "change",
-                    _masked(list(change.old_detail)),
-                    _masked(list(change.new_detail)),
-                )
-            )
-        remedy = f"apply would set it to {change.new_action}"
-        if change.new_detail:
-            remedy += " " + ",".join(_shown(d) for d in _masked(list(change.new_detail)))
-        if change.mvno_takeover:
-            remedy += " (this stops delivery to the number's MVNO SIM)"
-        return DriftItem(
-            address=change.address,
-            kind=change.kind,
-            resource="relay route",
-            summary="differs from the declared route",
-            remedy=remedy,
-            fields=tuple(relay_fields),
-        )
-    return DriftItem(  # a change type added later: still reported, never dropped
+def _describe(change: Change, fields: Sequence[FieldChange]) -> DriftItem:
+    """The drift ``change`` stands for, with the ``fields`` no ignore rule silenced."""
+    return DriftItem(
         address=change.address,
         kind=change.kind,
-        resource=change.kind.replace("_", " "),
-        summary="differs",
-        remedy=f"apply would {change.kind.replace('_', ' ')}",
+        mark=change.mark,
+        resource=change.resource,
+        summary=change.finding(len(fields)),
+        remedy=change.remedy,
+        fields=tuple(_field(fc) for fc in fields),
+        blocked=change.irreversible,
     )
 
 
@@ -214,10 +110,6 @@ def _masked(value: Any, path: str = "") -> Any:
     """``value`` with every secret wrapped, whatever upstream did: plain strings under a
     secret key and URLs with a password (a relay route's detail comes from aql as text)."""
     return conceal(value, key=path.rsplit(".", 1)[-1] if path else None)
-
-
-def _shown(value: Any) -> str:
-    return value.display if isinstance(value, Secret) else str(value)
 
 
 def _field(fc: FieldChange) -> DriftField:
@@ -245,36 +137,22 @@ def detect_drift(plan: Plan, ignore: Iterable[str] = ()) -> DriftReport:
     items: list[DriftItem] = []
     silenced: list[Silenced] = []
     for change in plan.changes:
-        item = _describe(change)
-        rule = first_match(rules, item.address)
+        rule = first_match(rules, change.address)
         if rule is not None:
             used.add(rule.pattern)
-            silenced.append(Silenced(item.address, None, rule.pattern))
+            silenced.append(Silenced(change.address, None, rule.pattern))
             continue
-        if item.fields:
-            kept: list[DriftField] = []
-            for f in item.fields:
-                rule = first_match(rules, item.address, f.path)
-                if rule is None:
-                    kept.append(f)
-                else:
-                    used.add(rule.pattern)
-                    silenced.append(Silenced(item.address, f.path, rule.pattern))
-            if not kept:
-                continue
-            if len(kept) != len(item.fields):
-                item = DriftItem(
-                    address=item.address,
-                    kind=item.kind,
-                    resource=item.resource,
-                    summary=item.summary
-                    if item.kind != "update_service"
-                    else _fields_differ(len(kept)),
-                    remedy=item.remedy,
-                    fields=tuple(kept),
-                    blocked=item.blocked,
-                )
-        items.append(item)
+        kept: list[FieldChange] = []
+        for fc in change.fields:
+            rule = first_match(rules, change.address, fc.path)
+            if rule is None:
+                kept.append(fc)
+            else:
+                used.add(rule.pattern)
+                silenced.append(Silenced(change.address, fc.path, rule.pattern))
+        if change.fields and not kept:
+            continue
+        items.append(_describe(change, kept))
     return DriftReport(
         items=tuple(items),
         silenced=tuple(silenced),

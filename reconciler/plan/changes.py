@@ -19,14 +19,30 @@ secrets it cannot restore become :class:`RedactedSecret`, which refuses to be re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, cast
+from types import UnionType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from reconciler.desired.model import Location, PoolInbound, SafetyLimits, ServiceKind
 from reconciler.errors import PlanFileError
 from reconciler.secret import MASK, Secret, conceal, to_jsonable
+
+if TYPE_CHECKING:
+    from reconciler.plan.safety import Verdict
 
 Action = Literal["add", "change", "remove"]
 
@@ -90,13 +106,24 @@ def restore(value: Any) -> Any:
     return value
 
 
+# ----------------------------------------------------------------------------- JSON codecs
+#
+# A change's JSON form is written from its dataclass fields, each through the codec of its
+# type (:func:`_codec_for`), under its own name or the dotted ``json`` name of its field
+# metadata (``old.action``). One registry of kinds (:data:`CHANGE_KINDS`) reads it back.
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    dump: Callable[[Any], Any]
+    load: Callable[[Any], Any]
+
+
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(Decimal("0.01")))
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
+def _decimal(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise ValueError(f"a price must be a string, not {type(value).__name__}")
     return Decimal(value)
@@ -114,12 +141,108 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], value)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _location(value: Any) -> Location:
+    location = Location.from_json(value)
+    if location is None:
+        raise ValueError("not a location")
+    return location
+
+
+def _inbound_json(inbound: PoolInbound) -> dict[str, Any]:
+    return {
+        "mode": inbound.mode,
+        "ignore_changes": list(inbound.ignore_changes),
+        "config": public(inbound.config),
+    }
+
+
+def _inbound(value: Any) -> PoolInbound:
+    raw = _mapping(value)
+    mode = raw["mode"]
+    if mode not in ("merge", "replace"):
+        raise ValueError(f"unknown service mode {mode!r}")
+    return PoolInbound(
+        config=_mapping(restore(raw["config"])),
+        mode=mode,
+        ignore_changes=_str_tuple(raw["ignore_changes"]),
+    )
+
+
+def _one_of(allowed: tuple[Any, ...]) -> Callable[[Any], Any]:
+    def load(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueError(f"unknown value {value!r} (expected one of {list(allowed)})")
+        return value
+
+    return load
+
+
+def _field_changes(value: Any) -> tuple[FieldChange, ...]:
+    if not isinstance(value, list):
+        raise ValueError("diff must be a list")
+    return tuple(FieldChange.from_json(_mapping(d)) for d in value)
+
+
+_SIMPLE_CODECS: dict[Any, _Codec] = {
+    str: _Codec(_same, str),
+    int: _Codec(_same, int),
+    bool: _Codec(_same, bool),
+    Decimal: _Codec(_money, _decimal),
+    Location: _Codec(Location.as_json, _location),
+    PoolInbound: _Codec(_inbound_json, _inbound),
+}
+
+
+def _codec_for(hint: Any) -> _Codec:
+    """The codec of a change field's type. A type without one is a programming error, raised
+    when the change type is registered (at import), never while reading a plan."""
+    if hint in _SIMPLE_CODECS:
+        return _SIMPLE_CODECS[hint]
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType) and type(None) in args and len(args) == 2:
+        inner = _codec_for(next(a for a in args if a is not type(None)))
+        return _Codec(
+            lambda v: None if v is None else inner.dump(v),
+            lambda v: None if v is None else inner.load(v),
+        )
+    if origin is Literal:
+        return _Codec(_same, _one_of(args))
+    if origin is tuple and args == (str, ...):
+        # A relay route's detail may be a URL with a password: written masked.
+        return _Codec(lambda v: public(list(v)), _str_tuple)
+    if origin is tuple and args == (FieldChange, ...):
+        return _Codec(lambda v: [d.as_json() for d in v], _field_changes)
+    if origin is Mapping:
+        return _Codec(public, lambda v: _mapping(restore(v)))
+    raise TypeError(f"no JSON codec for a change field of type {hint!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldCodec:
+    name: str
+    path: tuple[str, ...]
+    codec: _Codec
+
+
+def _json_name(name: str) -> Any:
+    """Field metadata: the field's dotted name in the JSON form (``old.action``)."""
+    return field(metadata={"json": name})
+
+
+# ----------------------------------------------------------------------------- changes
+
+
 @dataclass(frozen=True, slots=True)
 class FieldChange:
-    """One field of a service that differs: ``path`` is dotted (``rest.first_page.address``).
+    """One field that differs: ``path`` is dotted (``rest.first_page.address``).
 
-    ``old``/``new`` may hold :class:`~reconciler.secret.Secret` values; renderers show them
-    as ``(sensitive)``. ``old`` is None for ``add``, ``new`` is None for ``remove``.
+    ``old`` is the live value, ``new`` the declared one; either may hold
+    :class:`~reconciler.secret.Secret` values, which renderers show masked. ``old`` is None
+    for ``add``, ``new`` is None for ``remove``.
     """
 
     path: str
@@ -153,17 +276,61 @@ class FieldChange:
         )
 
 
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _fields_differ(n: int) -> str:
+    return (
+        f"{_plural(n, 'field')} {'differs' if n == 1 else 'differ'} from the declared configuration"
+    )
+
+
+# Every change kind by its JSON name, and the codecs of its fields (filled by
+# :func:`change_kind`).
+CHANGE_KINDS: dict[str, type[Change]] = {}
+_CODECS: dict[type[Change], tuple[_FieldCodec, ...]] = {}
+
+C = TypeVar("C", bound="type[Change]")
+
+
+def change_kind(cls: C) -> C:
+    """Register a change type: its ``kind`` names it in JSON, its fields are written through
+    the codecs of their types."""
+    hints = get_type_hints(cls)
+    _CODECS[cls] = tuple(
+        _FieldCodec(
+            f.name, tuple(f.metadata.get("json", f.name).split(".")), _codec_for(hints[f.name])
+        )
+        for f in dataclasses.fields(cls)
+    )
+    CHANGE_KINDS[cls.kind] = cls
+    return cls
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    """Base of every change. ``kind`` is the JSON name; ``mark`` the text mark (+ ~ -).
+    """Base of every change: what renderers, drift and the journal read, whatever the kind.
 
-    Extension point: a new kind of change subclasses this, defines ``kind``, ``mark``,
-    ``address``, ``depends_on``, ``as_json`` and ``from_json``, and takes its place in
-    :data:`APPLY_ORDER` and :data:`CHANGE_TYPES`.
+    - ``kind`` is the JSON name, ``mark`` the text mark (+ ~ -), ``address`` the name of the
+      resource (``inbound:sales``), ``resource`` its noun (``inbound service``);
+    - ``headline`` says what apply does in a few words (``update (PATCH)``), ``summary`` in
+      one line for a table, ``facts`` in lines above the field diffs;
+    - ``fields`` are the field diffs, live (``old``) to declared (``new``); ``config`` is a
+      configuration apply creates (shown whole, under ``config_title`` when there is one);
+      ``cautions`` are shown after them;
+    - ``finding`` is how the live account differs (drift), ``remedy`` what apply would do;
+    - ``irreversible``: apply does it only with ``--allow-release``
+      (:class:`reconciler.plan.safety.Verdict` says whether it is blocked).
+
+    Extension point: a new kind subclasses this as a frozen dataclass registered with
+    :func:`change_kind` (fields of a type :func:`_codec_for` knows), defines the properties
+    above, and takes its place in :data:`APPLY_ORDER`.
     """
 
     kind: ClassVar[str] = "change"
     mark: ClassVar[str] = "~"
+    irreversible: ClassVar[bool] = False
 
     @property
     def address(self) -> str:
@@ -173,31 +340,83 @@ class Change:
     def depends_on(self) -> tuple[str, ...]:
         return ()
 
-    def _head(self) -> dict[str, Any]:
-        return {
+    @property
+    def resource(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def headline(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def summary(self) -> str:
+        return ""
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def fields(self) -> tuple[FieldChange, ...]:
+        return ()
+
+    @property
+    def config(self) -> Mapping[str, Any] | None:
+        return None
+
+    @property
+    def config_title(self) -> str | None:
+        return None
+
+    @property
+    def cautions(self) -> tuple[str, ...]:
+        return ()
+
+    def finding(self, fields_shown: int) -> str:
+        """How the live account differs, when ``fields_shown`` of :attr:`fields` are shown
+        (drift's ignore rules may silence some)."""
+        raise NotImplementedError
+
+    @property
+    def remedy(self) -> str:
+        raise NotImplementedError
+
+    def extra_json(self) -> dict[str, Any]:
+        """Keys of the JSON form computed from the fields (written, never read back)."""
+        return {}
+
+    def as_json(self) -> dict[str, Any]:
+        """The change's JSON form, secrets masked."""
+        data: dict[str, Any] = {
             "kind": self.kind,
             "address": self.address,
             "depends_on": list(self.depends_on),
         }
-
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        """The change's JSON form, secrets masked."""
-        raise NotImplementedError
+        for fc in _CODECS[type(self)]:
+            target = data
+            for part in fc.path[:-1]:
+                target = target.setdefault(part, {})
+            target[fc.path[-1]] = fc.codec.dump(getattr(self, fc.name))
+        data.update(self.extra_json())
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Change:
         """Read a change back from its JSON form (raises KeyError/ValueError/TypeError)."""
         kind = data["kind"]
-        for change_type in CHANGE_TYPES:
-            if change_type.kind == kind:
-                return change_type._from_json(data)
-        raise ValueError(f"unknown change kind {kind!r}")
+        change_type = CHANGE_KINDS.get(kind)
+        if change_type is None:
+            raise ValueError(f"unknown change kind {kind!r}")
+        values: dict[str, Any] = {}
+        for fc in _CODECS[change_type]:
+            value: Any = data
+            for part in fc.path:
+                value = _mapping(value)[part]
+            values[fc.name] = fc.codec.load(value)
+        return change_type(**values)
 
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> Change:
-        raise NotImplementedError
 
-
+@change_kind
 @dataclass(frozen=True, slots=True)
 class Purchase(Change):
     """Buy ``quantity`` numbers at the pool's location (one ``tel_purchase`` call).
@@ -250,67 +469,77 @@ class Purchase(Change):
             params["allow_payphone"] = str(self.allow_payphone)
         return params
 
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        inbound = None
-        if self.inbound is not None:
-            inbound = {
-                "mode": self.inbound.mode,
-                "ignore_changes": list(self.inbound.ignore_changes),
-                "config": public(self.inbound.config),
-            }
-        return {
-            **self._head(),
-            "pool": self.pool,
-            "location": self.location.as_json(),
-            "quantity": self.quantity,
-            "allow_landline": self.allow_landline,
-            "allow_cellular": self.allow_cellular,
-            "allow_payphone": self.allow_payphone,
-            "regulation_address": self.regulation_address,
-            "params": self.purchase_params(),
-            "inbound": inbound,
-            "unit_price": _money(self.unit_price),
-            "price_estimated": self.price_estimated,
-            "existing": list(self.existing),
-        }
+    def extra_json(self) -> dict[str, Any]:
+        return {"params": self.purchase_params()}
 
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> Purchase:
-        location = Location.from_json(data["location"])
-        if location is None:
-            raise ValueError("not a location")
-        inbound = None
-        if data["inbound"] is not None:
-            raw = _mapping(data["inbound"])
-            mode = raw["mode"]
-            if mode not in ("merge", "replace"):
-                raise ValueError(f"unknown service mode {mode!r}")
-            inbound = PoolInbound(
-                config=_mapping(restore(raw["config"])),
-                mode=mode,
-                ignore_changes=_str_tuple(raw["ignore_changes"]),
-            )
-        return cls(
-            pool=str(data["pool"]),
-            location=location,
-            quantity=int(data["quantity"]),
-            allow_landline=bool(data["allow_landline"]),
-            allow_cellular=bool(data["allow_cellular"]),
-            allow_payphone=bool(data["allow_payphone"]),
-            regulation_address=data["regulation_address"],
-            inbound=inbound,
-            unit_price=_decimal(data["unit_price"]),
-            price_estimated=bool(data["price_estimated"]),
-            existing=_str_tuple(data["existing"]),
-        )
+    @property
+    def resource(self) -> str:
+        return "pool"
+
+    @property
+    def headline(self) -> str:
+        return f"purchase {_plural(self.quantity, 'number')}"
+
+    def _price(self) -> str:
+        if self.unit_price is None:
+            return "price unknown"
+        return f"est. ${self.unit_price.quantize(Decimal('0.01'))}/month each"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.location}; {self._price()}"
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        lines = [f"location: {self.location}"]
+        if self.regulation_address:
+            lines.append(f"regulation address: {self.regulation_address}")
+        if self.location.did_type == "tollfree":
+            allowed = [
+                name
+                for name, on in (
+                    ("landline", self.allow_landline),
+                    ("cellular", self.allow_cellular),
+                    ("payphone", self.allow_payphone),
+                )
+                if on
+            ]
+            lines.append(f"callers allowed: {', '.join(allowed) or 'none'}")
+        lines.append(f"price: {self._price().removeprefix('price ')}")
+        return tuple(lines)
+
+    @property
+    def fields(self) -> tuple[FieldChange, ...]:
+        have = len(self.existing)
+        return (FieldChange("count", "change", have, have + self.quantity),)
+
+    @property
+    def config(self) -> Mapping[str, Any] | None:
+        return None if self.inbound is None else self.inbound.config
+
+    @property
+    def config_title(self) -> str | None:
+        if self.inbound is None:
+            return None
+        return f"each new number gets an inbound service ({self.inbound.mode}):"
+
+    def finding(self, fields_shown: int) -> str:
+        have = len(self.existing)
+        return f"has {have} of {have + self.quantity} numbers at {self.location}"
+
+    @property
+    def remedy(self) -> str:
+        return f"apply would buy {_plural(self.quantity, 'number')} there (tel_purchase)"
 
 
+@change_kind
 @dataclass(frozen=True, slots=True)
 class Release(Change):
-    """Release (delete) a number: irreversible. ``blocked`` without ``--allow-release``."""
+    """Release (delete) a number: irreversible, so blocked without ``--allow-release``."""
 
     kind: ClassVar[str] = "release"
     mark: ClassVar[str] = "-"
+    irreversible: ClassVar[bool] = True
 
     number: str
     reason: str  # "pool london-support has 4 numbers, wants 3" / "prune: matches no pool or pin"
@@ -326,36 +555,61 @@ class Release(Change):
     def depends_on(self) -> tuple[str, ...]:
         return (f"number:{self.number}",)
 
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        return {
-            **self._head(),
-            "number": self.number,
-            "reason": self.reason,
-            "pool": self.pool,
-            "monthly_price": _money(self.monthly_price),
-            "has_inbound_service": self.has_inbound_service,
-            "blocked": not allow_release,
-        }
+    @property
+    def resource(self) -> str:
+        return "number"
 
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> Release:
-        return cls(
-            number=str(data["number"]),
-            reason=str(data["reason"]),
-            pool=data["pool"],
-            monthly_price=_decimal(data["monthly_price"]),
-            has_inbound_service=bool(data["has_inbound_service"]),
+    @property
+    def headline(self) -> str:
+        return "release"
+
+    @property
+    def summary(self) -> str:
+        facts = [self.reason]
+        if self.monthly_price is not None:
+            facts.append(f"${self.monthly_price.quantize(Decimal('0.01'))}/month")
+        if self.has_inbound_service:
+            facts.append("has an inbound service")
+        return "; ".join(facts)
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        return (self.summary,)
+
+    def finding(self, fields_shown: int) -> str:
+        return self.reason
+
+    @property
+    def remedy(self) -> str:
+        return (
+            "apply --allow-release would release it (irreversible); "
+            "without --allow-release apply refuses the plan (exit 3)"
         )
 
 
-def _service_kind(value: Any) -> ServiceKind:
-    if value not in ("inbound", "outbound"):
-        raise ValueError(f"unknown service kind {value!r}")
-    return cast(ServiceKind, value)
+class _Service:
+    """The address and noun of a change to a service (mixed into the service changes)."""
+
+    service_kind: ServiceKind
+    name: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.service_kind}:{self.name}"
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        # A create depends on the service being absent: a saved plan is stale if it appeared.
+        return (self.address,)
+
+    @property
+    def resource(self) -> str:
+        return f"{self.service_kind} service"
 
 
+@change_kind
 @dataclass(frozen=True, slots=True)
-class CreateService(Change):
+class CreateService(_Service, Change):
     """Create a service with PUT. ``body`` is the exact request body (secrets wrapped)."""
 
     kind: ClassVar[str] = "create_service"
@@ -364,36 +618,35 @@ class CreateService(Change):
     service_kind: ServiceKind
     name: str
     body: Mapping[str, Any]
+    method: Literal["PUT"] = "PUT"
 
     @property
-    def address(self) -> str:
-        return f"{self.service_kind}:{self.name}"
+    def headline(self) -> str:
+        return "create (PUT)"
 
     @property
-    def depends_on(self) -> tuple[str, ...]:
-        # Created because absent: a saved plan is stale if it appeared meanwhile.
-        return (self.address,)
+    def summary(self) -> str:
+        return _plural(_leaf_count(self.body), "option")
 
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        return {
-            **self._head(),
-            "service_kind": self.service_kind,
-            "name": self.name,
-            "method": "PUT",
-            "body": public(self.body),
-        }
+    @property
+    def config(self) -> Mapping[str, Any] | None:
+        return self.body
 
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> CreateService:
-        return cls(
-            service_kind=_service_kind(data["service_kind"]),
-            name=str(data["name"]),
-            body=_mapping(restore(data["body"])),
-        )
+    def finding(self, fields_shown: int) -> str:
+        return "declared, but missing from the account"
+
+    @property
+    def remedy(self) -> str:
+        return "apply would create it (PUT) with the declared configuration"
 
 
+def _leaf_count(config: Mapping[str, Any]) -> int:
+    return sum(_leaf_count(v) if isinstance(v, Mapping) and v else 1 for v in config.values())
+
+
+@change_kind
 @dataclass(frozen=True, slots=True)
-class UpdateService(Change):
+class UpdateService(_Service, Change):
     """Change a service: PATCH with only the differing keys (merge mode) or PUT of the whole
     declared configuration (replace mode). ``diff`` is field by field."""
 
@@ -407,42 +660,31 @@ class UpdateService(Change):
     diff: tuple[FieldChange, ...]
 
     @property
-    def address(self) -> str:
-        return f"{self.service_kind}:{self.name}"
+    def headline(self) -> str:
+        return f"update ({self.method})"
 
     @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (self.address,)
+    def summary(self) -> str:
+        return _plural(len(self.diff), "field")
 
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        return {
-            **self._head(),
-            "service_kind": self.service_kind,
-            "name": self.name,
-            "method": self.method,
-            "body": public(self.body),
-            "diff": [d.as_json() for d in self.diff],
-        }
+    @property
+    def fields(self) -> tuple[FieldChange, ...]:
+        return self.diff
 
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> UpdateService:
-        method = data["method"]
-        if method not in ("PATCH", "PUT"):
-            raise ValueError(f"unknown method {method!r}")
-        diff = data["diff"]
-        if not isinstance(diff, list):
-            raise ValueError("diff must be a list")
-        return cls(
-            service_kind=_service_kind(data["service_kind"]),
-            name=str(data["name"]),
-            method=method,
-            body=_mapping(restore(data["body"])),
-            diff=tuple(FieldChange.from_json(_mapping(d)) for d in diff),
-        )
+    def finding(self, fields_shown: int) -> str:
+        return _fields_differ(fields_shown)
+
+    @property
+    def remedy(self) -> str:
+        paths = ", ".join(fc.path for fc in self.diff)
+        if self.method == "PATCH":
+            return f"apply would PATCH {paths}"
+        return f"apply would PUT the whole declared configuration ({paths} differ)"
 
 
+@change_kind
 @dataclass(frozen=True, slots=True)
-class DeleteService(Change):
+class DeleteService(_Service, Change):
     """Delete an undeclared service (prune)."""
 
     kind: ClassVar[str] = "delete_service"
@@ -452,21 +694,18 @@ class DeleteService(Change):
     name: str
 
     @property
-    def address(self) -> str:
-        return f"{self.service_kind}:{self.name}"
+    def headline(self) -> str:
+        return "delete"
+
+    def finding(self, fields_shown: int) -> str:
+        return f"on the account, but not declared (prune.{self.service_kind}_services is on)"
 
     @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (self.address,)
-
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        return {**self._head(), "service_kind": self.service_kind, "name": self.name}
-
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> DeleteService:
-        return cls(service_kind=_service_kind(data["service_kind"]), name=str(data["name"]))
+    def remedy(self) -> str:
+        return "apply would delete it"
 
 
+@change_kind
 @dataclass(frozen=True, slots=True)
 class ModifyRelay(Change):
     """Set an aql number's delivery. ``mvno_takeover``: the live route is ``mvno`` and
@@ -476,10 +715,10 @@ class ModifyRelay(Change):
     mark: ClassVar[str] = "~"
 
     number: str
-    old_action: str | None
-    old_detail: tuple[str, ...]
-    new_action: str
-    new_detail: tuple[str, ...]
+    old_action: str | None = _json_name("old.action")
+    old_detail: tuple[str, ...] = _json_name("old.detail")
+    new_action: str = _json_name("new.action")
+    new_detail: tuple[str, ...] = _json_name("new.detail")
     mvno_takeover: bool = False
 
     @property
@@ -490,27 +729,55 @@ class ModifyRelay(Change):
     def depends_on(self) -> tuple[str, ...]:
         return (self.address,)
 
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
-        # A callback URL may carry credentials: shown with its password masked.
-        return {
-            **self._head(),
-            "number": self.number,
-            "old": {"action": self.old_action, "detail": public(list(self.old_detail))},
-            "new": {"action": self.new_action, "detail": public(list(self.new_detail))},
-            "mvno_takeover": self.mvno_takeover,
-        }
+    @property
+    def resource(self) -> str:
+        return "relay route"
 
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> ModifyRelay:
-        old, new = _mapping(data["old"]), _mapping(data["new"])
-        return cls(
-            number=str(data["number"]),
-            old_action=old["action"],
-            old_detail=_str_tuple(old["detail"]),
-            new_action=str(new["action"]),
-            new_detail=_str_tuple(new["detail"]),
-            mvno_takeover=bool(data["mvno_takeover"]),
-        )
+    @property
+    def headline(self) -> str:
+        return "modify (MVNO takeover)" if self.mvno_takeover else "modify"
+
+    def _detail_changed(self) -> bool:
+        # A modify changes the action, the detail, or both. When only a password inside a
+        # callback URL changed, a plan read back from a file holds equal masked details:
+        # the detail is still what changed.
+        return self.old_detail != self.new_detail or self.old_action == self.new_action
+
+    @property
+    def summary(self) -> str:
+        if self.old_action == self.new_action:
+            return f"{self.new_action}: detail changed"
+        return f"{self.old_action} → {self.new_action}"
+
+    @property
+    def fields(self) -> tuple[FieldChange, ...]:
+        out = []
+        if self.old_action != self.new_action:
+            out.append(FieldChange("action", "change", self.old_action, self.new_action))
+        if self._detail_changed():
+            out.append(
+                FieldChange("detail", "change", list(self.old_detail), list(self.new_detail))
+            )
+        return tuple(out)
+
+    @property
+    def cautions(self) -> tuple[str, ...]:
+        if not self.mvno_takeover:
+            return ()
+        return ("takes the number over from its MVNO: SMS delivery to the SIM stops",)
+
+    def finding(self, fields_shown: int) -> str:
+        return "differs from the declared route"
+
+    @property
+    def remedy(self) -> str:
+        remedy = f"apply would set it to {self.new_action}"
+        if self.new_detail:
+            detail = public(list(self.new_detail))
+            remedy += " " + ",".join(str(d) for d in detail)
+        if self.mvno_takeover:
+            remedy += " (this stops delivery to the number's MVNO SIM)"
+        return remedy
 
 
 # Apply order (DESIGN.md §5): purchases, service creates/updates, relay routes, service
@@ -523,9 +790,6 @@ APPLY_ORDER: tuple[type[Change], ...] = (
     DeleteService,
     Release,
 )
-
-# Every concrete change type, for reading the JSON form back.
-CHANGE_TYPES: tuple[type[Change], ...] = APPLY_ORDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,20 +927,28 @@ class Plan:
             released_unknown=released_unknown,
         )
 
-    def as_json(self, *, allow_release: bool = False) -> dict[str, Any]:
+    def as_json(self, verdict: Verdict) -> dict[str, Any]:
         """The JSON form (``schemas/plan.schema.json``): stable, secrets masked.
 
-        ``allow_release`` decides whether releases show as blocked; the safety refusals
-        listed are those apply would make without ``--force``.
+        ``verdict`` (:func:`reconciler.plan.safety.check_safety`) decides which changes show
+        as blocked and lists the refusals apply would make.
         """
-        from reconciler.plan.safety import check_safety
+        data = self._facts_json()
+        blocked = 0
+        for change, change_data in zip(self.changes, data["changes"], strict=True):
+            if change.irreversible:
+                change_data["blocked"] = verdict.blocks(change)
+                blocked += change_data["blocked"]
+        data["summary"]["release_blocked"] = blocked
+        data["safety"]["refusals"] = list(verdict.messages)
+        return data
 
-        summary: dict[str, int] = self.counts()
-        summary["release_blocked"] = 0 if allow_release else summary["release"]
+    def _facts_json(self) -> dict[str, Any]:
+        """The JSON form without what the verdict adds (what is blocked, what is refused)."""
         return {
             "format_version": FORMAT_VERSION,
-            "summary": summary,
-            "changes": [c.as_json(allow_release=allow_release) for c in self.changes],
+            "summary": self.counts(),
+            "changes": [change.as_json() for change in self.changes],
             "warnings": list(self.warnings),
             "unmanaged_numbers": list(self.unmanaged_numbers),
             "managed_services": self.managed_services,
@@ -687,9 +959,6 @@ class Plan:
                     "max_delete_percent": self.safety.max_delete_percent,
                     "max_update_percent": self.safety.max_update_percent,
                 },
-                "refusals": check_safety(
-                    self, self.safety, allow_release=allow_release, force=False
-                ),
             },
             "fingerprints": dict(sorted(self.fingerprints.items())),
             "live_fingerprint": self.live_fingerprint,
@@ -699,8 +968,8 @@ class Plan:
     def comparable(self) -> dict[str, Any]:
         """What must be equal between a saved plan and the plan re-computed at apply time:
         the JSON form without the live fingerprints and sources (checked separately) and
-        without anything that depends on command-line flags."""
-        data = self.as_json(allow_release=False)
+        without what depends on command-line flags (the verdict)."""
+        data = self._facts_json()
         for key in _LIVE_KEYS:
             data.pop(key, None)
         return data

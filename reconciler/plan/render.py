@@ -20,19 +20,8 @@ from typing import Any
 
 import click
 
-from reconciler.plan.changes import (
-    Change,
-    CostChange,
-    CreateService,
-    DeleteService,
-    FieldChange,
-    ModifyRelay,
-    Plan,
-    Purchase,
-    Release,
-    UpdateService,
-    public,
-)
+from reconciler.plan.changes import Change, CostChange, FieldChange, Plan, public
+from reconciler.plan.safety import Verdict
 from reconciler.secret import Secret, conceal, json_default
 
 NO_CHANGES = "No changes. The live account matches the desired state."
@@ -105,14 +94,14 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def summary_line(plan: Plan, *, allow_release: bool = False) -> str:
+def summary_line(plan: Plan, verdict: Verdict) -> str:
     """``Plan: 3 to purchase, 1 to create, 2 to update, 0 to delete, 0 to release, ...``"""
     c = plan.counts()
     create = f"{c['create']} to create"
     if c["create_pending"]:
         create += f" ({c['create_pending']} for new numbers)"
     release = f"{c['release']} to release"
-    if c["release"] and not allow_release:
+    if c["release"] and verdict.releases_blocked:
         release += f" ({ALLOW_RELEASE_HINT})"
     relay = "relay route" if c["relay"] == 1 else "relay routes"
     return (
@@ -121,7 +110,7 @@ def summary_line(plan: Plan, *, allow_release: bool = False) -> str:
     )
 
 
-def cost_line(cost: CostChange, *, allow_release: bool = False) -> str | None:
+def cost_line(cost: CostChange, verdict: Verdict) -> str | None:
     """``Monthly cost: +$4.50 est. for 3 new numbers, -$1.00 for 1 released number; net
     +$3.50 est.``; None when the plan buys and releases nothing."""
     if cost.is_empty:
@@ -144,7 +133,7 @@ def cost_line(cost: CostChange, *, allow_release: bool = False) -> str | None:
             text = f"{money(-cost.released, sign=True)} for {gone}"
             if cost.released_unknown:
                 text += f" ({cost.released_unknown} without a listed price)"
-        if not allow_release:
+        if verdict.releases_blocked:
             text += " (blocked)"
         parts.append(text)
     line = "Monthly cost: " + ", ".join(parts)
@@ -164,89 +153,36 @@ def cost_line(cost: CostChange, *, allow_release: bool = False) -> str | None:
 # ----------------------------------------------------------------------------- changes
 
 
-def headline(change: Change, *, allow_release: bool = False) -> str:
-    """What a change does, in a few words: ``purchase 2 numbers``, ``update (PATCH)``."""
-    if isinstance(change, Purchase):
-        return f"purchase {_plural(change.quantity, 'number')}"
-    if isinstance(change, Release):
-        return "release" if allow_release else f"release ({ALLOW_RELEASE_HINT})"
-    if isinstance(change, CreateService):
-        return "create (PUT)"
-    if isinstance(change, UpdateService):
-        return f"update ({change.method})"
-    if isinstance(change, DeleteService):
-        return "delete"
-    if isinstance(change, ModifyRelay):
-        return "modify (MVNO takeover)" if change.mvno_takeover else "modify"
-    return change.kind  # pragma: no cover - every kind is handled above
-
-
-def _detail_changed(change: ModifyRelay) -> bool:
-    # A modify changes the action, the detail, or both. When only a password inside a
-    # callback URL changed, a plan read back from a file holds equal masked details: the
-    # detail is still what changed.
-    return change.old_detail != change.new_detail or change.old_action == change.new_action
+def headline(change: Change, verdict: Verdict) -> str:
+    """What a change does, in a few words (``purchase 2 numbers``), and whether it is
+    blocked."""
+    if verdict.blocks(change):
+        return f"{change.headline} ({ALLOW_RELEASE_HINT})"
+    return change.headline
 
 
 def detail_lines(change: Change) -> list[str]:
-    """The lines under a change's headline: field diffs, bodies, facts."""
-    if isinstance(change, Purchase):
-        lines = [f"location: {change.location}"]
-        if change.regulation_address:
-            lines.append(f"regulation address: {change.regulation_address}")
-        if change.location.did_type == "tollfree":
-            allowed = [
-                n
-                for n, on in (
-                    ("landline", change.allow_landline),
-                    ("cellular", change.allow_cellular),
-                    ("payphone", change.allow_payphone),
-                )
-                if on
-            ]
-            lines.append(f"callers allowed: {', '.join(allowed) or 'none'}")
-        if change.unit_price is None:
-            lines.append("price: unknown")
+    """The lines under a change's headline: facts, field diffs, the configuration it
+    creates, cautions."""
+    lines = list(change.facts)
+    lines.extend(field_line(d) for d in change.fields)
+    config = change.config
+    if config is not None:
+        body = body_lines(config) or [DEFAULTS_ONLY]
+        title = change.config_title
+        if title is None:
+            lines.extend(body)
         else:
-            lines.append(f"price: est. {money(change.unit_price)}/month each")
-        lines.append(f"already at this location: {_plural(len(change.existing), 'number')}")
-        if change.inbound is not None:
-            lines.append(f"each new number gets an inbound service ({change.inbound.mode}):")
-            body = body_lines(change.inbound.config) or [DEFAULTS_ONLY]
+            lines.append(title)
             lines.extend("  " + line for line in body)
-        return lines
-    if isinstance(change, Release):
-        facts = [change.reason]
-        if change.monthly_price is not None:
-            facts.append(f"{money(change.monthly_price)}/month")
-        if change.has_inbound_service:
-            facts.append("has an inbound service")
-        return ["; ".join(facts)]
-    if isinstance(change, CreateService):
-        return body_lines(change.body) or [DEFAULTS_ONLY]
-    if isinstance(change, UpdateService):
-        return [field_line(d) for d in change.diff]
-    if isinstance(change, ModifyRelay):
-        lines = []
-        if change.old_action != change.new_action:
-            lines.append(
-                f"~ action: {format_value(change.old_action)} -> {format_value(change.new_action)}"
-            )
-        if _detail_changed(change):
-            lines.append(
-                f"~ detail: {format_value(list(change.old_detail))} -> "
-                f"{format_value(list(change.new_detail))}"
-            )
-        if change.mvno_takeover:
-            lines.append("! takes the number over from its MVNO: SMS delivery to the SIM stops")
-        return lines
-    return []
+    lines.extend(f"! {caution}" for caution in change.cautions)
+    return lines
 
 
 # ----------------------------------------------------------------------------- text
 
 
-def render_text(plan: Plan, *, color: bool, allow_release: bool = False) -> str:
+def render_text(plan: Plan, verdict: Verdict, *, color: bool) -> str:
     """The plan for a terminal (Terraform-like); colour only when ``color``."""
     style: Style = click.style if color else _no_style
     out: list[str] = []
@@ -258,8 +194,8 @@ def render_text(plan: Plan, *, color: bool, allow_release: bool = False) -> str:
         out.append("")
         for change in plan.changes:
             mark = style(change.mark, fg=_COLORS[change.mark], bold=True)
-            head = headline(change, allow_release=allow_release)
-            if isinstance(change, Release) and not allow_release:
+            head = headline(change, verdict)
+            if verdict.blocks(change):
                 head = style(head, fg="red", bold=True)
             out.append(f"  {mark} {style(change.address, bold=True)}: {head}")
             for line in detail_lines(change):
@@ -270,8 +206,8 @@ def render_text(plan: Plan, *, color: bool, allow_release: bool = False) -> str:
             out.append("")
     out.extend(_notes_text(plan, style))
     if plan.changes:
-        out.append(style(summary_line(plan, allow_release=allow_release), bold=True))
-        cost = cost_line(plan.cost(), allow_release=allow_release)
+        out.append(style(summary_line(plan, verdict), bold=True))
+        cost = cost_line(plan.cost(), verdict)
         if cost:
             out.append(cost)
     else:
@@ -307,10 +243,10 @@ def _notes_text(plan: Plan, style: Style) -> list[str]:
 # ----------------------------------------------------------------------------- json
 
 
-def render_json(plan: Plan, *, allow_release: bool = False) -> str:
+def render_json(plan: Plan, verdict: Verdict) -> str:
     """The JSON form (``schemas/plan.schema.json``): sorted keys, ``format_version``."""
     return json.dumps(
-        plan.as_json(allow_release=allow_release),
+        plan.as_json(verdict),
         sort_keys=True,
         indent=2,
         ensure_ascii=False,
@@ -336,52 +272,24 @@ def _fence(lines: list[str], lang: str = "diff") -> list[str]:
 
 
 def _md_diff_lines(change: Change) -> list[str]:
-    """Detail lines in GitHub's ``diff`` syntax: a change is a ``-`` line and a ``+`` line."""
-    if isinstance(change, UpdateService):
-        lines: list[str] = []
-        for d in change.diff:
-            if d.action in ("change", "remove"):
-                lines.append(f"- {d.path}: {format_value(d.old, d.key)}")
-            if d.action in ("change", "add"):
-                lines.append(f"+ {d.path}: {format_value(d.new, d.key)}")
-        return lines
-    if isinstance(change, ModifyRelay):
-        lines = []
-        if change.old_action != change.new_action:
-            lines.append(f"- action: {format_value(change.old_action)}")
-        if _detail_changed(change):
-            lines.append(f"- detail: {format_value(list(change.old_detail))}")
-        if change.old_action != change.new_action:
-            lines.append(f"+ action: {format_value(change.new_action)}")
-        if _detail_changed(change):
-            lines.append(f"+ detail: {format_value(list(change.new_detail))}")
-        return lines
-    if isinstance(change, CreateService):
-        return body_lines(change.body) or [DEFAULTS_ONLY]
-    if isinstance(change, Purchase) and change.inbound is not None:
-        return body_lines(change.inbound.config) or [DEFAULTS_ONLY]
-    return []
+    """Detail lines in GitHub's ``diff`` syntax: a field change is a ``-`` line and a ``+``
+    line; a configuration to create is ``+`` lines under its title."""
+    lines: list[str] = []
+    for d in change.fields:
+        if d.action in ("change", "remove"):
+            lines.append(f"- {d.path}: {format_value(d.old, d.key)}")
+        if d.action in ("change", "add"):
+            lines.append(f"+ {d.path}: {format_value(d.new, d.key)}")
+    config = change.config
+    if config is not None:
+        title = change.config_title
+        if title is not None:
+            lines.append(title)
+        lines.extend(body_lines(config) or [DEFAULTS_ONLY])
+    return lines
 
 
-def _md_summary_cell(change: Change) -> str:
-    if isinstance(change, Purchase):
-        if change.unit_price is None:
-            return f"{change.location}; price unknown"
-        return f"{change.location}; est. {money(change.unit_price)}/month each"
-    if isinstance(change, Release):
-        return detail_lines(change)[0]
-    if isinstance(change, UpdateService):
-        return _plural(len(change.diff), "field")
-    if isinstance(change, CreateService):
-        return _plural(sum(1 for _ in flatten(change.body)), "option")
-    if isinstance(change, ModifyRelay):
-        if change.old_action == change.new_action:
-            return f"{change.new_action}: detail changed"
-        return f"{change.old_action} → {change.new_action}"
-    return ""
-
-
-def render_markdown(plan: Plan, *, allow_release: bool = False) -> str:
+def render_markdown(plan: Plan, verdict: Verdict) -> str:
     """The plan as a pull-request comment: a summary table, a table of changes, and each
     change's fields (long ones collapsed in ``<details>``)."""
     out = ["### reconciler plan", ""]
@@ -392,8 +300,8 @@ def render_markdown(plan: Plan, *, allow_release: bool = False) -> str:
         return "\n".join(out).rstrip() + "\n"
 
     c = plan.counts()
-    blocked = c["release"] and not allow_release
-    out.append(f"**{summary_line(plan, allow_release=allow_release)}**")
+    blocked = c["release"] and verdict.releases_blocked
+    out.append(f"**{summary_line(plan, verdict)}**")
     out.append("")
     out.append("| Purchase | Create | Update | Delete | Release | Relay routes |")
     out.append("|---:|---:|---:|---:|---:|---:|")
@@ -406,7 +314,7 @@ def render_markdown(plan: Plan, *, allow_release: bool = False) -> str:
     out.append(
         f"| {c['purchase']} | {create} | {c['update']} | {c['delete']} | {release} | {c['relay']} |"
     )
-    cost = cost_line(plan.cost(), allow_release=allow_release)
+    cost = cost_line(plan.cost(), verdict)
     if cost:
         out.append("")
         out.append(cost)
@@ -421,12 +329,12 @@ def render_markdown(plan: Plan, *, allow_release: bool = False) -> str:
     out.append("| | Resource | Change | Detail |")
     out.append("|:-:|---|---|---|")
     for change in plan.changes:
-        head = headline(change, allow_release=allow_release)
-        if isinstance(change, Release) and blocked:
+        head = headline(change, verdict)
+        if verdict.blocks(change):
             head = f"**{head}**"
         out.append(
             f"| {_MD_MARKS[change.mark]} | `{_cell(change.address)}` | {_cell(head)} "
-            f"| {_cell(_md_summary_cell(change))} |"
+            f"| {_cell(change.summary)} |"
         )
     out.append("")
 
@@ -435,9 +343,7 @@ def render_markdown(plan: Plan, *, allow_release: bool = False) -> str:
         if not lines:
             continue
         code = f"<code>{html.escape(change.address)}</code>"
-        title = f"{code}: {html.escape(_md_summary_cell(change))}"
-        if isinstance(change, Purchase):
-            title = f"{code}: inbound service of each new number"
+        title = f"{code}: {html.escape(change.summary)}"
         if len(lines) > _MD_INLINE_LINES:
             out.append(f"<details><summary>{title}</summary>")
             out.append("")

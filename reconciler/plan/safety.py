@@ -1,6 +1,7 @@
 """Safety checks: what apply refuses without ``--force`` or ``--allow-release``.
 
-The limits come from the desired state's ``safety`` section (DESIGN.md §2):
+The limits come from the desired state's ``safety`` section (docs: the desired-state
+reference):
 
 - ``max_purchase``: numbers bought in one apply;
 - ``max_delete_percent`` / ``max_update_percent``: services deleted / updated, as a
@@ -8,16 +9,61 @@ The limits come from the desired state's ``safety`` section (DESIGN.md §2):
   pools' numbers; :attr:`Plan.managed_services`). With no managed service, any delete or
   update counts as 100%.
 
-Each limit passed is one refusal, overridden by ``--force``. Releases are irreversible:
-without ``--allow-release`` they are refused (and shown as blocked), whatever ``--force``
-says. A refused plan exits with code 3 (:class:`SafetyRefusal`).
+Each limit passed is one refusal, overridden by ``--force``. Irreversible changes (releases)
+are refused without ``--allow-release`` (and shown as blocked), whatever ``--force`` says. A
+refused plan exits with code 3 (:class:`SafetyRefusal`).
+
+:func:`check_safety` returns a :class:`Verdict`: renderers receive it to show what is blocked
+and refused; the plan itself knows nothing of flags.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from reconciler.desired.model import SafetyLimits
 from reconciler.errors import SafetyRefusal
-from reconciler.plan.changes import Plan
+from reconciler.plan.changes import Change, Plan
+
+Override = Literal["--force", "--allow-release"]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One reason apply refuses a plan, and the flag that overrides it."""
+
+    message: str
+    override: Override
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What apply would make of a plan under its flags: the refusals, and whether
+    irreversible changes (releases) are allowed or blocked."""
+
+    refusals: tuple[Refusal, ...] = ()
+    allow_release: bool = False
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return tuple(r.message for r in self.refusals)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
+
+    def blocks(self, change: Change) -> bool:
+        """True when apply would skip ``change`` under these flags."""
+        return change.irreversible and not self.allow_release
+
+    @property
+    def releases_blocked(self) -> bool:
+        return not self.allow_release
+
+    def overridable(self, override: Override) -> tuple[str, ...]:
+        """The refusals ``override`` would lift."""
+        return tuple(r.message for r in self.refusals if r.override == override)
 
 
 def _percent(count: int, total: int) -> float:
@@ -30,22 +76,21 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def check_safety(
-    plan: Plan, limits: SafetyLimits, *, allow_release: bool, force: bool
-) -> list[str]:
-    """Every reason apply would refuse ``plan``; empty when it may go ahead.
-
-    Each message names the limit, the count and the flag that overrides it.
-    """
-    refusals: list[str] = []
+def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force: bool) -> Verdict:
+    """The verdict on ``plan``: every reason apply would refuse it (none when it may go
+    ahead). Each message names the limit, the count and the flag that overrides it."""
+    refusals: list[Refusal] = []
     counts = plan.counts()
     managed = plan.managed_services
     if not force:
         if counts["purchase"] > limits.max_purchase:
             refusals.append(
-                f"safety.max_purchase: the plan buys {_plural(counts['purchase'], 'number')}, "
-                f"over the limit of {limits.max_purchase}; review the plan, then apply it "
-                "with --force"
+                Refusal(
+                    f"safety.max_purchase: the plan buys {_plural(counts['purchase'], 'number')}"
+                    f", over the limit of {limits.max_purchase}; review the plan, then apply it "
+                    "with --force",
+                    "--force",
+                )
             )
         for what, verb, limit in (
             ("delete", "deletes", limits.max_delete_percent),
@@ -55,34 +100,36 @@ def check_safety(
             pct = _percent(count, managed)
             if pct > limit:
                 refusals.append(
-                    f"safety.max_{what}_percent: the plan {verb} "
-                    f"{_plural(count, 'service')} of {managed} managed ({pct:.0f}%), over the "
-                    f"limit of {limit:g}%; review the plan, then apply it with --force"
+                    Refusal(
+                        f"safety.max_{what}_percent: the plan {verb} "
+                        f"{_plural(count, 'service')} of {managed} managed ({pct:.0f}%), over "
+                        f"the limit of {limit:g}%; review the plan, then apply it with --force",
+                        "--force",
+                    )
                 )
-    releases = counts["release"]
+    releases = sum(1 for c in plan.changes if c.irreversible)
     if releases and not allow_release:
         refusals.append(
-            f"the plan releases {_plural(releases, 'number')}: releasing is irreversible "
-            "(a released number can't be bought back), so the releases are blocked; review "
-            "them, then apply with --allow-release"
+            Refusal(
+                f"the plan releases {_plural(releases, 'number')}: releasing is irreversible "
+                "(a released number can't be bought back), so the releases are blocked; review "
+                "them, then apply with --allow-release",
+                "--allow-release",
+            )
         )
-    return refusals
+    return Verdict(refusals=tuple(refusals), allow_release=allow_release)
 
 
-def enforce_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force: bool) -> None:
-    """Raise :class:`SafetyRefusal` (exit code 3) naming every refusal, if any."""
-    refusals = check_safety(plan, limits, allow_release=allow_release, force=force)
-    if not refusals:
+def enforce_safety(verdict: Verdict) -> None:
+    """Raise :class:`SafetyRefusal` (exit code 3) naming every refusal of ``verdict``."""
+    messages = verdict.messages
+    if not messages:
         return
-    if len(refusals) == 1:
-        message = f"refused by a safety rule: {refusals[0]}"
+    if len(messages) == 1:
+        message = f"refused by a safety rule: {messages[0]}"
     else:
-        message = "refused by safety rules:\n" + "\n".join(f"  - {r}" for r in refusals)
-    flags = []
-    if any(not r.startswith("the plan releases") for r in refusals):
-        flags.append("--force")
-    if any(r.startswith("the plan releases") for r in refusals):
-        flags.append("--allow-release")
+        message = "refused by safety rules:\n" + "\n".join(f"  - {m}" for m in messages)
+    flags = [flag for flag in ("--force", "--allow-release") if verdict.overridable(flag)]
     raise SafetyRefusal(
         message,
         hint=f"nothing was changed; if the plan is what you want, pass {' and '.join(flags)}",

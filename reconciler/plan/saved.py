@@ -25,6 +25,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.plan.changes import FORMAT_VERSION, Plan
+from reconciler.plan.safety import check_safety
 from reconciler.schemas import schema_file
 from reconciler.secret import json_default
 from reconciler.storage import write_private_atomic
@@ -60,7 +61,8 @@ def _checksum(data: dict[str, Any]) -> str:
 
 def plan_document(plan: Plan, *, now: datetime.datetime | None = None) -> dict[str, Any]:
     """The document a saved plan file holds."""
-    data = plan.as_json(allow_release=False)
+    # A saved plan shows releases as blocked: the flags of the apply that uses it aren't known.
+    data = plan.as_json(check_safety(plan, plan.safety, allow_release=False, force=False))
     moment = now or datetime.datetime.now(datetime.timezone.utc)
     data["saved_at"] = moment.isoformat(timespec="seconds")
     data["reconciler_version"] = __version__

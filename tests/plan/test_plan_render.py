@@ -14,6 +14,7 @@ from reconciler.desired.model import PruneSettings
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import make_plan
 from reconciler.plan.render import NO_CHANGES, render_json, render_markdown, render_text
+from reconciler.plan.safety import Verdict, check_safety
 from reconciler.plan.saved import plan_schema
 
 from .factory import (
@@ -30,6 +31,27 @@ from .factory import (
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def blocked(plan: Plan) -> Verdict:
+    """The verdict `reconciler plan` renders with: releases blocked (no --allow-release)."""
+    return check_safety(plan, plan.safety, allow_release=False, force=False)
+
+
+def allowed(plan: Plan) -> Verdict:
+    return check_safety(plan, plan.safety, allow_release=True, force=False)
+
+
+def _text(plan: Plan, *, color: bool, allow: bool = False) -> str:
+    return render_text(plan, allowed(plan) if allow else blocked(plan), color=color)
+
+
+def _json(plan: Plan, *, allow: bool = False) -> str:
+    return render_json(plan, allowed(plan) if allow else blocked(plan))
+
+
+def _markdown(plan: Plan, *, allow: bool = False) -> str:
+    return render_markdown(plan, allowed(plan) if allow else blocked(plan))
 
 
 def check_golden(name: str, text: str) -> None:
@@ -86,31 +108,29 @@ PLANS: dict[str, Callable[[], Plan]] = {
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_text_golden(name: str) -> None:
     plan = PLANS[name]()
-    check_golden(f"{name}.txt", render_text(plan, color=False) + "\n")
+    check_golden(f"{name}.txt", _text(plan, color=False) + "\n")
 
 
 def test_text_golden_with_colour_and_allowed_releases() -> None:
     plan = rich_plan()
-    check_golden("rich.color.txt", render_text(plan, color=True) + "\n")
-    check_golden(
-        "rich.allow-release.txt", render_text(plan, color=False, allow_release=True) + "\n"
-    )
+    check_golden("rich.color.txt", _text(plan, color=True) + "\n")
+    check_golden("rich.allow-release.txt", _text(plan, allow=True, color=False) + "\n")
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_json_golden(name: str) -> None:
-    check_golden(f"{name}.json", render_json(PLANS[name]()) + "\n")
+    check_golden(f"{name}.json", _json(PLANS[name]()) + "\n")
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_markdown_golden(name: str) -> None:
-    check_golden(f"{name}.md", render_markdown(PLANS[name]()))
+    check_golden(f"{name}.md", _markdown(PLANS[name]()))
 
 
 @pytest.mark.parametrize("allow_release", [False, True])
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_every_json_plan_validates_against_the_schema(name: str, allow_release: bool) -> None:
-    data = json.loads(render_json(PLANS[name](), allow_release=allow_release))
+    data = json.loads(_json(PLANS[name](), allow=allow_release))
     jsonschema.Draft202012Validator(plan_schema()).validate(data)
     assert data["format_version"] == 1
 
@@ -120,7 +140,7 @@ def test_the_schema_is_a_valid_json_schema() -> None:
 
 
 def test_json_is_stable_and_sorted() -> None:
-    first, second = render_json(rich_plan()), render_json(rich_plan())
+    first, second = _json(rich_plan()), _json(rich_plan())
     assert first == second
     data = json.loads(first)
     assert list(data) == sorted(data)
@@ -139,21 +159,21 @@ def test_json_is_stable_and_sorted() -> None:
 
 
 def test_summary_line() -> None:
-    text = render_text(rich_plan(), color=False)
+    text = _text(rich_plan(), color=False)
     assert (
         "Plan: 3 to purchase, 2 to create (1 for new numbers), 3 to update, 1 to delete, "
         "2 to release (blocked: needs --allow-release), 1 relay route to change"
     ) in text.splitlines()
-    allowed = render_text(rich_plan(), color=False, allow_release=True)
+    allowed_text = _text(rich_plan(), allow=True, color=False)
     assert (
         "Plan: 3 to purchase, 2 to create (1 for new numbers), 3 to update, 1 to delete, "
         "2 to release, 1 relay route to change"
-    ) in allowed.splitlines()
-    assert "blocked" not in allowed
+    ) in allowed_text.splitlines()
+    assert "blocked" not in allowed_text
 
 
 def test_field_level_diff_lines() -> None:
-    text = render_text(rich_plan(), color=False)
+    text = _text(rich_plan(), color=False)
     assert (
         '      ~ rest.first_page.address: "https://old.example.com/support" -> '
         '"https://app.example.com/support"'
@@ -162,24 +182,24 @@ def test_field_level_diff_lines() -> None:
 
 
 def test_empty_plan_says_so() -> None:
-    assert render_text(empty_plan(), color=False) == NO_CHANGES
-    assert NO_CHANGES in render_markdown(empty_plan())
+    assert _text(empty_plan(), color=False) == NO_CHANGES
+    assert NO_CHANGES in _markdown(empty_plan())
 
 
 def test_colour_only_when_asked() -> None:
-    assert "\x1b[" not in render_text(rich_plan(), color=False)
-    coloured = render_text(rich_plan(), color=True)
+    assert "\x1b[" not in _text(rich_plan(), color=False)
+    coloured = _text(rich_plan(), color=True)
     assert "\x1b[32m" in coloured and "\x1b[31m" in coloured  # green +, red -
-    assert "\x1b[" not in render_json(rich_plan()) + render_markdown(rich_plan())
+    assert "\x1b[" not in _json(rich_plan()) + _markdown(rich_plan())
 
 
 def test_cost_line() -> None:
-    text = render_text(rich_plan(), color=False)
+    text = _text(rich_plan(), color=False)
     assert text.splitlines()[-1] == (
         "Monthly cost: +$0.98 est. for 3 new numbers (2 of them unknown), -$1.85 for 2 "
         "released numbers (blocked); net -$0.87 est. plus unknown"
     )
-    prune = render_text(prune_plan(), color=False)
+    prune = _text(prune_plan(), color=False)
     assert prune.splitlines()[-1] == (
         "Monthly cost: unknown for 2 new numbers (no such numbers on the account to estimate "
         "from), unknown for 1 released number (no listed price) (blocked)"
@@ -187,10 +207,10 @@ def test_cost_line() -> None:
 
 
 def test_markdown_collapses_long_diffs() -> None:
-    md = render_markdown(warned_plan())
+    md = _markdown(warned_plan())
     assert "<details>" not in md
     big = {f"key{i}": i for i in range(10)}
     d2 = desired(services=[service("big", big)])
-    md = render_markdown(make_plan(d2, live(inbound={"big": {}})))
+    md = _markdown(make_plan(d2, live(inbound={"big": {}})))
     assert "<details><summary><code>inbound:big</code>: 10 fields</summary>" in md
     assert "| ➕ " not in md and "| 🔄 | `inbound:big` | update (PATCH) | 10 fields |" in md

@@ -42,7 +42,7 @@ def make(
 
 
 def refusals(plan: Plan, *, allow_release: bool = True, force: bool = False) -> list[str]:
-    return check_safety(plan, LIMITS, allow_release=allow_release, force=force)
+    return list(check_safety(plan, LIMITS, allow_release=allow_release, force=force).messages)
 
 
 @pytest.mark.parametrize(
@@ -101,9 +101,23 @@ def test_releases_need_allow_release_and_force_does_not_replace_it() -> None:
 
 def test_enforce_safety_raises_a_refusal_with_exit_code_3() -> None:
     with pytest.raises(SafetyRefusal) as caught:
-        enforce_safety(make(purchase=12, releases=1), LIMITS, allow_release=False, force=False)
+        enforce_safety(
+            check_safety(make(purchase=12, releases=1), LIMITS, allow_release=False, force=False)
+        )
     err = caught.value
     assert err.exit_code == EXIT_REFUSED == 3
     assert "safety.max_purchase" in err.message and "12 numbers" in err.message
     assert err.hint is not None and "--force" in err.hint and "--allow-release" in err.hint
-    enforce_safety(make(purchase=12, releases=1), LIMITS, allow_release=True, force=True)
+    enforce_safety(
+        check_safety(make(purchase=12, releases=1), LIMITS, allow_release=True, force=True)
+    )
+
+
+def test_the_verdict_blocks_only_irreversible_changes_and_names_each_override() -> None:
+    plan = make(purchase=11, releases=1, updates=1)
+    verdict = check_safety(plan, LIMITS, allow_release=False, force=False)
+    assert [verdict.blocks(c) for c in plan.changes] == [False, False, True]
+    assert len(verdict.overridable("--force")) == 1
+    assert len(verdict.overridable("--allow-release")) == 1
+    allowed = check_safety(plan, LIMITS, allow_release=True, force=True)
+    assert not allowed.refused and not any(allowed.blocks(c) for c in plan.changes)

@@ -16,6 +16,7 @@ from reconciler.errors import PlanFileError
 from reconciler.plan.changes import Plan, RedactedSecret, UpdateService
 from reconciler.plan.planner import make_plan
 from reconciler.plan.render import render_json, render_markdown, render_text
+from reconciler.plan.safety import Verdict
 from reconciler.plan.saved import _checksum, load_plan, parse_plan, plan_document, save_plan
 
 from .factory import rich
@@ -36,9 +37,10 @@ def test_round_trip(plan: Plan, tmp_path: Path) -> None:
     assert loaded.changes[0].address == plan.changes[0].address
     # A loaded plan renders exactly like the plan it was saved from.
     for color in (False, True):
-        assert render_text(loaded, color=color) == render_text(plan, color=color)
-    assert render_json(loaded) == render_json(plan)
-    assert render_markdown(loaded) == render_markdown(plan)
+        shown = Verdict()
+        assert render_text(loaded, shown, color=color) == render_text(plan, shown, color=color)
+    assert render_json(loaded, Verdict()) == render_json(plan, Verdict())
+    assert render_markdown(loaded, Verdict()) == render_markdown(plan, Verdict())
 
 
 def test_the_file_holds_the_fingerprints_the_changes_depend_on(plan: Plan, tmp_path: Path) -> None:

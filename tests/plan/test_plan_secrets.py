@@ -12,6 +12,7 @@ from reconciler.errors import PlanError
 from reconciler.live.model import LiveService
 from reconciler.plan.planner import make_plan
 from reconciler.plan.render import render_json, render_markdown, render_text
+from reconciler.plan.safety import Verdict
 from reconciler.plan.saved import save_plan
 from reconciler.secret import Secret
 
@@ -59,10 +60,11 @@ def test_every_secret_is_really_in_the_plan() -> None:
 @pytest.mark.parametrize("allow_release", [False, True])
 def test_no_secret_in_any_output_format(allow_release: bool) -> None:
     plan = make_plan(*rich())
-    assert_no_secret(render_text(plan, color=False, allow_release=allow_release))
-    assert_no_secret(render_text(plan, color=True, allow_release=allow_release))
-    assert_no_secret(render_json(plan, allow_release=allow_release))
-    assert_no_secret(render_markdown(plan, allow_release=allow_release))
+    verdict = Verdict(allow_release=allow_release)
+    assert_no_secret(render_text(plan, verdict, color=False))
+    assert_no_secret(render_text(plan, verdict, color=True))
+    assert_no_secret(render_json(plan, verdict))
+    assert_no_secret(render_markdown(plan, verdict))
 
 
 def test_no_secret_in_a_saved_plan_nor_in_its_fingerprints(tmp_path: Path) -> None:
