@@ -501,7 +501,7 @@ def _phase_throughput(options: Options, results: Results, sim: SimProcess, size:
 
 def apply_bound(options: Options, scenario: ApplyScenario) -> tuple[float, str]:
     """The least wall time apply can take at the latency and concurrency: its waves run one
-    after another (DESIGN.md §5), each at best ``ceil(calls / concurrency)`` rounds; a
+    after another (docs/commands.md, Apply), each at best ``ceil(calls / concurrency)`` rounds; a
     purchase is two calls in a row (list the location, then buy)."""
     c = options.concurrency
     wave1 = 2 * math.ceil(scenario.purchases / c)

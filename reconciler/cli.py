@@ -2,7 +2,7 @@
 
 Each command parses its options, calls the domain modules (which return values or raise
 :class:`~reconciler.errors.ReconcilerError`), hands results to a renderer, prints, and exits
-with the code of DESIGN.md §3: 0 nothing to change, 2 changes pending, 3 refused by a safety
+with the code of docs/commands.md: 0 nothing to change, 2 changes pending, 3 refused by a safety
 rule, 1 any error. Global options (``--simulate``, ``-v``, ``--no-color``, ``--concurrency``)
 are accepted before and after the command name.
 
@@ -814,7 +814,7 @@ def main() -> None:
     """Console-script entry point.
 
     Click's own usage errors exit 1 here, not click's default 2: exit code 2 means "changes
-    pending" in reconciler (DESIGN.md §3).
+    pending" in reconciler (docs/commands.md).
     """
     try:
         rv = cli.main(prog_name="reconciler", standalone_mode=False)

@@ -14,7 +14,6 @@ desired state with the simulator's: the environment variables the YAML names nee
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ SIMULATOR_STATE = "simulator.json"
 
 @dataclass
 class Settings:
-    """Global options of every command (DESIGN.md §3)."""
+    """Global options of every command (docs/commands.md)."""
 
     simulate: bool = False
     verbose: int = 0
@@ -143,11 +142,6 @@ class Session:
                 hint="add `aculab: {cloud_id, username, api_key}` or run with --simulate",
             )
         return desired.aculab, desired.aql
-
-    def with_accounts(self, desired: DesiredState) -> DesiredState:
-        """The desired state with the accounts actually used (for export and messages)."""
-        aculab, aql = self.accounts(desired)
-        return dataclasses.replace(desired, aculab=aculab, aql=aql)
 
     # ----------------------------------------------------------------- clients
 

@@ -1,1 +1,1 @@
-"""Apply: execute a Plan safely, with a journal and a lock (DESIGN.md §5)."""
+"""Apply: execute a Plan safely, with a journal and a lock (docs/commands.md, Apply)."""

@@ -1,6 +1,6 @@
 """Execute a Plan: in order, concurrently where independent, journalled, never half-told.
 
-:func:`apply_plan` runs the plan's changes in the order of DESIGN.md §5, in four waves:
+:func:`apply_plan` runs the plan's changes in the order of docs/commands.md, Apply, in four waves:
 
 1. **purchases** (one per pool short of its count; see :mod:`reconciler.apply.purchases`);
 2. **service creates and updates**, the inbound service of every number just bought (PUT, the
@@ -176,7 +176,7 @@ async def run_bounded(
     """Run ``jobs`` with at most ``concurrency`` in flight, results in job order.
 
     A few workers pull from a shared index rather than thousands of tasks waiting on a
-    semaphore (PERF-NOTES.md: bound the tasks, not only the connections).
+    semaphore (docs/performance.md: bound the tasks, not only the connections).
     """
     results: list[ChangeResult | None] = [None] * len(jobs)
     position = 0

@@ -1,4 +1,4 @@
-"""The Aculab Cloud web services client: one method per call of API-NOTES.md.
+"""The Aculab Cloud web services client: one method per call of docs/vendor-api.md.
 
 Auth is HTTP Basic ``<cloudID>/<username>`` with the API Access Key; every call sends
 ``Accept: application/json`` (legacy endpoints otherwise answer errors in HTML/XML). ``tel_*``

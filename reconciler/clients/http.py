@@ -1,9 +1,10 @@
 """The one HTTP layer under both API clients.
 
 :class:`HttpClient` drives one httpx transport (by default
-``httpx_aiohttp.AiohttpTransport``: a fifth of the CPU of httpx's own, see PERF-NOTES.md; tests
-pass ``httpx.MockTransport`` or ``httpx.ASGITransport``) with httpx's own ``Request`` and
-``Response``, and gives the Aculab and aql clients everything they share:
+``httpx_aiohttp.AiohttpTransport``: a fifth of the CPU of httpx's own, see
+docs/performance.md; tests pass ``httpx.MockTransport`` or ``httpx.ASGITransport``) with
+httpx's own ``Request`` and ``Response``, and gives the Aculab and aql clients everything they
+share:
 
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
 - timeouts (a call may have its own, e.g. a purchase);

@@ -1,4 +1,4 @@
-"""Desired state: load, validate and model the YAML (DESIGN.md §2).
+"""Desired state: load, validate and model the YAML (docs/desired-state.md).
 
 ``from reconciler.desired import load, LoadResult`` is the interface; the model is in
 :mod:`reconciler.desired.model`. The loader (and PyYAML) is imported on first use, so that

@@ -1,7 +1,7 @@
 """The accounts of a YAML file, alone: what ``reconciler export ACCOUNT`` needs.
 
-``ACCOUNT`` is any desired-state file with the ``aculab`` (and ``aql``) sections (DESIGN.md
-§3); export ignores the rest. So only those two sections are converted (``${NAME}`` read
+``ACCOUNT`` is any desired-state file with the ``aculab`` (and ``aql``) sections (docs/commands.md
+); export ignores the rest. So only those two sections are converted (``${NAME}`` read
 from the environment) and checked against the schema: the rest of the file may be absent,
 incomplete, or name variables that are not set, and still the accounts load. Errors carry
 ``file:line:column`` like every other desired-state error.

@@ -14,13 +14,8 @@ from typing import Any, Literal
 
 from reconciler.secret import Secret, secret_url, url_has_password
 
-DidType = Literal["geographic", "national", "mobile", "tollfree"]
 ServiceKind = Literal["inbound", "outbound"]
 ServiceMode = Literal["merge", "replace"]
-RelayAction = Literal["null-route", "email", "httpget", "httppost"]
-
-DID_TYPES: tuple[str, ...] = ("geographic", "national", "mobile", "tollfree")
-RELAY_ACTIONS: tuple[str, ...] = ("null-route", "email", "httpget", "httppost")
 
 # A Location's identity (Location.key()): country, state, region, did_type, compared folded.
 LocationKey = tuple[str, str, str, str]
@@ -180,9 +175,6 @@ class RelayRoute:
     detail: tuple[str, ...] = ()
     allow_mvno_takeover: bool = False
     origin: Origin = NO_ORIGIN
-
-    def wire_detail(self) -> str:
-        return ",".join(self.detail)
 
     def shown_detail(self) -> tuple[str, ...]:
         """``detail`` as output may show it: the password of a URL masked."""

@@ -78,7 +78,7 @@ class DriftReport:
 
     @property
     def exit_code(self) -> int:
-        """0 in sync, 2 drift found (DESIGN.md §3)."""
+        """0 in sync, 2 drift found (docs/commands.md)."""
         return EXIT_OK if self.in_sync else EXIT_CHANGES
 
     def counts(self) -> dict[str, int]:

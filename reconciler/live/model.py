@@ -196,7 +196,3 @@ class LiveState:
         for n, route in self.relay_routes.items():
             out[f"relay:{n}"] = relay_fingerprint(route)
         return out
-
-    def fingerprint(self) -> str:
-        """One digest of the whole snapshot."""
-        return fingerprint_of(sorted(self.resource_fingerprints().items()))

@@ -14,7 +14,7 @@ What is read, and nothing more (each call once):
   state, did_type), and the regulation addresses once if a short pool names one.
 
 All of it runs concurrently on a fixed pool of ``concurrency`` worker tasks pulling from one
-queue (a few workers cost far less CPU than thousands of gathered tasks, see PERF-NOTES.md);
+queue (a few workers cost far less CPU than thousands of gathered tasks, see docs/performance.md);
 a finished list adds the reads it unlocks to the queue.
 
 Any failed read (after the clients' own retries) fails the whole read with

@@ -1,1 +1,1 @@
-"""Plan: typed changes, the planner, safety checks and renderers (DESIGN.md §4)."""
+"""Plan: typed changes, the planner, safety checks and renderers (docs/commands.md, Plan)."""

@@ -780,7 +780,7 @@ class ModifyRelay(Change):
         return remedy
 
 
-# Apply order (DESIGN.md §5): purchases, service creates/updates, relay routes, service
+# Apply order (docs/commands.md, Apply): purchases, service creates/updates, relay routes, service
 # deletes, releases.
 APPLY_ORDER: tuple[type[Change], ...] = (
     Purchase,

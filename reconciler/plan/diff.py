@@ -1,6 +1,6 @@
 """Comparing a service's declared configuration with its live one.
 
-Two modes (DESIGN.md §2):
+Two modes (docs/desired-state.md):
 
 - ``merge``: only the declared keys are managed. Nested objects compare their declared keys
   only; lists and scalars compare whole. The update is a PATCH whose body holds only the

@@ -1,6 +1,6 @@
 """The planner: a pure function from desired and live state to a :class:`Plan`.
 
-Rules (DESIGN.md §2, §4), in the order the planner applies them:
+Rules (docs/desired-state.md, docs/commands.md), in the order the planner applies them:
 
 Numbers
     A live number belongs to the pool whose :meth:`Location.key` equals its own. A pool short
@@ -136,8 +136,8 @@ class _Planner:
             unmanaged_numbers=tuple(sorted(self.unmanaged)),
             managed_services=self.managed_services,
             fingerprints={k: all_fps.get(k, ABSENT) for k in deps},
-            # The same digest as LiveState.fingerprint(), without computing every
-            # resource's fingerprint twice.
+            # One digest of the whole snapshot, from the fingerprints already computed:
+            # no resource is fingerprinted twice.
             live_fingerprint=fingerprint_of(sorted(all_fps.items())),
             sources=tuple(self.desired.sources),
             safety=self.desired.safety,

@@ -1,7 +1,6 @@
 """Safety checks: what apply refuses without ``--force`` or ``--allow-release``.
 
-The limits come from the desired state's ``safety`` section (docs: the desired-state
-reference):
+The limits come from the desired state's ``safety`` section (docs/desired-state.md):
 
 - ``max_purchase``: numbers bought in one apply;
 - ``max_delete_percent`` / ``max_update_percent``: services deleted / updated, as a

@@ -1,7 +1,7 @@
 """A faithful, stateful simulator of the Aculab Cloud web services and the aql relay gateway.
 
 It serves the same paths, parameters, auth, status codes, error shapes and plain-text aql
-replies that ``API-NOTES.md`` describes, from one Starlette app: Aculab Cloud's paths at the
+replies that ``docs/vendor-api.md`` describes, from one Starlette app: Aculab Cloud's paths at the
 root (``/tel_list_numbers``, ``/service/v1/inbound/<name>``, ...) and the aql gateway at
 ``/sms/sms-relay.api.php``. Use it in-process (``sim.app`` with ``httpx.ASGITransport``), over
 real HTTP on 127.0.0.1 (``with sim.serve() as running``), or from the command line

@@ -1,6 +1,6 @@
 """What the simulated account can buy: countries, states, regions, prices, number formats.
 
-The lists the vendor publishes (API-NOTES.md, ``api-docs/``) are reproduced exactly and in the
+The lists the vendor publishes (docs/vendor-api.md) are reproduced exactly and in the
 published order: the supported countries for geographic and national numbers, Canada's states,
 Manitoba's regions, Canada's toll-free prefixes. Everything else is plausible rather than
 authoritative: real calling codes and area codes, prices of the right order, a country that

@@ -3,7 +3,7 @@
 Each function takes the account and the request's parameters (already checked for
 duplicates, ``\\uXXXX`` escapes not yet decoded) and returns the JSON answer, or raises
 :class:`~reconciler.simulator.wire.Problem`. Behaviour beyond the documentation is the
-**assumed** behaviour of API-NOTES.md, and is written down here:
+**assumed** behaviour of docs/vendor-api.md, and is written down here:
 
 - too few numbers left in a region: with ``allow_partial=False`` (the default) the purchase
   fails (400, ``"HTTP 400"``) and buys nothing; with ``True`` it buys what is left (none left:

@@ -54,7 +54,7 @@ class RunningSimulator:
         self.host = host
         install_log_filter()
         # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so, and without
-        # it a reply written in two parts waits ~40 ms for a delayed ACK (PERF-NOTES.md).
+        # it a reply written in two parts waits ~40 ms for a delayed ACK (docs/performance.md).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

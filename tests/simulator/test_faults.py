@@ -253,7 +253,7 @@ def test_200_concurrent_requests_with_latency(running: RunningSimulator, sim: Si
 
     async def go() -> list[int]:
         # the project's client stack (httpx over aiohttp): httpx's own pool is slow with
-        # hundreds of waiting tasks (PERF-NOTES.md), which is not what this test is about
+        # hundreds of waiting tasks (docs/performance.md), which is not what this test is about
         limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
         transport = AiohttpTransport(limits=limits)
         async with httpx.AsyncClient(

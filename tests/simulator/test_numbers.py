@@ -1,4 +1,5 @@
-"""The tel_* calls: every example of the vendor's pages and API-NOTES.md, replayed over HTTP."""
+"""The tel_* calls: every example of the vendor's pages and of docs/vendor-api.md, replayed
+over HTTP."""
 
 from __future__ import annotations
 
