@@ -582,7 +582,7 @@ def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> 
         text = render_text(report, color=use_color(settings)) + "\n"
     # Secrets are masked by type in the report; redact() is the last line of defence.
     click.echo(redact(text), nl=False)
-    sys.exit(report.exit_code)
+    sys.exit(report.exit_code())
 
 
 # --------------------------------------------------------------------------- export

@@ -12,10 +12,15 @@ from typing import Any
 
 import click
 
-from reconciler.drift.report import DriftField, DriftItem, DriftReport
+from reconciler.drift.report import DriftField, DriftItem, DriftReport, Silenced
+from reconciler.plan.grouping import FOLD_SHOWN, Group, fold, group_by, plural
+from reconciler.plan.render import MARKDOWN_LIMIT, unmanaged_notes
 from reconciler.secret import Secret, json_default, to_jsonable
 
 FORMAT_VERSION = 1
+# Markdown: warnings and groups of ignored drift listed before "and N more".
+_MD_WARNINGS_SHOWN = 20
+_MD_SILENCED_SHOWN = 50
 
 _COLORS = {"~": "yellow", "+": "green", "-": "red"}
 
@@ -30,8 +35,7 @@ def show_value(value: Any) -> str:
 
 
 def _summary_line(report: DriftReport) -> str:
-    parts = [f"{n} {noun}{'s' if n != 1 else ''}" for noun, n in report.counts().items()]
-    return ", ".join(parts)
+    return ", ".join(plural(n, noun) for noun, n in report.counts().items())
 
 
 def _source(report: DriftReport) -> str:
@@ -39,7 +43,7 @@ def _source(report: DriftReport) -> str:
 
 
 def _resources(n: int) -> str:
-    return "1 resource differs" if n == 1 else f"{n} resources differ"
+    return "1 resource differs" if n == 1 else f"{n:,} resources differ"
 
 
 def _field_line(f: DriftField) -> str:
@@ -50,11 +54,43 @@ def _field_line(f: DriftField) -> str:
     return f"{f.path}: live {show_value(f.live)}, declared {show_value(f.declared)}"
 
 
+def _subject(group: Group[DriftItem]) -> str:
+    """The address of a group's one item, or ``500 inbound services``."""
+    if not group.folded:
+        return group.first.address
+    return plural(len(group), group.first.resource)
+
+
+def _addresses(group: Group[DriftItem]) -> list[str]:
+    return [item.address for item in group.items]
+
+
+def _silenced_groups(report: DriftReport) -> tuple[Group[Silenced], ...]:
+    """Silenced drift, the same field silenced by the same rule on many resources as one."""
+    return group_by(report.silenced, lambda s: (s.field, s.pattern))
+
+
+def _silenced_line(group: Group[Silenced]) -> tuple[str, str]:
+    """What a group of silenced drift is, and the rule that silenced it."""
+    first = group.first
+    if not group.folded:
+        where = first.address if first.field is None else f"{first.address}/{first.field}"
+        return where, first.pattern
+    names = fold([s.address for s in group.items])
+    what = (
+        f"{len(group):,} resources"
+        if first.field is None
+        else f"{first.field} of {len(group):,} resources"
+    )
+    return f"{what} ({names})", first.pattern
+
+
 # --------------------------------------------------------------------------- text
 
 
 def render_text(report: DriftReport, *, color: bool = False) -> str:
-    """Terraform-like text: one block per drifted resource, its fields, and apply's remedy."""
+    """Terraform-like text: one block per drifted resource (the same drift on many resources
+    once, with their count and names), its fields, and apply's remedy."""
 
     def style(text: str, **kw: Any) -> str:
         return click.style(text, **kw) if color else text
@@ -64,19 +100,16 @@ def render_text(report: DriftReport, *, color: bool = False) -> str:
         lines.append(style(f"No drift: the account matches {_source(report)}.", fg="green"))
     else:
         n = len(report.items)
-        lines.append(
-            style(
-                f"Drift: {_resources(n)} from {_source(report)}.",
-                bold=True,
-            )
-        )
-        for item in report.items:
-            mark = item.mark
+        lines.append(style(f"Drift: {_resources(n)} from {_source(report)}.", bold=True))
+        for group in report.groups():
+            item = group.first
             lines.append("")
-            lines.append(
-                style(f"{mark} {item.address}", fg=_COLORS[mark], bold=True)
-                + f"  ({item.resource}) {item.summary}"
-            )
+            head = style(f"{item.mark} {_subject(group)}", fg=_COLORS[item.mark], bold=True)
+            if group.folded:
+                lines.append(f"{head}: {item.summary}")
+                lines.append(f"    {fold(_addresses(group))}")
+            else:
+                lines.append(f"{head}  ({item.resource}) {item.summary}")
             lines.extend(f"    {_field_line(f)}" for f in item.fields)
             lines.append(style(f"    -> {item.remedy}", dim=True))
     for w in report.warnings:
@@ -84,23 +117,20 @@ def render_text(report: DriftReport, *, color: bool = False) -> str:
         lines.append(style(f"Warning: {w}", fg="yellow"))
     if report.silenced:
         lines.append("")
-        lines.append(f"Ignored ({len(report.silenced)}, by drift.ignore or --ignore):")
-        for s in report.silenced:
-            where = s.address if s.field is None else f"{s.address}/{s.field}"
-            lines.append(f"    {where}  (rule {s.pattern!r})")
+        lines.append(f"Ignored ({len(report.silenced):,}, by drift.ignore or --ignore):")
+        for silenced in _silenced_groups(report):
+            where, pattern = _silenced_line(silenced)
+            lines.append(f"    {where}  (rule {pattern!r})")
     if report.unused_patterns:
         lines.append("")
         lines.append(
             "Ignore rules that matched nothing: "
             + ", ".join(repr(p) for p in report.unused_patterns)
         )
-    if report.unmanaged_numbers:
-        n = len(report.unmanaged_numbers)
+    for note, names in _unmanaged(report):
         lines.append("")
-        lines.append(
-            f"Note: {n} number{'s' if n != 1 else ''} on the account match no pool or pin "
-            "(not managed; prune.numbers is off)."
-        )
+        lines.append(f"Unmanaged: {note}:")
+        lines.append(f"    {names}")
     if not report.in_sync:
         lines.append("")
         lines.append(
@@ -108,6 +138,10 @@ def render_text(report: DriftReport, *, color: bool = False) -> str:
             + " `reconciler plan` shows the full plan; `reconciler apply` corrects it."
         )
     return "\n".join(lines)
+
+
+def _unmanaged(report: DriftReport) -> list[tuple[str, str]]:
+    return unmanaged_notes(report.unmanaged_numbers, report.unmanaged_services)
 
 
 # --------------------------------------------------------------------------- json
@@ -135,7 +169,8 @@ def _item_json(item: DriftItem) -> dict[str, Any]:
 
 
 def report_json(report: DriftReport) -> dict[str, Any]:
-    """The JSON-ready form (``schemas/drift.schema.json``); secrets masked."""
+    """The JSON-ready form (``schemas/drift.schema.json``); secrets masked. Every drifted
+    resource is listed; ``groups`` names those the text and markdown fold into one entry."""
     return {
         "format_version": FORMAT_VERSION,
         "in_sync": report.in_sync,
@@ -145,14 +180,26 @@ def report_json(report: DriftReport) -> dict[str, Any]:
             "silenced": len(report.silenced),
             "by_resource": report.counts(),
             "unmanaged_numbers": len(report.unmanaged_numbers),
+            "unmanaged_services": len(report.unmanaged_services),
         },
         "drift": [_item_json(i) for i in report.items],
+        "groups": [
+            {
+                "kind": g.first.kind,
+                "count": len(g),
+                "summary": g.first.summary,
+                "addresses": _addresses(g),
+            }
+            for g in report.groups()
+            if g.folded
+        ],
         "silenced": [
             {"address": s.address, "field": s.field, "pattern": s.pattern} for s in report.silenced
         ],
         "unused_ignore_rules": list(report.unused_patterns),
         "warnings": list(report.warnings),
         "unmanaged_numbers": list(report.unmanaged_numbers),
+        "unmanaged_services": list(report.unmanaged_services),
     }
 
 
@@ -173,50 +220,114 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-def render_markdown(report: DriftReport) -> str:
-    """For an issue or a pull-request comment: a table per drifted resource."""
-    lines: list[str] = []
+def _md_subject(group: Group[DriftItem]) -> str:
+    if not group.folded:
+        return _code(group.first.address)
+    names = ", ".join(_code(a) for a in _addresses(group)[:FOLD_SHOWN])
+    rest = len(group) - FOLD_SHOWN
+    return f"{_subject(group)}: {names}" + (f" and {rest:,} more" if rest > 0 else "")
+
+
+def _md_rows(group: Group[DriftItem]) -> list[str]:
+    item = group.first
+    what = _md_subject(group)
+    if not item.fields:
+        return [f"| {item.mark} | {what} | | {_md(item.summary)} | |"]
+    rows = []
+    for f in item.fields:
+        live = "(missing)" if f.action == "add" else show_value(f.live)
+        declared = "(default)" if f.action == "remove" else show_value(f.declared)
+        rows.append(
+            f"| {item.mark} | {what} | {_code(f.path)} | {_code(live)} | {_code(declared)} |"
+        )
+    return rows
+
+
+def _size(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def render_markdown(
+    report: DriftReport, *, full_report: str | None = None, limit: int = MARKDOWN_LIMIT
+) -> str:
+    """For an issue or a pull-request comment: the summary first, a table of the drifted
+    fields (the same drift on many resources in one entry), what apply would do.
+
+    It always fits one comment (``limit`` characters): what doesn't fit is left out, and a
+    note says how much and names the full report (``full_report``, the file
+    ``drift --out`` wrote, or else how to see it)."""
+    head: list[str] = []
     if report.in_sync:
-        lines.append(f"### No drift\n\nThe account matches {_md(_source(report))}.")
+        head.append(f"### No drift\n\nThe account matches {_md(_source(report))}.")
     else:
-        n = len(report.items)
-        lines.append(f"### Drift: {_resources(n)}")
-        lines.append("")
-        lines.append(f"{_summary_line(report)}; compared with {_md(_source(report))}.")
-        lines.append("")
-        lines.append("| | Resource | Field | Live | Declared |")
-        lines.append("|---|---|---|---|---|")
-        for item in report.items:
-            mark = item.mark
-            if not item.fields:
-                lines.append(f"| {mark} | {_code(item.address)} | | {_md(item.summary)} | |")
-            for f in item.fields:
-                live = "(missing)" if f.action == "add" else show_value(f.live)
-                declared = "(default)" if f.action == "remove" else show_value(f.declared)
-                lines.append(
-                    f"| {mark} | {_code(item.address)} | {_code(f.path)} "
-                    f"| {_code(live)} | {_code(declared)} |"
-                )
-        lines.append("")
-        lines.append("**What `reconciler apply` would do**")
-        lines.append("")
-        lines.extend(f"- {_code(item.address)}: {_md(item.remedy)}" for item in report.items)
+        head.append(f"### Drift: {_resources(len(report.items))}")
+        head.append("")
+        head.append(f"{_summary_line(report)}; compared with {_md(_source(report))}.")
+        head.append("")
+    notes = _md_notes(report)
+    body: list[str] = []
+    left_out = 0
+    if not report.in_sync:
+        groups = report.groups()
+        budget = limit - _size(head) - _size(notes) - _LEFT_OUT_RESERVE
+        table = ["| | Resource | Field | Live | Declared |", "|---|---|---|---|---|"]
+        remedies = ["", "**What `reconciler apply` would do**", ""]
+        for group in groups:
+            rows = _md_rows(group)
+            who = _subject(group) if group.folded else _code(group.first.address)
+            remedy = f"- {who}: {_md(group.first.remedy)}"
+            if left_out or _size(table) + _size(rows) + _size(remedies) + len(remedy) > budget:
+                left_out += len(group)
+                continue
+            table.extend(rows)
+            remedies.append(remedy)
+        body = table + remedies
+        if left_out:
+            body.extend(["", *_left_out(report, left_out, full_report)])
+    return "\n".join(head + body + notes) + "\n"
+
+
+# Room kept for the note on what was left out.
+_LEFT_OUT_RESERVE = 600
+
+
+def _left_out(report: DriftReport, left_out: int, full_report: str | None) -> list[str]:
+    total = len(report.items)
+    if full_report:
+        where = (
+            f"The full report is in `{_md(full_report)}` (written by `reconciler drift --out`; "
+            "the CI recipes keep it as an artifact of the run)."
+        )
+    else:
+        where = "Run `reconciler drift` for the full report, or write it with `--out drift.json`."
+    return [
+        "> [!NOTE]",
+        f"> This report is too long for one comment: {left_out:,} of the {total:,} drifted "
+        f"resources are left out. {where}",
+    ]
+
+
+def _md_notes(report: DriftReport) -> list[str]:
+    lines: list[str] = []
     if report.warnings:
         lines.append("")
-        lines.extend(f"> **Warning:** {_md(w)}" for w in report.warnings)
+        lines.extend(f"> **Warning:** {_md(w)}" for w in report.warnings[:_MD_WARNINGS_SHOWN])
+        more = len(report.warnings) - _MD_WARNINGS_SHOWN
+        if more > 0:
+            lines.append(f"> and {plural(more, 'more warning')} (in the full report)")
     if report.silenced:
         lines.append("")
-        lines.append(f"<details><summary>Ignored drift ({len(report.silenced)})</summary>")
+        lines.append(f"<details><summary>Ignored drift ({len(report.silenced):,})</summary>")
         lines.append("")
-        for s in report.silenced:
-            where = s.address if s.field is None else f"{s.address}/{s.field}"
-            lines.append(f"- {_code(where)} (rule {_code(s.pattern)})")
+        groups = _silenced_groups(report)
+        for group in groups[:_MD_SILENCED_SHOWN]:
+            where, pattern = _silenced_line(group)
+            lines.append(f"- {_md(where)} (rule {_code(pattern)})")
+        if len(groups) > _MD_SILENCED_SHOWN:
+            lines.append(f"- and {len(groups) - _MD_SILENCED_SHOWN:,} more (in the full report)")
         lines.append("")
         lines.append("</details>")
-    if report.unmanaged_numbers:
+    for note, names in _unmanaged(report):
         lines.append("")
-        lines.append(
-            f"{len(report.unmanaged_numbers)} number(s) on the account match no pool or pin "
-            "(not managed)."
-        )
-    return "\n".join(lines) + "\n"
+        lines.append(f"**Unmanaged:** {_md(note)}: {_md(names)}")
+    return lines

@@ -9,6 +9,7 @@ apply would do about it, after the ignore rules (``drift.ignore`` in the YAML an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from reconciler.drift.ignore import IgnoreRule, first_match, parse_rules
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.plan.changes import Change, FieldChange, Plan
-from reconciler.secret import conceal
+from reconciler.plan.grouping import Group, group_by
+from reconciler.secret import conceal, json_default, to_jsonable
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,23 @@ class DriftItem:
     fields: tuple[DriftField, ...] = ()
     blocked: bool = False
 
+    def edit(self) -> tuple[object, ...]:
+        """The item without its address: equal for the same drift on many resources (the
+        renderers fold those into one entry). Values count as they are shown."""
+        return (
+            self.kind,
+            self.mark,
+            self.resource,
+            self.summary,
+            self.remedy,
+            self.blocked,
+            tuple((f.path, f.action, _shown(f.live), _shown(f.declared)) for f in self.fields),
+        )
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(to_jsonable(value), sort_keys=True, default=json_default)
+
 
 @dataclass(frozen=True, slots=True)
 class Silenced:
@@ -63,13 +82,15 @@ class Silenced:
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:
-    """Every drifted resource, the drift that was silenced, and the plan's warnings."""
+    """Every drifted resource, the drift that was silenced, the plan's warnings, and what is
+    on the account that nothing declares (``unmanaged_*``, after the ignore rules)."""
 
     items: tuple[DriftItem, ...] = ()
     silenced: tuple[Silenced, ...] = ()
     unused_patterns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     unmanaged_numbers: tuple[str, ...] = ()
+    unmanaged_services: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
     @property
@@ -77,9 +98,19 @@ class DriftReport:
         return not self.items
 
     @property
-    def exit_code(self) -> int:
-        """0 in sync, 2 drift found (docs/commands.md)."""
-        return EXIT_OK if self.in_sync else EXIT_CHANGES
+    def has_unmanaged(self) -> bool:
+        return bool(self.unmanaged_numbers or self.unmanaged_services)
+
+    def exit_code(self, *, fail_on_unmanaged: bool = False) -> int:
+        """0 in sync, 2 drift found (docs/commands.md); with ``fail_on_unmanaged``, an
+        unmanaged number or service counts as drift too."""
+        if self.in_sync and not (fail_on_unmanaged and self.has_unmanaged):
+            return EXIT_OK
+        return EXIT_CHANGES
+
+    def groups(self) -> tuple[Group[DriftItem], ...]:
+        """The items, the same drift on many resources gathered into one group."""
+        return group_by(self.items, DriftItem.edit)
 
     def counts(self) -> dict[str, int]:
         """Drifted resources by resource type, in report order."""
@@ -130,7 +161,8 @@ def detect_drift(plan: Plan, ignore: Iterable[str] = ()) -> DriftReport:
 
     A resource is silenced by a rule without a field part that matches its address; a field
     by a rule that matches its address and the field (or a parent); a resource whose every
-    field is silenced is silenced whole.
+    field is silenced is silenced whole. The plan's unmanaged numbers (``number:N``) and
+    services (``inbound:NAME``) are reported unless a whole-resource rule matches them.
     """
     rules: Sequence[IgnoreRule] = parse_rules(ignore)
     used: set[str] = set()
@@ -153,11 +185,24 @@ def detect_drift(plan: Plan, ignore: Iterable[str] = ()) -> DriftReport:
         if change.fields and not kept:
             continue
         items.append(_describe(change, kept))
+    unmanaged: dict[str, list[str]] = {"number": [], "service": []}
+    for what, addresses in (
+        ("number", [f"number:{n}" for n in plan.unmanaged_numbers]),
+        ("service", list(plan.unmanaged_services)),
+    ):
+        for address in addresses:
+            rule = first_match(rules, address)
+            if rule is None:
+                unmanaged[what].append(address)
+            else:
+                used.add(rule.pattern)
+                silenced.append(Silenced(address, None, rule.pattern))
     return DriftReport(
         items=tuple(items),
         silenced=tuple(silenced),
         unused_patterns=tuple(r.pattern for r in rules if r.pattern not in used),
         warnings=tuple(plan.warnings),
-        unmanaged_numbers=tuple(plan.unmanaged_numbers),
+        unmanaged_numbers=tuple(a.removeprefix("number:") for a in unmanaged["number"]),
+        unmanaged_services=tuple(unmanaged["service"]),
         sources=tuple(plan.sources),
     )

@@ -20,6 +20,7 @@ secrets it cannot restore become :class:`RedactedSecret`, which refuses to be re
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,7 +40,8 @@ from typing import (
 
 from reconciler.desired.model import Location, PoolInbound, SafetyLimits, ServiceKind
 from reconciler.errors import PlanFileError
-from reconciler.secret import MASK, Secret, conceal, to_jsonable
+from reconciler.plan.grouping import Group, group_by
+from reconciler.secret import MASK, Secret, conceal, json_default, to_jsonable
 
 if TYPE_CHECKING:
     from reconciler.plan.safety import Verdict
@@ -331,6 +333,8 @@ class Change:
     kind: ClassVar[str] = "change"
     mark: ClassVar[str] = "~"
     irreversible: ClassVar[bool] = False
+    # The JSON keys that name the resource rather than the edit (see :meth:`edit`).
+    identity: ClassVar[tuple[str, ...]] = ()
 
     @property
     def address(self) -> str:
@@ -385,6 +389,15 @@ class Change:
         """Keys of the JSON form computed from the fields (written, never read back)."""
         return {}
 
+    def edit(self) -> str:
+        """What this change does, leaving out which resource it does it to: equal for the
+        same edit made to many resources (renderers fold those into one entry,
+        :meth:`Plan.groups`). Secrets count by their mask, as they are shown."""
+        data = self.as_json()
+        for key in ("address", "depends_on", *self.identity):
+            data.pop(key, None)
+        return json.dumps(data, sort_keys=True, default=json_default)
+
     def as_json(self) -> dict[str, Any]:
         """The change's JSON form, secrets masked."""
         data: dict[str, Any] = {
@@ -430,6 +443,7 @@ class Purchase(Change):
 
     kind: ClassVar[str] = "purchase"
     mark: ClassVar[str] = "+"
+    identity: ClassVar[tuple[str, ...]] = ("pool", "existing")
 
     pool: str
     location: Location
@@ -540,6 +554,7 @@ class Release(Change):
     kind: ClassVar[str] = "release"
     mark: ClassVar[str] = "-"
     irreversible: ClassVar[bool] = True
+    identity: ClassVar[tuple[str, ...]] = ("number",)
 
     number: str
     reason: str  # "pool london-support has 4 numbers, wants 3" / "prune: matches no pool or pin"
@@ -590,8 +605,11 @@ class Release(Change):
 class _Service:
     """The address and noun of a change to a service (mixed into the service changes)."""
 
+    __slots__ = ()
+
     service_kind: ServiceKind
     name: str
+    identity: ClassVar[tuple[str, ...]] = ("name",)
 
     @property
     def address(self) -> str:
@@ -713,6 +731,7 @@ class ModifyRelay(Change):
 
     kind: ClassVar[str] = "modify_relay"
     mark: ClassVar[str] = "~"
+    identity: ClassVar[tuple[str, ...]] = ("number",)
 
     number: str
     old_action: str | None = _json_name("old.action")
@@ -857,9 +876,12 @@ class Plan:
 
     ``warnings`` are shown and do not stop anything (an MVNO takeover, an inbound service
     named by a number nobody owns). ``unmanaged_numbers`` lists live numbers matching no
-    pool or pin that are not released (number pruning off, or ignored by ``prune.ignore``).
-    ``fingerprints`` are the live fingerprints the changes depend on (:data:`ABSENT` for a
-    resource that does not exist, e.g. a service to create); ``live_fingerprint`` digests the
+    pool or pin that are not released (number pruning off, or ignored by ``prune.ignore``);
+    ``unmanaged_services`` the addresses (``inbound:legacy``) of live services nothing
+    declares that are not deleted (service pruning off, ``prune.ignore``, or the service of a
+    pool number whose pool has no ``inbound:``). ``fingerprints`` are the live fingerprints
+    the changes depend on (:data:`ABSENT` for a resource that does not exist, e.g. a service
+    to create); ``live_fingerprint`` digests the
     whole snapshot. ``managed_services`` is the denominator of the percentage limits
     (declared services plus the inbound services of the pools' live numbers). ``safety``
     holds the limits of the desired state, for output.
@@ -868,11 +890,17 @@ class Plan:
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     unmanaged_numbers: tuple[str, ...] = ()
+    unmanaged_services: tuple[str, ...] = ()
     managed_services: int = 0
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     live_fingerprint: str = ""
     sources: tuple[str, ...] = ()
     safety: SafetyLimits = field(default_factory=SafetyLimits)
+
+    def groups(self) -> tuple[Group[Change], ...]:
+        """The changes, the same edit to many resources gathered into one group (in apply
+        order, each group where its first change is)."""
+        return group_by(self.changes, Change.edit)
 
     def of(self, kind: type[Change]) -> list[Any]:
         return [c for c in self.changes if isinstance(c, kind)]
@@ -941,6 +969,16 @@ class Plan:
                 blocked += change_data["blocked"]
         data["summary"]["release_blocked"] = blocked
         data["safety"]["refusals"] = list(verdict.messages)
+        data["groups"] = [
+            {
+                "kind": group.first.kind,
+                "count": len(group),
+                "headline": group.first.headline,
+                "addresses": [c.address for c in group.items],
+            }
+            for group in self.groups()
+            if group.folded
+        ]
         return data
 
     def _facts_json(self) -> dict[str, Any]:
@@ -951,6 +989,7 @@ class Plan:
             "changes": [change.as_json() for change in self.changes],
             "warnings": list(self.warnings),
             "unmanaged_numbers": list(self.unmanaged_numbers),
+            "unmanaged_services": list(self.unmanaged_services),
             "managed_services": self.managed_services,
             "cost": self.cost().as_json(),
             "safety": {
@@ -991,6 +1030,8 @@ class Plan:
             changes=tuple(Change.from_json(_mapping(c)) for c in changes),
             warnings=_str_tuple(data["warnings"]),
             unmanaged_numbers=_str_tuple(data["unmanaged_numbers"]),
+            # Absent from plans saved before it was listed.
+            unmanaged_services=_str_tuple(data.get("unmanaged_services", [])),
             managed_services=int(data["managed_services"]),
             fingerprints={str(k): str(v) for k, v in fingerprints.items()},
             live_fingerprint=str(data["live_fingerprint"]),

@@ -110,6 +110,7 @@ class _Planner:
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.unmanaged: list[str] = []
+        self.unmanaged_services: list[str] = []
         # number -> the pool keeping it (pools with or without inbound)
         self.kept: dict[str, NumberPool] = {}
         self.releasing: set[str] = set()
@@ -134,6 +135,7 @@ class _Planner:
             changes=tuple(changes),
             warnings=tuple(self.warnings),
             unmanaged_numbers=tuple(sorted(self.unmanaged)),
+            unmanaged_services=tuple(self.unmanaged_services),
             managed_services=self.managed_services,
             fingerprints={k: all_fps.get(k, ABSENT) for k in deps},
             # One digest of the whole snapshot, from the fingerprints already computed:
@@ -333,16 +335,21 @@ class _Planner:
         return defaults
 
     def _prune_services(self) -> None:
+        """Delete the undeclared services of the kinds ``prune`` covers; list the others
+        (prune off, ``prune.ignore``, or a kept number's) as unmanaged."""
         prune = self.desired.prune
         wanted = {"inbound": prune.inbound_services, "outbound": prune.outbound_services}
         for kind in SERVICE_KINDS:
-            if not wanted[kind]:
-                continue
             declared = self.desired.services(kind)
             for name in sorted(self.live.service_names(kind)):
-                if name in declared or matches_any(name, prune.ignore):
+                if name in declared:
                     continue
                 if kind == "inbound" and name in self.kept:
+                    if self.kept[name].inbound is None:
+                        self.unmanaged_services.append(f"{kind}:{name}")
+                    continue  # the pool's template manages it, or it is kept: never deleted
+                if not wanted[kind] or matches_any(name, prune.ignore):
+                    self.unmanaged_services.append(f"{kind}:{name}")
                     continue
                 self.changes.append(DeleteService(service_kind=kind, name=name))
 

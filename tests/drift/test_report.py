@@ -48,7 +48,7 @@ def _plan(*changes: object, **kw: object) -> Plan:
 def test_empty_plan_is_in_sync() -> None:
     report = detect_drift(_plan())
     assert report.in_sync
-    assert report.exit_code == 0
+    assert report.exit_code() == 0
     assert "No drift" in render_text(report)
 
 
@@ -77,7 +77,7 @@ def test_each_change_is_a_drifted_resource_with_its_fields() -> None:
         Release(number="442070000003", reason="pool london has 4, wants 3", pool="london"),
     )
     report = detect_drift(plan)
-    assert report.exit_code == 2
+    assert report.exit_code() == 2
     by_address = {i.address: i for i in report.items}
     assert set(by_address) == {
         "pool:london",
@@ -205,3 +205,93 @@ def test_secrets_are_masked_in_every_format() -> None:
     for out in (render_text(report), render_json(report), render_markdown(report)):
         assert SECRET not in out
         assert "(sensitive)" in out
+
+
+# --------------------------------------------------------------------------- grouping
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _check_golden(name: str, text: str) -> None:
+    """Compare with ``golden/<name>``; ``UPDATE_GOLDEN=1`` rewrites the file instead."""
+    import os
+
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run the tests with UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs (UPDATE_GOLDEN=1 to accept)"
+
+
+def _pool_edit(size: int) -> Plan:
+    """A hand edit to the description of every number of a pool, a pool short of numbers,
+    hand-made services and numbers nobody declares."""
+    edit = FieldChange("description", "change", "edited by hand", "Support line")
+    changes: list[object] = [_update(f"4410000{i:05d}", edit) for i in range(size)]
+    changes.append(_update("sales-sip", FieldChange("description", "change", "x", "Sales")))
+    return _plan(
+        *changes,
+        unmanaged_numbers=tuple(f"4479000{i:05d}" for i in range(3)),
+        unmanaged_services=tuple(f"inbound:legacy-{i:02d}" for i in range(12)),
+    )
+
+
+def test_grouped_drift_golden() -> None:
+    report = detect_drift(_pool_edit(8))
+    _check_golden("grouped.txt", render_text(report) + "\n")
+    _check_golden("grouped.md", render_markdown(report))
+    _check_golden("grouped.json", render_json(report) + "\n")
+    jsonschema.validate(json.loads(render_json(report)), SCHEMA)
+
+
+def test_the_same_drift_on_many_resources_shows_once() -> None:
+    report = detect_drift(_pool_edit(500))
+    text = render_text(report)
+    assert text.count('description: live "edited by hand"') == 1
+    assert "~ 500 inbound services: 1 field differs" in text and "and 495 more" in text
+    data = json.loads(render_json(report))
+    assert len(data["drift"]) == 501
+    assert [g["count"] for g in data["groups"]] == [500]
+
+
+def test_drift_markdown_of_a_5000_number_pool_fits_one_github_comment() -> None:
+    report = detect_drift(_pool_edit(5000), ["number:*"])
+    md = render_markdown(report)
+    assert len(md) < 65_536
+    assert "5,000 inbound services" in md
+
+
+def test_drift_markdown_that_does_not_fit_names_the_full_report() -> None:
+    changes = [_update(f"s{i:03d}", FieldChange("x", "change", i, -1)) for i in range(300)]
+    report = detect_drift(_plan(*changes))
+    md = render_markdown(report, full_report="drift.json", limit=6000)
+    assert len(md) <= 6000
+    assert md.startswith("### Drift: 300 resources differ")
+    assert "of the 300 drifted resources are left out" in md and "`drift.json`" in md
+
+
+def test_unmanaged_services_are_reported_and_fail_only_when_asked() -> None:
+    report = detect_drift(_plan(unmanaged_services=("inbound:by-hand", "outbound:old")))
+    assert report.in_sync and report.exit_code() == 0
+    assert report.exit_code(fail_on_unmanaged=True) == 2
+    text = render_text(report)
+    assert (
+        "Unmanaged: 2 services on the account (1 inbound, 1 outbound) are declared nowhere "
+        "and left alone (see prune.inbound_services / prune.outbound_services):"
+    ) in text.splitlines()
+    assert "inbound:by-hand, outbound:old" in text
+    assert "inbound:by-hand" in render_markdown(report)
+    numbers_only = detect_drift(_plan(unmanaged_numbers=("447700900001",)))
+    assert numbers_only.exit_code(fail_on_unmanaged=True) == 2
+
+
+def test_an_ignore_rule_accepts_an_unmanaged_service() -> None:
+    plan = _plan(unmanaged_services=("inbound:by-hand", "inbound:kept"))
+    report = detect_drift(plan, ["inbound:by-*"])
+    assert report.unmanaged_services == ("inbound:kept",)
+    assert [(s.address, s.pattern) for s in report.silenced] == [
+        ("inbound:by-hand", "inbound:by-*")
+    ]
+    accepted = detect_drift(plan, ["inbound:*"])
+    assert accepted.exit_code(fail_on_unmanaged=True) == 0

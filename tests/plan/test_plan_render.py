@@ -97,11 +97,30 @@ def prune_plan() -> Plan:
     )
 
 
+def grouped_plan(size: int = 12, releases: int = 4, unmanaged: int = 14) -> Plan:
+    """The same edit to every number of a pool (its inbound description), releases alike
+    but for the number, and undeclared services: what the grouped outputs fold."""
+    london, leeds = location(region="London"), location(region="Leeds")
+    numbers = [number(f"4410000{i:05d}", loc=london) for i in range(size)]
+    numbers += [number(f"4420000{i:05d}", loc=leeds) for i in range(releases + 1)]
+    d = desired(
+        pools=[
+            pool("support", size, loc=london, inbound={"description": "Support line"}),
+            pool("leeds", 1, loc=leeds, line=18),
+        ],
+        services=[service("sales-sip", {"application_type": "REST"}, line=44)],
+    )
+    inbound = {n.number: {"description": "support"} for n in numbers[:size]}
+    inbound.update({f"legacy-{i:02d}": {} for i in range(unmanaged)})
+    return make_plan(d, live(numbers=numbers, inbound=inbound))
+
+
 PLANS: dict[str, Callable[[], Plan]] = {
     "rich": rich_plan,
     "empty": empty_plan,
     "warned": warned_plan,
     "prune": prune_plan,
+    "grouped": grouped_plan,
 }
 
 
@@ -214,3 +233,64 @@ def test_markdown_collapses_long_diffs() -> None:
     md = _markdown(make_plan(d2, live(inbound={"big": {}})))
     assert "<details><summary><code>inbound:big</code>: 10 fields</summary>" in md
     assert "| ➕ " not in md and "| 🔄 | `inbound:big` | update (PATCH) | 10 fields |" in md
+
+
+def test_the_same_edit_to_many_resources_shows_once_with_its_count_and_names() -> None:
+    plan = grouped_plan()
+    text = _text(plan, color=False)
+    assert "  ~ 12 inbound services: update (PATCH)" in text.splitlines()
+    assert text.count('~ description: "support" -> "Support line"') == 1
+    assert "inbound:441000000000, inbound:441000000001" in text and "and 7 more" in text
+    assert "  - 4 numbers: release (blocked: needs --allow-release)" in text.splitlines()
+    md = _markdown(plan)
+    assert md.count("- description:") == 1 and "12 inbound services" in md
+    data = json.loads(_json(plan))
+    assert len(data["changes"]) == 12 + 4 + 1  # every change is still there
+    assert [(g["kind"], g["count"]) for g in data["groups"]] == [
+        ("update_service", 12),
+        ("release", 4),
+    ]
+    assert data["groups"][0]["addresses"] == [f"inbound:4410000{i:05d}" for i in range(12)]
+
+
+def test_changes_that_differ_are_not_folded() -> None:
+    d = desired(services=[service("a", {"x": 1}), service("b", {"x": 2})])
+    plan = make_plan(d, live(inbound={"a": {"x": 0}, "b": {"x": 0}}))
+    assert [len(g) for g in plan.groups()] == [1, 1]
+    assert "2 inbound services" not in _text(plan, color=False)
+
+
+def test_unmanaged_services_are_listed_with_their_count() -> None:
+    plan = grouped_plan(unmanaged=14)
+    assert plan.unmanaged_services == tuple(f"inbound:legacy-{i:02d}" for i in range(14))
+    text = _text(plan, color=False)
+    assert (
+        "Unmanaged: 14 inbound services on the account are declared nowhere and left alone "
+        "(see prune.inbound_services):"
+    ) in text.splitlines()
+    assert "inbound:legacy-09 and 4 more" in text
+    assert "14 inbound services on the account" in _markdown(plan)
+
+
+def test_markdown_of_a_5000_number_pool_change_fits_one_github_comment() -> None:
+    plan = grouped_plan(size=5000, releases=0, unmanaged=3000)
+    md = _markdown(plan)
+    assert len(md) < 65_536
+    assert "5,000 inbound services" in md and "5,000 to update" in md
+    text = _text(plan, color=False)
+    assert len(text.splitlines()) < 60
+
+
+def test_markdown_that_does_not_fit_says_what_is_left_out_and_names_the_full_plan() -> None:
+    # 300 different edits: one row each, more than a small limit holds.
+    d = desired(services=[service(f"s{i:03d}", {"x": i}) for i in range(300)])
+    plan = make_plan(d, live(inbound={f"s{i:03d}": {"x": -1} for i in range(300)}))
+    verdict = blocked(plan)
+    md = render_markdown(plan, verdict, full_plan="plan.json", limit=8000)
+    assert len(md) <= 8000
+    assert md.index("Plan: 0 to purchase") < md.index("| | Resource |")  # summary first
+    assert "of the 300 changes" in md and "`plan.json`" in md
+    whole = render_markdown(plan, verdict, full_plan="plan.json")
+    assert "too long" not in whole and whole.count("| 🔄 |") == 300
+    unnamed = render_markdown(plan, verdict, limit=8000)
+    assert "Run `reconciler plan` for the full plan" in unnamed
