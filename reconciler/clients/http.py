@@ -254,7 +254,18 @@ def parse_aculab_error(content: bytes) -> ErrorBody:
     try:
         data = loads(content)
     except ValueError:
-        return ErrorBody(shape=describe_body(content))
+        from reconciler.clients.parsers import parse_html_error
+
+        page = parse_html_error(content)
+        if page is None or page.text is None:
+            return ErrorBody(shape=describe_body(content))
+        # Some endpoints answer errors in HTML: its words are worth showing, masked.
+        return ErrorBody(
+            code=page.code,
+            text=_masked(page.text),
+            details=tuple(_masked(d) for d in page.details),
+            shape="an HTML page",
+        )
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         err = data["error"]
         code = err.get("code")
@@ -608,7 +619,9 @@ class HttpClient:
         if code and code not in (f"HTTP {status}", str(status)):
             said.append(f"(code {code})")
         message = f"{self.service} answered {status}"
-        if said:
+        if said and body.shape == "an HTML page":
+            message += f" with an HTML page: {' '.join(said)}"
+        elif said:
             message += ": " + " ".join(said)
         elif body.shape:
             message += f" with {scrub(body.shape, secrets)}"

@@ -8,6 +8,7 @@ the account, which the planner could turn into purchases).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,62 @@ def _type_name(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
         type(value), type(value).__name__
     )
+
+
+# --------------------------------------------------------------------------- HTML error pages
+
+_TAG = re.compile(r"<[^>]*>")
+_HTML_BLOCK = re.compile(
+    r"<(title|h[1-6]|p|li|pre)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_HTML_NOISE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_CODE_TEXT = re.compile(r"^([0-9]{4}|HTTP [0-9]{3})\s*[:*-]\s*(.+)$")
+_STATUS_TITLE = re.compile(r"^[0-9]{3}\b")
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlError:
+    """What an HTML error page says, as far as its text goes: a four-digit ``code`` when a
+    paragraph starts with one, the first line that is not just the status (``text``), and
+    list items (``details``)."""
+
+    title: str | None
+    code: str | None
+    text: str | None
+    details: tuple[str, ...]
+
+
+def _html_text(fragment: str) -> str:
+    return html.unescape(" ".join(_TAG.sub(" ", fragment).split()))
+
+
+def parse_html_error(content: bytes) -> HtmlError | None:
+    """The text of an HTML error page (some endpoints answer errors in HTML: the pages leave
+    open which), or None when ``content`` is not HTML. Each piece is at most 200 characters;
+    callers still scrub it for secrets before showing it."""
+    page = content.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+    if not page[:200].lower().lstrip().startswith(("<!doctype html", "<html")) and (
+        "<html" not in page[:200].lower()
+    ):
+        return None
+    title: str | None = None
+    code: str | None = None
+    text: str | None = None
+    details: list[str] = []
+    body = _HTML_NOISE.sub("", page)
+    for tag, inner in _HTML_BLOCK.findall(body):
+        piece = _html_text(inner)[:200]
+        if not piece:
+            continue
+        tag = tag.lower()
+        if tag == "title":
+            title = title or piece
+        elif tag == "li":
+            details.append(piece)
+        elif text is None and not (_STATUS_TITLE.match(piece) and len(piece) < 40):
+            m = _CODE_TEXT.match(piece)
+            code, text = (m.group(1), m.group(2)) if m else (None, piece)
+    return HtmlError(title=title, code=code, text=text or title, details=tuple(details[:20]))
 
 
 # --------------------------------------------------------------------------- numbers
@@ -255,18 +312,58 @@ class ServiceSummary:
     description: str | None = None
 
 
+ServiceListShape = Literal["services", "array", "keyed"]
+
+
+def service_list_shape(data: Any) -> ServiceListShape | None:
+    """Which shape a service list answer has, or None when it is none of them:
+
+    - ``services``: ``{"services": [{"name", "target", "description"}]}`` (documented for the
+      outbound list; ``"services": null`` is an empty list);
+    - ``array``: a bare array of those entries (or of names);
+    - ``keyed``: ``{"<name>": {"target", "description"}}``, the shape of
+      ``tel_list_numbers`` (``{}`` is an empty list).
+
+    The pages show only the outbound list; the inbound one may have any of these shapes.
+    """
+    if isinstance(data, list):
+        return "array"
+    if not isinstance(data, dict):
+        return None
+    if "services" in data and (data["services"] is None or isinstance(data["services"], list)):
+        return "services"
+    if all(_keyed_entry(v) for v in data.values()):
+        return "keyed"
+    return None
+
+
+def _keyed_entry(value: Any) -> bool:
+    """A value of the keyed shape: an object of strings (target, description), or null."""
+    if value is None:
+        return True
+    return isinstance(value, dict) and all(isinstance(v, str | None) for v in value.values())
+
+
 def parse_service_list(data: Any, call: str) -> list[ServiceSummary]:
-    """``{"services": [{"name", "target", "description"}]}``."""
-    if not isinstance(data, dict) or "services" not in data:
-        raise _bad(call, f"expected an object with 'services', got {_type_name(data)}")
-    items = data["services"]
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise _bad(call, f"'services' is {_type_name(items)}, not a list")
+    """A service list in any shape :func:`service_list_shape` knows; an entry may also be
+    just the service's name."""
+    shape = service_list_shape(data)
+    if shape is None:
+        raise _bad(
+            call, f"expected an object with 'services' (a list of services), got {_type_name(data)}"
+        )
+    items: list[Any]
+    if shape == "services":
+        items = data["services"] or []
+    elif shape == "array":
+        items = data
+    else:
+        items = [{**(info or {}), "name": name} for name, info in data.items()]
     out: list[ServiceSummary] = []
     seen: set[str] = set()
     for item in items:
+        if isinstance(item, str):
+            item = {"name": item}
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise _bad(call, "a service entry has no name")
         name = item["name"]

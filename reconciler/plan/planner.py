@@ -320,16 +320,20 @@ class _Planner:
             )
 
     def _schema_defaults(self, kind: ServiceKind, spec: ServiceSpec) -> dict[str, Any] | None:
+        schema = self.live.service_schemas.get(kind)
         if kind not in self._defaults:
-            schema = self.live.service_schemas.get(kind)
-            self._defaults[kind] = None if schema is None else schema_defaults(schema)
+            # A schema without any `default` keyword (the vendor pages don't show whether it
+            # has them) says nothing of the undeclared options: expecting them unset would
+            # plan the same PUT on every run.
+            self._defaults[kind] = (schema_defaults(schema) or None) if schema else None
         defaults = self._defaults[kind]
         if defaults is None and (kind, spec.origin) not in self._warned_schema:
             # Once per declaration: a pool's template would otherwise warn once per number.
             self._warned_schema.add((kind, spec.origin))
+            why = "was not read" if schema is None else "has no default values"
             self.warnings.append(
                 f"{spec.origin}: {kind} service {spec.name} uses mode: replace, but the "
-                f"server's {kind} schema was not read: only its declared keys were compared "
+                f"server's {kind} schema {why}: only its declared keys were compared "
                 "(a PUT still resets the undeclared ones)"
             )
         return defaults

@@ -7,6 +7,9 @@ root (``/tel_list_numbers``, ``/service/v1/inbound/<name>``, ...) and the aql ga
 real HTTP on 127.0.0.1 (``with sim.serve() as running``), or from the command line
 (``reconciler simulator serve``). Faults (latency, errors, 429, lost purchase replies, list
 lag, garbage bodies) are switched on with :class:`Faults`, each seeded so that it replays.
+The alternatives the vendor pages leave open (schemas without ``default`` keywords, aql's
+``*`` separator, another inbound list shape, HTML error pages, a server that normalises what
+it stores) are chosen with :class:`Dialect`.
 
 ::
 
@@ -21,6 +24,7 @@ lag, garbage bodies) are switched on with :class:`Faults`, each seeded so that i
 
 from reconciler.simulator.account import SEEDS, SimState
 from reconciler.simulator.app import DroppedConnection, SimCall
+from reconciler.simulator.dialect import Dialect
 from reconciler.simulator.faults import FAULT_NAMES, Faults
 from reconciler.simulator.server import RunningSimulator
 from reconciler.simulator.simulator import SimCredentials, Simulator
@@ -28,6 +32,7 @@ from reconciler.simulator.simulator import SimCredentials, Simulator
 __all__ = [
     "FAULT_NAMES",
     "SEEDS",
+    "Dialect",
     "DroppedConnection",
     "Faults",
     "RunningSimulator",

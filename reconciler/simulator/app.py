@@ -175,8 +175,7 @@ class Pipeline:
         path = request.scope["path"]
         if method == "HEAD":  # Starlette adds HEAD to GET routes; a HEAD must not buy anything
             problem = Problem(405, "Method Not Allowed", link=AUTH_LINK)
-            answer = json.dumps(problem.body(path, requested_at)).encode()
-            return Response(answer, 405, media_type=JSON)
+            return self._problem(SimCall(method, path, {}), problem, requested_at)
         raw = await request.body()
         pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
         is_form = api != "services"
@@ -300,8 +299,7 @@ class Pipeline:
 
     def _problem(self, call: SimCall, problem: Problem, requested_at: float) -> Response:
         call.status = problem.status
-        body = json.dumps(problem.body(call.path, requested_at)).encode()
-        return Response(body, problem.status, headers=problem.headers, media_type=JSON)
+        return problem_response(self.sim, problem, call.path, requested_at)
 
     def _failure(
         self,
@@ -314,7 +312,8 @@ class Pipeline:
     ) -> Response:
         if api == "aql":
             call.status = status
-            return Response(f"{status}: {text}\n", status, headers=headers, media_type=TEXT)
+            line = f"{status}{relay.separator(self.sim.dialect.aql_separator)}{text}\n"
+            return Response(line, status, headers=headers, media_type=TEXT)
         return self._problem(call, Problem(status, text, headers=headers), requested_at)
 
     # ------------------------------------------------------------------ the endpoints
@@ -343,15 +342,20 @@ class Pipeline:
         return await self.run(request, api="tel", work=work)
 
     async def aql(self, request: Request) -> Response:
-        creds = self.sim.credentials
+        sim = self.sim
+        creds = sim.credentials
 
         async def work(
             params: Mapping[str, str], _pairs: list[tuple[str, str]], _raw: bytes
         ) -> Outcome:
             reply = relay.handle(
-                self.sim.state, params, username=creds.aql_username, password=creds.aql_password
+                sim.state,
+                params,
+                username=creds.aql_username,
+                password=creds.aql_password,
+                normalise=sim.dialect.normalise,
             )
-            text = reply.render(params.get("return-mode"))
+            text = reply.render(params.get("return-mode"), sim.dialect.aql_separator)
             return Outcome(200, text.encode(), TEXT, mutated=reply.changed)
 
         return await self.run(request, api="aql", work=work)
@@ -366,22 +370,15 @@ class Pipeline:
         async def work(_p: Mapping[str, str], _pairs: list[tuple[str, str]], _r: bytes) -> Outcome:
             kind = self._kind(request, "list")
             configs = self.sim.state.services[kind]
-            listed = [
-                {
-                    "name": name,
-                    "target": services.target_of(cfg),
-                    "description": cfg.get("description") or "",
-                }
-                for name, cfg in sorted(configs.items())
-            ]
-            return _json(200, {"services": listed})
+            shape = self.sim.dialect.inbound_list if kind == "inbound" else "services"
+            return _json(200, services.listing(configs, shape))
 
         return await self.run(request, api="services", work=work)
 
     async def service_schema(self, request: Request) -> Response:
         async def work(_p: Mapping[str, str], _pairs: list[tuple[str, str]], _r: bytes) -> Outcome:
             kind = self._kind(request, "schema")
-            return Outcome(200, services.schema_text(kind), JSON)
+            return Outcome(200, services.schema_text(kind, self.sim.dialect.schema_defaults), JSON)
 
         return await self.run(request, api="services", work=work)
 
@@ -403,11 +400,14 @@ class Pipeline:
                 del configs[name]
                 return Outcome(204, b"", JSON, mutated=True)
             body = _config_body(raw, link)
+            normalise = self.sim.dialect.normalise
             if method == "PUT":
                 config = services.fill_defaults(kind, body)
             else:
                 assert current is not None
-                config = services.merge(current, body)
+                config = services.merge(current, body, kind=kind if normalise else None)
+            if normalise:
+                config = services.normalise(config)
             details = services.validate(kind, config)
             if details:
                 raise Problem(
@@ -437,20 +437,30 @@ def _config_body(raw: bytes, link: str) -> dict[str, Any]:
     return body
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
-    if request.scope["path"] == AQL_PATH:
-        return Response(f"400: {relay.STATUS_TEXT[400]}\n", status, headers, TEXT)
-    text = "Not Found" if status == 404 else "Method Not Allowed"
-    problem = Problem(status, text, link=AUTH_LINK, headers=headers)
-    body = json.dumps(problem.body(request.scope["path"], time.time())).encode()
-    return Response(body, status, headers=headers, media_type=JSON)
+def problem_response(sim: Simulator, problem: Problem, path: str, requested_at: float) -> Response:
+    """An Aculab error answer: the documented JSON body, or an HTML page in the
+    ``html-errors`` dialect."""
+    if sim.dialect.errors == "html":
+        page = problem.html_page()
+        return Response(page, problem.status, headers=problem.headers, media_type=HTML)
+    body = json.dumps(problem.body(path, requested_at)).encode()
+    return Response(body, problem.status, headers=problem.headers, media_type=JSON)
 
 
 def build_app(sim: Simulator) -> Starlette:
     """The simulator's ASGI app."""
     pipeline = Pipeline(sim)
+
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+        if request.scope["path"] == AQL_PATH:
+            text = relay.status_line(400, sim.dialect.aql_separator)
+            return Response(text, status, headers, TEXT)
+        reason = "Not Found" if status == 404 else "Method Not Allowed"
+        problem = Problem(status, reason, link=AUTH_LINK, headers=headers)
+        return problem_response(sim, problem, request.scope["path"], time.time())
+
     routes = [Route(path, pipeline.tel, methods=["GET", "POST"]) for path in TEL_PATHS]
     routes += [
         Route(AQL_PATH, pipeline.aql, methods=["GET", "POST"]),

@@ -17,6 +17,16 @@ separately)::
 and on failure ``status=69001&description=Number+not+valid``. ``return-format`` is accepted and
 ignored. Parameter names are matched case-insensitively (aql's own table capitalises them).
 
+In the ``aql-star`` dialect (see :mod:`reconciler.simulator.dialect`) the plain replies are
+written as the published example has them::
+
+    status * 200
+    number * 44113000111
+    action-type * httpget
+    action-detail : http://www.yourdomain.co.uk/callback.php?id=%i&orig=%o&msg=%m
+
+and ``69001 * number is invalid`` on failure.
+
 Checks, in order: credentials (401), command (600), number given (400) and one of this
 account's relay numbers (69001); for ``modify``: action-type given (400) and one of
 ``null-route``, ``email``, ``httpget``, ``httppost`` (69003; ``mvno`` can be read but never set),
@@ -33,6 +43,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from reconciler.simulator.account import SimState
+from reconciler.simulator.services import normalise_url
 
 STATUS_TEXT = {
     200: "OK",
@@ -60,7 +71,7 @@ class RelayReply:
     detail: str | None = None
     changed: bool = False
 
-    def render(self, return_mode: str | None) -> str:
+    def render(self, return_mode: str | None, sep: str = ":") -> str:
         description = STATUS_TEXT[self.status]
         if (return_mode or "").lower() == "url":
             fields = [("status", str(self.status)), ("description", description)]
@@ -71,6 +82,16 @@ class RelayReply:
                     ("action-detail", self.detail or ""),
                 ]
             return urlencode(fields)
+        if sep == "*":
+            if self.number is None:
+                return status_line(self.status, "*")
+            # The published example, its trailing blanks and its one ":" line included.
+            return (
+                f"status * {self.status}\n"
+                f"number * {self.number}\n"
+                f"action-type * {self.action}  \n"
+                f"action-detail : {self.detail}\n"
+            )
         if self.number is None:
             return f"{self.status}: {description}\n"
         return (
@@ -79,6 +100,19 @@ class RelayReply:
             f"  action-type: {self.action}\n"
             f"  action-detail: {self.detail}\n"
         )
+
+
+def separator(sep: str) -> str:
+    """The text between a code and its description: ``": "`` or ``" * "``."""
+    return " * " if sep == "*" else ": "
+
+
+def status_line(status: int, sep: str = ":") -> str:
+    """A one-line failure reply: ``69001: Number not valid`` or ``69001 * number is invalid``."""
+    description = STATUS_TEXT[status]
+    if sep == "*":
+        description = description[:1].lower() + description[1:]
+    return f"{status}{separator(sep)}{description}\n"
 
 
 def _valid_detail(action: str, detail: str) -> str | None:
@@ -95,9 +129,15 @@ def _valid_detail(action: str, detail: str) -> str | None:
 
 
 def handle(
-    state: SimState, params: Mapping[str, str], *, username: str, password: str
+    state: SimState,
+    params: Mapping[str, str],
+    *,
+    username: str,
+    password: str,
+    normalise: bool = False,
 ) -> RelayReply:
-    """Answer one gateway request (``params`` with lower-case names)."""
+    """Answer one gateway request (``params`` with lower-case names). ``normalise`` (the
+    dialect): callback URLs are stored with their scheme and host lower-cased."""
     user_ok = hmac.compare_digest(params.get("username", "").encode(), username.encode())
     pass_ok = hmac.compare_digest(params.get("password", "").encode(), password.encode())
     if not (user_ok and pass_ok):
@@ -122,6 +162,8 @@ def handle(
     stored = _valid_detail(action, params.get("action-detail", ""))
     if stored is None:
         return RelayReply(69004)
+    if normalise and action in ("httpget", "httppost"):
+        stored = ",".join(normalise_url(url) for url in stored.split(","))
     changed = state.relay[number] != (action, stored)
     state.relay[number] = (action, stored)
     return RelayReply(200, number, action, stored, changed=changed)

@@ -8,6 +8,10 @@ documented 400 with one ``details`` line per problem, in the vendor's style::
 
     service_password None is not of type 'string'. For REST, you must provide a first_page, ...
     rest.first_page.method 'haha' is not one of ['GET', 'POST'].
+
+The served schema carries ``default`` keywords unless the dialect says otherwise (the vendor
+pages don't show whether it does; see :mod:`reconciler.simulator.dialect`): the defaults the
+server fills on a write are the same either way.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -56,9 +61,47 @@ def _fast_validator(kind: Kind) -> Callable[[Any], Any]:
 
 
 @functools.cache
-def schema_text(kind: Kind) -> bytes:
-    """The schema as served by ``GET /service/v1/schema/<kind>``."""
-    return json.dumps(service_schema(kind)).encode()
+def schema_text(kind: Kind, with_defaults: bool = True) -> bytes:
+    """The schema as served by ``GET /service/v1/schema/<kind>``; without ``with_defaults``,
+    every ``default`` keyword left out (as the published excerpt may mean)."""
+    schema: Any = service_schema(kind)
+    if not with_defaults:
+        schema = _without_defaults(schema)
+    return json.dumps(schema).encode()
+
+
+def _without_defaults(node: Any) -> Any:
+    """``node`` without any ``default`` keyword of a schema (a property *named* ``default``,
+    inside ``properties``, stays)."""
+    if isinstance(node, list):
+        return [_without_defaults(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "default":
+            continue
+        if key in ("properties", "definitions"):
+            out[key] = {name: _without_defaults(sub) for name, sub in value.items()}
+        else:
+            out[key] = _without_defaults(value)
+    return out
+
+
+def listing(configs: Mapping[str, Mapping[str, Any]], shape: str = "services") -> Any:
+    """The answer of ``GET /service/v1/{kind}`` in one of the dialect's shapes: ``services``
+    (documented), ``array`` (the entries as a bare array) or ``keyed`` (name -> entry)."""
+    entries = [
+        {"name": name, "target": target_of(cfg), "description": cfg.get("description") or ""}
+        for name, cfg in sorted(configs.items())
+    ]
+    if shape == "array":
+        return entries
+    if shape == "keyed":
+        return {
+            e["name"]: {"target": e["target"], "description": e["description"]} for e in entries
+        }
+    return {"services": entries}
 
 
 @functools.cache
@@ -77,11 +120,53 @@ def fill_defaults(kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(deep_merge(_every_option(kind), body))
 
 
-def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+def merge(
+    current: Mapping[str, Any], patch: Mapping[str, Any], *, kind: Kind | None = None
+) -> dict[str, Any]:
     """What a modify stores: ``patch`` deep-merged into ``current``; an object merges into an
     object, anything else (``null`` included) replaces the value. A deep copy, so that the
-    stored state shares nothing with the request."""
-    return copy.deepcopy(deep_merge(current, patch))
+    stored state shares nothing with the request.
+
+    With ``kind`` (the ``normalise`` dialect), an option set to ``null`` is reset to its
+    default in that kind's schema instead (where the default is not null itself)."""
+    merged = copy.deepcopy(deep_merge(current, patch))
+    if kind is not None:
+        _reset_nulls(merged, patch, defaults(kind))
+    return merged
+
+
+def _reset_nulls(config: dict[str, Any], patch: Mapping[str, Any], default: Any) -> None:
+    if not isinstance(default, Mapping):
+        return
+    for key, value in patch.items():
+        if value is None and default.get(key) is not None:
+            config[key] = copy.deepcopy(default[key])
+        elif isinstance(value, Mapping) and isinstance(config.get(key), dict):
+            _reset_nulls(config[key], value, default.get(key))
+
+
+_URL_ORIGIN = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)")
+
+
+def normalise_url(value: str) -> str:
+    """A URL with its scheme and host lower-cased (a user-info part is kept as written)."""
+
+    def lower(m: re.Match[str]) -> str:
+        userinfo, at, host = m.group(2).rpartition("@")
+        return m.group(1).lower() + userinfo + at + host.lower()
+
+    return _URL_ORIGIN.sub(lower, value, count=1)
+
+
+def normalise(config: Any) -> Any:
+    """What the ``normalise`` dialect stores: every URL's scheme and host lower-cased."""
+    if isinstance(config, dict):
+        return {key: normalise(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [normalise(value) for value in config]
+    if isinstance(config, str) and "://" in config:
+        return normalise_url(config)
+    return config
 
 
 def validate(kind: Kind, config: Mapping[str, Any]) -> list[str]:

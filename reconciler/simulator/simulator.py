@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.simulator.account import SimState, write_atomic
 from reconciler.simulator.app import SimCall, build_app, digest
+from reconciler.simulator.dialect import Dialect
 from reconciler.simulator.faults import Dice, Faults
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class Simulator:
     exists, the account is loaded from it instead (and the seed is ignored), and every change
     is saved back to it atomically before the reply is sent. ``rng_seed`` decides the numbers
     that purchases produce. ``faults`` (see :class:`Faults`) may be changed at any time.
+    ``dialect`` (see :class:`Dialect`) picks the alternatives the vendor pages leave open; by
+    default the one ``RECONCILER_SIMULATOR_DIALECT`` names, else the documented one.
 
     Use :attr:`app` with ``httpx.ASGITransport`` in-process, or :meth:`serve` for real HTTP::
 
@@ -61,7 +64,9 @@ class Simulator:
         state_file: Path | str | None = None,
         faults: Faults | None = None,
         rng_seed: int = 0,
+        dialect: Dialect | None = None,
     ) -> None:
+        self.dialect = dialect if dialect is not None else Dialect.from_environment()
         self.credentials = credentials or SimCredentials()
         self.state_file = Path(state_file) if state_file is not None else None
         self.seed = seed

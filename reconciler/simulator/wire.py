@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -64,6 +65,33 @@ class Problem(Exception):
         error["datetime"] = stamp()
         error["link"] = self.link
         return {"error": error, "request": {"url": url, "datetime": stamp(requested_at)}}
+
+    def html_page(self) -> bytes:
+        """The error as an HTML page (the ``html-errors`` dialect): status, code and text in
+        the page, the validation details as a list, no JSON anywhere."""
+        reason = REASONS.get(self.status, "Error")
+        title = html.escape(f"{self.status} {reason}")
+        code = "" if self.code == f"HTTP {self.status}" else f"{html.escape(self.code)}: "
+        items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details or ())
+        details = f"<ul>{items}</ul>" if items else ""
+        return (
+            f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>\n<body>"
+            f"<h1>{title}</h1><p>{code}{html.escape(self.text)}</p>{details}"
+            f"<hr><address>Aculab Cloud</address></body></html>\n"
+        ).encode()
+
+
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 def missing(name: str) -> Problem:

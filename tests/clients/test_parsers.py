@@ -198,9 +198,11 @@ def test_service_list() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        [],
         {"service": []},
         {"services": {"a": 1}},
+        "services",
+        [{"target": "x"}],
+        {"a": {"target": 3}},
         {"services": [{"target": "x"}]},
         {"services": [{"name": "a"}, {"name": "a"}]},
     ],
@@ -307,3 +309,28 @@ def test_relay_garbage(text: str, said: str) -> None:
     with pytest.raises(MalformedResponseError) as info:
         parse_relay_reply(text, AQL, "44113000111")
     assert said in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"services": [{"name": "a", "target": "t", "description": "d"}, {"name": "b"}]},
+        [{"name": "a", "target": "t", "description": "d"}, {"name": "b"}],
+        [{"name": "a", "target": "t", "description": "d"}, "b"],
+        {"a": {"target": "t", "description": "d"}, "b": None},
+        {"a": {"target": "t", "description": "d"}, "b": {}},
+    ],
+    ids=["documented", "array", "array-of-names", "keyed", "keyed-empty-entry"],
+)
+def test_service_list_shapes_the_pages_leave_open(data: object) -> None:
+    """The inbound list's shape is not published: each plausible one reads the same."""
+    services = parse_service_list(data, CALL)
+    assert [(s.name, s.target, s.description) for s in services] == [
+        ("a", "t", "d"),
+        ("b", None, None),
+    ]
+
+
+@pytest.mark.parametrize("data", [{"services": None}, {"services": []}, [], {}])
+def test_service_list_empty_in_every_shape(data: object) -> None:
+    assert parse_service_list(data, CALL) == []

@@ -1,5 +1,6 @@
-"""One simulator served over real HTTP for the whole module run; each test gets it back with
-a fresh demo account, no faults and no recorded calls."""
+"""One simulator served over real HTTP for the whole module run (in the documented dialect,
+whatever RECONCILER_SIMULATOR_DIALECT says); each test gets it back with a fresh demo account,
+the documented dialect, no faults and no recorded calls."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from reconciler.simulator import Faults, RunningSimulator, SimState, Simulator
+from reconciler.simulator.dialect import DOCUMENTED
 
 AUTH = ("1-2-0/ops@example.com", "sim-api-key")
 AQL_CREDENTIALS = {"username": "example", "password": "sim-aql-password"}
@@ -16,7 +18,7 @@ AQL_CREDENTIALS = {"username": "example", "password": "sim-aql-password"}
 
 @pytest.fixture(scope="session")
 def running() -> Iterator[RunningSimulator]:
-    with Simulator(seed="demo").serve() as served:
+    with Simulator(seed="demo", dialect=DOCUMENTED).serve() as served:
         yield served
 
 
@@ -25,6 +27,7 @@ def sim(running: RunningSimulator) -> Simulator:
     simulator = running.simulator
     simulator.state = SimState.seeded("demo")
     simulator.faults = Faults()
+    simulator.dialect = DOCUMENTED
     simulator.calls.clear()
     return simulator
 
