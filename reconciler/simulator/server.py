@@ -182,4 +182,5 @@ class RunningSimulator:
             + "".join(f"  {line}\n" for line in self.account_yaml().splitlines())
             + "\n"
             f"Faults: {sim.faults.describe()}\n"
+            f"Dialect: {sim.dialect.describe()}\n"
         )

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
 class Served:
     """A ``reconciler simulator serve`` process and what it printed."""
 
-    def __init__(self, argv: Sequence[str], cwd: Path) -> None:
+    def __init__(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
+            env=None if env is None else {**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

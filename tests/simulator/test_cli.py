@@ -126,3 +126,33 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path: Path) -> None:
             assert served.proc.returncode == 1, out
             assert message in out and "Traceback" not in out
             assert "hint:" in out
+
+
+def test_the_dialect_from_the_environment(tmp_path: Path) -> None:
+    argv = [*reconciler_argv(), "simulator", "serve", "--port", "0"]
+    served = Served(argv, tmp_path, env={"RECONCILER_SIMULATOR_DIALECT": "aql-star,html-errors"})
+    try:
+        served.read_until("Press Ctrl-C")
+        assert served.field("Dialect:") == "aql-star, html-errors"
+        _auth, url = printed_curl(served)
+        assert httpx.get(url).headers["content-type"].startswith("text/html")  # a 401 page
+        aql = served.field("aql relay gateway:")
+        query = {"username": "example", "password": "sim-aql-password", "command": "query"}
+        reply = httpx.post(aql, data={**query, "number": "44113000114"})
+        assert reply.text.startswith("status * 200\n")
+        served.proc.send_signal(signal.SIGTERM)
+        served.rest()
+    finally:
+        served.stop()
+
+
+def test_an_unknown_dialect_is_a_clear_error(tmp_path: Path) -> None:
+    argv = [*reconciler_argv(), "simulator", "serve", "--port", "0"]
+    served = Served(argv, tmp_path, env={"RECONCILER_SIMULATOR_DIALECT": "aql-dash"})
+    try:
+        rest = served.rest()
+    finally:
+        served.stop()
+    assert served.proc.returncode == 1
+    assert "RECONCILER_SIMULATOR_DIALECT" in rest and "aql-dash" in rest
+    assert "Traceback" not in rest
