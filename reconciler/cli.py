@@ -1,21 +1,24 @@
-"""The command line: thin, and the only place that prints.
+"""The command line: it parses, calls a use case, renders, prints and exits.
 
-Each command parses its options, calls the domain modules (which return values or raise
-:class:`~reconciler.errors.ReconcilerError`), hands results to a renderer, prints, and exits
-with the code of docs/commands.md: 0 nothing to change, 2 changes pending, 3 refused by a safety
-rule, 1 any error. Global options (``--simulate``, ``-v``, ``--no-color``, ``--concurrency``)
-are accepted before and after the command name.
+Each command parses its options, calls :mod:`reconciler.operations` (one account) or
+:mod:`reconciler.fleet` (several), hands the result to a renderer, prints, and returns its exit
+code: 0 nothing to change, 2 changes pending, 3 refused by a safety rule, 1 any error
+(docs/commands.md). An error is mapped to its code in one place, :func:`_exit_on`, through
+:func:`reconciler.errors.exit_code_for`. Global options (``--simulate``, ``-v``,
+``--no-color``, ``--concurrency``) are accepted before and after the command name.
 
-Heavy libraries (httpx, jsonschema, deepdiff, starlette) are imported inside the commands so
-that ``reconciler --version`` stays fast.
+The use cases and renderers pull in asyncio, httpx, jsonschema and deepdiff (about 0.3 s), so
+each command imports what it needs in its body: ``reconciler --version`` and ``--help`` load
+only click and this module.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -23,20 +26,18 @@ import click
 
 from reconciler import __version__
 from reconciler.errors import (
-    EXIT_CHANGES,
     EXIT_ERROR,
-    EXIT_REFUSED,
     ReconcilerError,
     ValidationFailed,
+    exit_code_for,
 )
-from reconciler.session import Session, Settings, check_workdir, open_session
+from reconciler.secret import redact
+from reconciler.session import Settings, open_session
 
 if TYPE_CHECKING:
     import logging
 
-    from reconciler.desired import LoadResult
-    from reconciler.desired.model import DesiredState
-    from reconciler.live.model import LiveState
+    from reconciler.errors import Diagnostic
     from reconciler.plan.changes import Plan
     from reconciler.plan.safety import Verdict
 
@@ -53,8 +54,8 @@ def use_color(settings: Settings, stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def _settings(ctx: click.Context) -> Settings:
-    root = ctx.find_root()
+def _settings(ctx: click.Context | None = None) -> Settings:
+    root = (ctx or click.get_current_context()).find_root()
     if root.obj is None:
         root.obj = Settings()
     settings: Settings = root.obj
@@ -122,25 +123,32 @@ def global_options(f: F) -> F:
     return f
 
 
-def _fail(err: ReconcilerError) -> NoReturn:
-    """Print an error the way every command does, and exit with its code."""
-    from reconciler.secret import redact
+# --------------------------------------------------------------------------- errors, exits
 
+
+def _echo_error(err: ReconcilerError) -> None:
+    """An error the way every command shows it: diagnostics, message, hint (secrets masked)."""
     if isinstance(err, ValidationFailed):
         for d in err.diagnostics:
             click.echo(redact(str(d)), err=True)
     click.echo(f"Error: {redact(err.message)}", err=True)
     if err.hint:
         click.echo(f"  hint: {redact(err.hint)}", err=True)
-    sys.exit(err.exit_code)
+
+
+def _exit_on(err: BaseException) -> NoReturn:
+    """The one place an exception ends the process: its message, then its exit code."""
+    if isinstance(err, ReconcilerError):
+        _echo_error(err)
+    elif isinstance(err, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+    sys.exit(exit_code_for(err))
 
 
 def _redacting_filter() -> logging.Filter:
     """A filter that masks every known secret value in a log record, whatever produced it.
     (Built on first use: ``logging`` is not imported for ``reconciler --version``.)"""
     import logging
-
-    from reconciler.secret import redact
 
     class RedactingFilter(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
@@ -165,21 +173,21 @@ def _configure_logging(settings: Settings) -> None:
     root.setLevel(logging.DEBUG if settings.verbose > 1 else logging.INFO)
 
 
-def handle_errors(f: F) -> F:
-    """Turn a ReconcilerError into a message and its exit code; never a traceback."""
+def command(f: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command body: logging set up, its returned exit code (None: 0) taken, any
+    error or Ctrl-C turned into a message and its code by :func:`_exit_on`."""
 
     @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            _configure_logging(_settings(click.get_current_context()))
-            return f(*args, **kwargs)
-        except ReconcilerError as err:
-            _fail(err)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            _configure_logging(_settings())
+            code = f(*args, **kwargs)
+        except (ReconcilerError, KeyboardInterrupt) as err:
+            _exit_on(err)
+        if code:
+            sys.exit(code)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -222,22 +230,23 @@ class _ProgressLine:
             click.echo("", err=True)
 
 
-def _echo_warnings(result: LoadResult) -> None:
-    for d in result.warnings:
-        click.echo(str(d), err=True)
+def _run_with_progress(label: str, work: Callable[[_ProgressLine], Any]) -> Any:
+    """Run the coroutine ``work(progress)`` makes, with a progress line on a terminal."""
+    import asyncio
 
-
-async def _read_live(session: Session, desired: DesiredState) -> LiveState:
-    """Read the live account the desired state needs, with a progress line on a terminal."""
-    progress = _ProgressLine("Reading live state")
+    progress = _ProgressLine(label)
     try:
-        async with session.clients(desired) as (aculab, aql):
-            return await session.read_live(desired, aculab, aql, progress=progress)
+        return asyncio.run(work(progress))
     finally:
         progress.close()
 
 
-def _render(plan: Plan, verdict: Verdict, fmt: str, settings: Settings) -> str:
+def _echo_warnings(warnings: Sequence[Diagnostic]) -> None:
+    for d in warnings:
+        click.echo(str(d), err=True)
+
+
+def _render_plan(plan: Plan, verdict: Verdict, fmt: str, settings: Settings) -> str:
     from reconciler.plan.render import render_json, render_markdown, render_text
 
     if fmt == "json":
@@ -255,6 +264,7 @@ FORMAT_OPTION = click.option(
     show_default=True,
     help="Output format.",
 )
+READING = "Reading live state"
 
 
 # --------------------------------------------------------------------------- validate
@@ -272,34 +282,28 @@ FORMAT_OPTION = click.option(
     "for editors and CI.",
 )
 @global_options
-@handle_errors
-@click.pass_context
-def validate(ctx: click.Context, path: Path, fmt: str) -> None:
+@command
+def validate(path: Path, fmt: str) -> int:
     """Check PATH (a YAML file, or a directory of *.yaml files) offline: schema, names,
     references, numbers, secrets. Every problem at once, each at file:line:column.
 
     Exit 0 when valid (warnings are printed), 1 when there is any error. Under --simulate an
     environment variable that is not set is no error.
     """
-    from reconciler.desired import load
+    from reconciler import operations
     from reconciler.desired.render import render_json, render_text
-    from reconciler.secret import redact
 
-    settings = _settings(ctx)
-    state: DesiredState | None
-    try:
-        loaded = load(path, simulate=settings.simulate)
-        diagnostics, state = loaded.warnings, loaded.state
-    except ValidationFailed as err:
-        diagnostics, state = err.diagnostics, None
+    settings = _settings()
+    result = operations.validate(path, simulate=settings.simulate)
     if fmt == "json":
-        text = render_json(diagnostics, state=state)
+        text = render_json(result.diagnostics, state=result.state)
     else:
-        text = render_text(diagnostics, path=str(path), state=state, color=use_color(settings))
+        text = render_text(
+            result.diagnostics, path=str(path), state=result.state, color=use_color(settings)
+        )
     # The loader never quotes a secret; redact() is the last line of defence all output has.
     click.echo(redact(text))
-    if state is None:
-        sys.exit(EXIT_ERROR)
+    return result.exit_code
 
 
 # --------------------------------------------------------------------------- plan
@@ -319,37 +323,21 @@ def validate(ctx: click.Context, path: Path, fmt: str) -> None:
     help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.",
 )
 @global_options
-@handle_errors
-@click.pass_context
-def plan(
-    ctx: click.Context, path: Path, out: Path | None, fmt: str, detailed_exitcode: bool
-) -> None:
+@command
+def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int:
     """Show what `apply` would change in the live account to match PATH (a file or directory).
 
     Read-only. Exit 3 when a safety limit would refuse the plan (apply needs --force).
     """
-    import asyncio
+    from reconciler import operations
 
-    from reconciler.plan.planner import make_plan
-    from reconciler.plan.safety import check_safety
-
-    settings = _settings(ctx)
-    if out is not None:
-        from reconciler.plan.saved import check_plan_target
-
-        # Before the read: a wrong --out should not cost a read of the whole account.
-        check_plan_target(out)
+    settings = _settings()
     with open_session(settings) as session:
-        loaded = session.load(path)
-        _echo_warnings(loaded)
-        live = asyncio.run(_read_live(session, loaded.state))
-    the_plan = make_plan(loaded.state, live)
-    if out is not None:
-        from reconciler.plan.saved import save_plan
-
-        save_plan(the_plan, out)
-    verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
-    click.echo(_render(the_plan, verdict, fmt, settings))
+        result = _run_with_progress(
+            READING, lambda progress: operations.plan(session, path, out=out, progress=progress)
+        )
+    _echo_warnings(result.warnings)
+    click.echo(_render_plan(result.plan, result.verdict, fmt, settings))
     if out is not None:
         click.echo(
             f"Saved this plan to {out}; apply it with `reconciler apply {path} --plan {out}`.",
@@ -357,13 +345,10 @@ def plan(
         )
     # Blocked releases are shown in the plan itself; here only the limits that would make
     # apply refuse without --force.
-    refusals = verdict.overridable("--force")
-    if refusals:
-        for r in refusals:
-            click.echo(f"Refused: {r}", err=True)
-        sys.exit(EXIT_REFUSED)
-    if detailed_exitcode and not the_plan.is_empty:
-        sys.exit(EXIT_CHANGES)
+    for refusal in result.refusals:
+        click.echo(f"Refused: {refusal}", err=True)
+    code: int = result.exit_code(detailed=detailed_exitcode)
+    return code
 
 
 # --------------------------------------------------------------------------- apply
@@ -404,10 +389,9 @@ def plan(
     help="Output format of the report (json: the plan goes to stderr).",
 )
 @global_options
-@handle_errors
-@click.pass_context
+@global_options
+@command
 def apply(
-    ctx: click.Context,
     path: Path,
     plan_file: Path | None,
     dry_run: bool,
@@ -416,119 +400,80 @@ def apply(
     force: bool,
     purchase_wait: float,
     fmt: str,
-) -> None:
+) -> int:
     """Make the live account match PATH: plan, show the plan, confirm, apply.
 
     Exit 0 when everything succeeded (or nothing was to change), 1 when anything failed or was
     skipped (run apply again: it converges), 3 when a safety rule refused the plan.
     """
-    import asyncio
-
-    from reconciler.apply.applier import ApplyOptions, apply_plan
-    from reconciler.apply.journal import JOURNAL_NAME, Journal
-    from reconciler.apply.lock import LOCK_NAME, ApplyLock
+    from reconciler import operations
     from reconciler.apply.report import render_report_json, render_report_text
-    from reconciler.errors import ConfigError
-    from reconciler.plan.planner import make_plan
-    from reconciler.plan.safety import check_safety, enforce_safety
 
-    settings = _settings(ctx)
+    settings = _settings()
     out_json = fmt == "json"
-    saved = None
-    if plan_file is not None:
-        from reconciler.plan.saved import load_plan
-
-        saved = load_plan(plan_file)
+    request = operations.ApplyRequest(
+        plan_file=plan_file,
+        dry_run=dry_run,
+        allow_release=allow_release,
+        force=force,
+        purchase_wait=purchase_wait,
+    )
     _terminate_on_sigterm()
-    check_workdir(settings.workdir)
-    with ApplyLock(settings.workdir / LOCK_NAME) as lock, open_session(settings) as session:
-        if lock.took_over is not None:
+    with (
+        operations.ApplyRun(path, request, settings.workdir) as run,
+        open_session(settings) as session,
+    ):
+        if run.took_over is not None:
             click.echo(
-                f"Note: took over a stale lock left by {lock.took_over.describe()}; "
+                f"Note: took over a stale lock left by {run.took_over.describe()}; "
                 "that process is no longer running.",
                 err=True,
             )
-        loaded = session.load(path)
-        _echo_warnings(loaded)
-        desired = loaded.state
-        live = asyncio.run(_read_live(session, desired))
-        the_plan = make_plan(desired, live)
-        if saved is not None:
-            from reconciler.apply.freshness import check_saved_plan
-
-            check_saved_plan(saved, the_plan, live)
-        verdict = check_safety(the_plan, desired.safety, allow_release=allow_release, force=force)
-        click.echo(_render(the_plan, verdict, "text", settings), err=out_json)
-        enforce_safety(verdict)
-        journal = Journal(settings.workdir / JOURNAL_NAME)
-        unsettled = bool(journal.view().unresolved) and not dry_run
-        if the_plan.is_empty and not unsettled:
-            if out_json:
-                click.echo(render_report_json(_empty_report(journal.run_id, dry_run)))
-            return
-        if not (dry_run or yes or the_plan.is_empty):
-            if not sys.stdin.isatty():
-                raise ConfigError(
-                    "apply needs confirmation, and there is no terminal to ask on",
-                    hint="review the plan above, then run again with --yes",
-                )
-            if not click.confirm("\nApply these changes?", default=False, err=True):
-                click.echo("Apply cancelled; nothing was changed.", err=True)
-                sys.exit(EXIT_ERROR)
-        options = ApplyOptions(
-            dry_run=dry_run,
-            allow_release=allow_release,
-            concurrency=settings.concurrency,
-            purchase_wait=purchase_wait,
+        the_plan = _run_with_progress(
+            READING, lambda progress: run.prepare(session, progress=progress)
         )
-        progress = _ProgressLine("Applying")
-
-        async def run() -> Any:
-            async with session.clients(desired) as (aculab, aql):
-                return await apply_plan(
-                    the_plan,
-                    desired,
-                    aculab,
-                    aql,
-                    options=options,
-                    journal=None if dry_run else journal,
-                    live=live,
-                    progress=progress,
-                )
-
-        try:
-            report = asyncio.run(run())
-        finally:
-            progress.close()
-            journal.close()
+        assert run.loaded is not None
+        _echo_warnings(run.loaded.warnings)
+        assert run.verdict is not None
+        click.echo(_render_plan(the_plan, run.verdict, "text", settings), err=out_json)
+        if not run.check():
+            if out_json:
+                click.echo(render_report_json(run.empty_report()))
+            return 0
+        if not (dry_run or yes or the_plan.is_empty) and not _confirm("Apply these changes?"):
+            return EXIT_ERROR
+        report = _run_with_progress(
+            "Applying", lambda progress: run.execute(session, progress=progress)
+        )
     if out_json:
         click.echo(render_report_json(report))
     else:
         click.echo("")
         click.echo(render_report_text(report, color=use_color(settings)))
-    if not report.ok:
-        from reconciler.apply.report import failure_message
-        from reconciler.errors import ApplyFailed
+    failure = operations.apply_failure(report)
+    if failure is not None:
+        raise failure
+    return 0
 
-        raise ApplyFailed(
-            failure_message(report),
-            report=report,
-            hint=None
-            if dry_run
-            else "run apply again: it plans from the account as it is now and converges",
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; without one, apply needs --yes (a ConfigError says so)."""
+    from reconciler.errors import ConfigError
+
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "apply needs confirmation, and there is no terminal to ask on",
+            hint="review the plan above, then run again with --yes",
         )
-
-
-def _empty_report(run_id: str, dry_run: bool) -> Any:
-    from reconciler.apply.applier import ApplyReport
-
-    return ApplyReport(run_id=run_id, dry_run=dry_run)
+    if click.confirm(f"\n{question}", default=False, err=True):
+        return True
+    click.echo("Apply cancelled; nothing was changed.", err=True)
+    return False
 
 
 def _terminate_on_sigterm() -> None:
     """SIGTERM ends apply like Ctrl-C: the lock is released and the journal keeps what was
     sent (a purchase in flight stays unresolved until the next apply re-counts it)."""
-    import signal
 
     def handler(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -551,29 +496,24 @@ def _terminate_on_sigterm() -> None:
     "'relay:44113000112'. Repeatable; adds to `drift: {ignore: [...]}` in the YAML.",
 )
 @global_options
-@handle_errors
-@click.pass_context
-def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> None:
+@command
+def drift(path: Path, fmt: str, ignore: tuple[str, ...]) -> int:
     """Report what changed on the live account by hand: each drifted resource and field
     (secrets masked) and what `apply` would do about it.
 
     Read-only: nothing is written to the account. Exit 0 in sync, 2 drift found, 1 error.
     """
-    import asyncio
-
-    from reconciler.drift import detect_drift, parse_rules
+    from reconciler import operations
     from reconciler.drift.render import render_json, render_markdown, render_text
-    from reconciler.plan.planner import make_plan
 
-    settings = _settings(ctx)
-    parse_rules(ignore)  # a bad rule fails before any call to the account
+    settings = _settings()
     with open_session(settings) as session:
-        loaded = session.load(path)
-        _echo_warnings(loaded)
-        live = asyncio.run(_read_live(session, loaded.state))
-    report = detect_drift(make_plan(loaded.state, live), [*loaded.state.drift_ignore, *ignore])
-    from reconciler.secret import redact
-
+        result = _run_with_progress(
+            READING,
+            lambda progress: operations.drift(session, path, ignore=ignore, progress=progress),
+        )
+    _echo_warnings(result.warnings)
+    report = result.report
     if fmt == "json":
         text = render_json(report) + "\n"
     elif fmt == "markdown":
@@ -582,7 +522,8 @@ def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> 
         text = render_text(report, color=use_color(settings)) + "\n"
     # Secrets are masked by type in the report; redact() is the last line of defence.
     click.echo(redact(text), nl=False)
-    sys.exit(report.exit_code())
+    code: int = result.exit_code()
+    return code
 
 
 # --------------------------------------------------------------------------- export
@@ -611,56 +552,44 @@ def drift(ctx: click.Context, path: Path, fmt: str, ignore: tuple[str, ...]) -> 
 )
 @click.option("--overwrite", is_flag=True, help="Replace files export wrote before in DIR.")
 @global_options
-@handle_errors
-@click.pass_context
+@command
 def export(
-    ctx: click.Context,
     account: Path,
     out: Path | None,
     relay_numbers: tuple[str, ...],
     pools: bool,
     overwrite: bool,
-) -> None:
+) -> int:
     """Write the live account as desired-state YAML that plans clean against it.
 
     ACCOUNT is a YAML file with the `aculab` (and `aql`) sections; the rest of it is
     ignored. Every secret is written as a ${PLACEHOLDER} and listed: set those variables
     before `reconciler plan`. Read-only. Exit 0, or 1 on any error.
     """
-    import asyncio
+    from reconciler import operations
 
-    from reconciler.export import (
-        export_account,
-        other_yaml_files,
-        schema_ref_for,
-        write_export,
-    )
-
-    settings = _settings(ctx)
-    progress = _ProgressLine("Reading the account")
+    settings = _settings()
     with open_session(settings) as session:
-        try:
-            result = asyncio.run(
-                export_account(
-                    session,
-                    account,
-                    relay_numbers=relay_numbers,
-                    pools=pools,
-                    split=out is not None,
-                    schema_ref=schema_ref_for(out if out is not None else Path.cwd()),
-                    progress=progress,
-                )
-            )
-        finally:
-            progress.close()
+        outcome = _run_with_progress(
+            "Reading the account",
+            lambda progress: operations.export(
+                session,
+                account,
+                out=out,
+                relay_numbers=relay_numbers,
+                pools=pools,
+                overwrite=overwrite,
+                progress=progress,
+            ),
+        )
+    result = outcome.result
     # The YAML goes to stdout alone when it is the output; the report goes beside it.
     report_to_stderr = out is None
     if out is None:
         click.echo(result.files["-"], nl=False)
     else:
-        written = write_export(result, out, overwrite=overwrite)
-        click.echo(f"Wrote {', '.join(str(p) for p in written)}.")
-        for other in other_yaml_files(out, written):
+        click.echo(f"Wrote {', '.join(str(p) for p in outcome.written)}.")
+        for other in outcome.others:
             click.echo(f"Note: {other} is in {out} too; `reconciler plan {out}` merges it.")
     c = result.counts
     click.echo(
@@ -679,6 +608,7 @@ def export(
         width = max(len(p.name) for p in result.placeholders)
         for p in result.placeholders:
             click.echo(f"  {p.name:<{width}}  {p.where}", err=report_to_stderr)
+    return 0
 
 
 # --------------------------------------------------------------------------- simulator
@@ -758,7 +688,7 @@ def simulator() -> None:
     help="aql password accepted (a test value).",
 )
 @global_options
-@handle_errors
+@command
 def serve(
     port: int,
     state_file: Path | None,
@@ -780,7 +710,6 @@ def serve(
     sections of a desired-state file that points at it.
     """
     import contextlib
-    import signal
 
     from reconciler.simulator import Faults, SimCredentials, Simulator
 
@@ -826,8 +755,8 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
-    except ReconcilerError as err:  # pragma: no cover - commands handle their own
-        _fail(err)
+    except (ReconcilerError, KeyboardInterrupt) as err:  # raised outside a command's body
+        _exit_on(err)
     except Exception as err:  # the last guard: report, never a bare traceback
         if os.environ.get("RECONCILER_DEBUG"):
             raise

@@ -37,7 +37,7 @@ CLI's handling (message, exit code) stays one ``except ReconcilerError``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,6 +45,31 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_REFUSED = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (or SIGTERM during apply), as shells report SIGINT
+
+# The most severe first: a fleet's exit code is the first of these any account had.
+SEVERITY = (EXIT_ERROR, EXIT_REFUSED, EXIT_CHANGES, EXIT_OK)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code of a run that ended with ``error``: the one mapping from exceptions to
+    exit codes (0 nothing to change, 2 changes pending, 3 refused, 1 any error, 130 Ctrl-C)."""
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(error, ReconcilerError):
+        return error.exit_code
+    return EXIT_ERROR
+
+
+def most_severe(codes: Iterable[int]) -> int:
+    """The exit code of several accounts: 1 over 3 over 2 over 0 (130 above them all)."""
+    found = set(codes)
+    if EXIT_INTERRUPTED in found:
+        return EXIT_INTERRUPTED
+    for code in SEVERITY:
+        if code in found:
+            return code
+    return max(found, default=EXIT_OK)
 
 
 class ReconcilerError(Exception):

@@ -14,23 +14,19 @@ set the listed variables, and ``reconciler plan`` shows no changes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError
 from reconciler.export.writer import FILES, ExportResult, Placeholder, build_export
-
-if TYPE_CHECKING:
-    from reconciler.session import Session
 
 __all__ = [
     "FILES",
     "ExportResult",
     "Placeholder",
     "build_export",
-    "export_account",
     "normalise_relay_numbers",
+    "other_yaml_files",
     "schema_ref_for",
     "write_export",
 ]
@@ -64,48 +60,6 @@ def schema_ref_for(directory: Path) -> str:
         return os.path.relpath(target, directory.resolve())
     except ValueError:  # another drive (Windows)
         return target.as_uri()
-
-
-async def export_account(
-    session: Session,
-    account: str | Path,
-    *,
-    relay_numbers: Sequence[str] = (),
-    pools: bool = False,
-    split: bool = False,
-    schema_ref: str = "desired-state.schema.json",
-    progress: Callable[[int, int], None] | None = None,
-) -> ExportResult:
-    """Read the account that the ACCOUNT file names (or the simulator's, under
-    ``--simulate``) and build the export. Reads only; raises LiveReadError on any failed
-    read, so a partial account is never written."""
-    from reconciler.desired.accounts import load_accounts
-    from reconciler.desired.model import DesiredState
-    from reconciler.live.reader import read_account
-
-    accounts = load_accounts(account, environ=session.environ, simulate=session.settings.simulate)
-    desired = DesiredState(aculab=accounts.aculab, aql=accounts.aql)
-    aculab_account, _ = session.accounts(desired)
-    async with session.clients(desired) as (aculab, aql):
-        snapshot = await read_account(
-            aculab,
-            aql,
-            relay_numbers=normalise_relay_numbers(relay_numbers),
-            concurrency=session.settings.concurrency,
-            progress=progress,
-        )
-    source = f"Aculab Cloud account {aculab_account.basic_username}"
-    if session.simulator is not None:
-        source += " (the embedded simulator)"
-    return build_export(
-        snapshot,
-        accounts.raw,
-        pools=pools,
-        split=split,
-        schema_ref=schema_ref,
-        source=source,
-        simulate=session.simulator is not None,
-    )
 
 
 def write_export(result: ExportResult, directory: Path, *, overwrite: bool = False) -> list[Path]:

@@ -1,0 +1,370 @@
+"""The use cases: validate, plan, apply, drift and export one account.
+
+Each takes parsed options and returns a result object. None prints, prompts, or exits: the
+command line (:mod:`reconciler.cli`) renders what they return and maps the
+:class:`~reconciler.errors.ReconcilerError` they raise to its exit code, in one place. The
+fleet (:mod:`reconciler.fleet`) runs the same use cases for many accounts at once.
+
+Reads and applies are coroutines: one account runs under ``asyncio.run``, a fleet runs many
+on one event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.apply.applier import ApplyOptions, ApplyReport, apply_plan
+from reconciler.apply.freshness import check_saved_plan
+from reconciler.apply.journal import JOURNAL_NAME, Journal
+from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
+from reconciler.apply.report import failure_message
+from reconciler.desired import LoadResult, load
+from reconciler.desired.accounts import load_accounts
+from reconciler.desired.model import DesiredState
+from reconciler.drift import DriftReport, detect_drift, parse_rules
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    ApplyFailed,
+    Diagnostic,
+    ValidationFailed,
+)
+from reconciler.export import (
+    ExportResult,
+    build_export,
+    normalise_relay_numbers,
+    other_yaml_files,
+    schema_ref_for,
+    write_export,
+)
+from reconciler.live.model import LiveState
+from reconciler.live.reader import read_account
+from reconciler.plan.changes import Plan
+from reconciler.plan.planner import make_plan
+from reconciler.plan.safety import Verdict, check_safety, enforce_safety
+from reconciler.plan.saved import check_plan_target, load_plan, save_plan
+from reconciler.session import Session, check_workdir
+
+Progress = Callable[[int, int], None]
+
+__all__ = [
+    "ApplyRun",
+    "DriftResult",
+    "ExportOutcome",
+    "PlanResult",
+    "Validation",
+    "drift",
+    "export",
+    "plan",
+    "read_live",
+    "validate",
+]
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@dataclass(frozen=True, repr=False)
+class Validation:
+    """The outcome of ``validate``: every diagnostic (errors and warnings, in file order) and
+    the desired state when there was no error."""
+
+    path: Path
+    diagnostics: Sequence[Diagnostic]
+    state: DesiredState | None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.state is not None else EXIT_ERROR
+
+
+def validate(
+    path: Path, *, simulate: bool = False, environ: dict[str, str] | None = None
+) -> Validation:
+    """Check ``path`` offline. An invalid desired state is a result here, not an error: the
+    caller shows every diagnostic."""
+    try:
+        loaded = load(path, environ=environ, simulate=simulate)
+    except ValidationFailed as err:
+        return Validation(path, err.diagnostics, None)
+    return Validation(path, loaded.warnings, loaded.state)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+async def read_live(
+    session: Session, desired: DesiredState, progress: Progress | None
+) -> LiveState:
+    """Read the live account ``desired`` needs, through the session's clients."""
+    async with session.clients(desired) as (aculab, aql):
+        return await session.read_live(desired, aculab, aql, progress=progress)
+
+
+@dataclass(frozen=True, repr=False)
+class PlanResult:
+    """A plan of one account, and the verdict of the safety rules on it as ``apply`` with
+    no flag would see it. ``refusals``: the limits that would make ``apply`` refuse it
+    without ``--force`` (blocked releases are shown in the plan itself)."""
+
+    loaded: LoadResult
+    plan: Plan
+    verdict: Verdict
+    saved_to: Path | None = None
+
+    @property
+    def refusals(self) -> tuple[str, ...]:
+        return self.verdict.overridable("--force")
+
+    @property
+    def warnings(self) -> Sequence[Diagnostic]:
+        return self.loaded.warnings
+
+    def exit_code(self, *, detailed: bool) -> int:
+        """3 when apply would refuse the plan (the plan's code predicts apply's), else 2 for
+        pending changes with ``detailed``, else 0."""
+        if self.refusals:
+            return EXIT_REFUSED
+        if detailed and not self.plan.is_empty:
+            return EXIT_CHANGES
+        return EXIT_OK
+
+
+async def plan(
+    session: Session, path: Path, *, out: Path | None = None, progress: Progress | None = None
+) -> PlanResult:
+    """Load ``path``, read its account and plan; save the plan to ``out`` when given."""
+    if out is not None:
+        # Before the read: a wrong --out should not cost a read of the whole account.
+        check_plan_target(out)
+    loaded = session.load(path)
+    live = await read_live(session, loaded.state, progress)
+    the_plan = make_plan(loaded.state, live)
+    if out is not None:
+        save_plan(the_plan, out)
+    verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
+    return PlanResult(loaded, the_plan, verdict, out)
+
+
+# --------------------------------------------------------------------------- drift
+
+
+@dataclass(frozen=True, repr=False)
+class DriftResult:
+    """The drift of one account (see :mod:`reconciler.drift`)."""
+
+    loaded: LoadResult
+    report: DriftReport
+
+    @property
+    def warnings(self) -> Sequence[Diagnostic]:
+        return self.loaded.warnings
+
+    def exit_code(self, *, fail_on_unmanaged: bool = False) -> int:
+        return self.report.exit_code(fail_on_unmanaged=fail_on_unmanaged)
+
+
+async def drift(
+    session: Session,
+    path: Path,
+    *,
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> DriftResult:
+    """What changed on the account by hand. Read-only."""
+    parse_rules(ignore)  # a bad rule fails before any call to the account
+    loaded = session.load(path)
+    live = await read_live(session, loaded.state, progress)
+    the_plan = make_plan(loaded.state, live)
+    return DriftResult(loaded, detect_drift(the_plan, [*loaded.state.drift_ignore, *ignore]))
+
+
+# --------------------------------------------------------------------------- apply
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """The options of one apply."""
+
+    plan_file: Path | None = None
+    dry_run: bool = False
+    allow_release: bool = False
+    force: bool = False
+    purchase_wait: float = 30.0
+
+
+@dataclass(repr=False)
+class ApplyRun:
+    """One apply of one account, in steps a caller can show and confirm in between::
+
+        with ApplyRun(path, request, workdir) as run:   # takes the account's lock
+            await run.prepare(session)  # load, read, plan (and check a saved plan)
+            if run.check():             # safety rules (raises SafetyRefusal); anything to do?
+                report = await run.execute(session)
+
+    The lock and the journal live in ``workdir`` and are held from the plan to the end, so
+    no other apply of the account runs in between. The lock is taken before the session
+    opens: under ``--simulate`` a second apply must not start a simulator on the same state.
+    """
+
+    path: Path
+    request: ApplyRequest
+    workdir: Path
+    loaded: LoadResult | None = None
+    live: LiveState | None = None
+    plan: Plan | None = None
+    verdict: Verdict | None = None
+    journal: Journal | None = None
+    _saved: Plan | None = None
+    _lock: ApplyLock | None = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> ApplyRun:
+        if self.request.plan_file is not None:
+            self._saved = load_plan(self.request.plan_file)
+        check_workdir(self.workdir)
+        self._lock = self._stack.enter_context(ApplyLock(self.workdir / LOCK_NAME))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.journal is not None:
+            self.journal.close()
+        self._stack.close()
+
+    @property
+    def took_over(self) -> LockInfo | None:
+        """The stale lock this run took over (its holder no longer runs), if any."""
+        return self._lock.took_over if self._lock is not None else None
+
+    async def prepare(self, session: Session, progress: Progress | None = None) -> Plan:
+        """Load the desired state, read the account, plan; refuse a saved plan that no longer
+        matches (:class:`~reconciler.errors.StalePlanError`)."""
+        self.loaded = session.load(self.path)
+        desired = self.loaded.state
+        self.live = await read_live(session, desired, progress)
+        self.plan = make_plan(desired, self.live)
+        if self._saved is not None:
+            check_saved_plan(self._saved, self.plan, self.live)
+        r = self.request
+        self.verdict = check_safety(
+            self.plan, desired.safety, allow_release=r.allow_release, force=r.force
+        )
+        return self.plan
+
+    def check(self) -> bool:
+        """Enforce the safety rules (raises :class:`~reconciler.errors.SafetyRefusal`) and
+        open the journal. True when there is anything to apply: changes, or purchases an
+        interrupted earlier run left unsettled (a dry run never settles those)."""
+        assert self.plan is not None and self.verdict is not None, "prepare() first"
+        enforce_safety(self.verdict)
+        self.journal = Journal(self.workdir / JOURNAL_NAME)
+        unsettled = bool(self.journal.view().unresolved) and not self.request.dry_run
+        return not self.plan.is_empty or unsettled
+
+    def empty_report(self) -> ApplyReport:
+        """The report of a run with nothing to do."""
+        assert self.journal is not None, "check() first"
+        return ApplyReport(run_id=self.journal.run_id, dry_run=self.request.dry_run)
+
+    async def execute(self, session: Session, *, progress: Progress | None = None) -> ApplyReport:
+        """Apply the plan (a dry run journals nothing)."""
+        assert self.plan is not None and self.loaded is not None and self.journal is not None
+        r = self.request
+        options = ApplyOptions(
+            dry_run=r.dry_run,
+            allow_release=r.allow_release,
+            concurrency=session.settings.concurrency,
+            purchase_wait=r.purchase_wait,
+        )
+        desired = self.loaded.state
+        async with session.clients(desired) as (aculab, aql):
+            return await apply_plan(
+                self.plan,
+                desired,
+                aculab,
+                aql,
+                options=options,
+                journal=None if r.dry_run else self.journal,
+                live=self.live,
+                progress=progress,
+            )
+
+
+def apply_failure(report: ApplyReport) -> ApplyFailed | None:
+    """The error of a run in which anything failed or was skipped (exit 1), else None."""
+    if report.ok:
+        return None
+    return ApplyFailed(
+        failure_message(report),
+        report=report,
+        hint=None
+        if report.dry_run
+        else "run apply again: it plans from the account as it is now and converges",
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True, repr=False)
+class ExportOutcome:
+    """An export: the YAML (``result.files``), the files written (with ``--out``) and other
+    YAML files already in that directory (a directory load merges them too)."""
+
+    result: ExportResult
+    written: Sequence[Path] = ()
+    others: Sequence[Path] = ()
+
+
+async def export(
+    session: Session,
+    account: Path,
+    *,
+    out: Path | None = None,
+    relay_numbers: Sequence[str] = (),
+    pools: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ExportOutcome:
+    """Read the account that the ACCOUNT file names (or the simulator's, under
+    ``--simulate``) and build the export; write it into ``out`` when given. Reads only;
+    a failed read fails it, so a partial account is never written."""
+    accounts = load_accounts(account, environ=session.environ, simulate=session.settings.simulate)
+    desired = DesiredState(aculab=accounts.aculab, aql=accounts.aql)
+    aculab_account, _ = session.accounts(desired)
+    numbers = normalise_relay_numbers(relay_numbers)
+    async with session.clients(desired) as (aculab, aql):
+        snapshot = await read_account(
+            aculab,
+            aql,
+            relay_numbers=numbers,
+            concurrency=session.settings.concurrency,
+            progress=progress,
+        )
+    source = f"Aculab Cloud account {aculab_account.basic_username}"
+    if session.simulator is not None:
+        source += " (the embedded simulator)"
+    result = build_export(
+        snapshot,
+        accounts.raw,
+        pools=pools,
+        split=out is not None,
+        schema_ref=schema_ref_for(out if out is not None else Path.cwd()),
+        source=source,
+        simulate=session.simulator is not None,
+    )
+    if out is None:
+        return ExportOutcome(result)
+    written = write_export(result, out, overwrite=overwrite)
+    return ExportOutcome(result, written, other_yaml_files(out, written))
