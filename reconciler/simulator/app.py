@@ -2,8 +2,9 @@
 
 One Starlette app serves both APIs: Aculab Cloud's paths at the root and the aql gateway at
 ``/sms/sms-relay.api.php``. Every request goes through one pipeline (:meth:`Pipeline.run`):
-record the call, add latency, maybe answer 429 or 5xx, check credentials, do the work, save
-the account if it changed, maybe garble the reply or lose a purchase's reply.
+record the call, add latency, maybe answer 429 (past the vendor's rate limit, or by chance) or
+5xx, check credentials, do the work, save the account if it changed, maybe garble the reply or
+lose a purchase's reply.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from reconciler.simulator import numbers, relay, services
 from reconciler.simulator.account import SimState
-from reconciler.simulator.faults import Dice, rate_for
+from reconciler.simulator.faults import Dice, RateLimiter, rate_for
 from reconciler.simulator.wire import AUTH_LINK, Problem, services_link
 
 if TYPE_CHECKING:
@@ -159,6 +160,7 @@ class Pipeline:
         creds = sim.credentials
         self._basic_user = f"{creds.cloud_id}/{creds.username}".encode()
         self._api_key = creds.api_key.encode()
+        self.limiter = RateLimiter()
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -206,6 +208,11 @@ class Pipeline:
                 call.delay_ms = delay
                 if delay > 0:
                     await asyncio.sleep(delay / 1000.0)
+            wait = self.limiter.admit(faults, "aql" if api == "aql" else "aculab")
+            if wait is not None:
+                call.fault = "rate_limit_per_s"
+                headers = {"Retry-After": str(wait)}
+                return self._failure(call, api, 429, "Too many requests", requested_at, headers)
             rate = rate_for(faults.rate_limit, method, path)
             if rate and dice.roll("rate_limit") < rate:
                 call.fault = "rate_limit"

@@ -13,8 +13,9 @@ is a new draw.
 Where each fault happens, relative to the work a request does:
 
 - latency: before the request is handled;
-- ``rate_limit`` (429 with ``Retry-After``) and ``error_rate`` (500/503): instead of handling it,
-  so nothing was written;
+- ``rate_limit_per_s`` (a token bucket per vendor: 429 with a whole-second ``Retry-After`` past
+  it), ``rate_limit`` (429 with ``Retry-After`` for a share of requests) and ``error_rate``
+  (500/503): instead of handling it, so nothing was written;
 - ``garbage_rate``: the request was handled (a write did happen), then its reply body is
   replaced by an HTML page or truncated JSON, with status 200;
 - ``lost_purchase_reply``: a successful ``tel_purchase`` committed its numbers, then the reply
@@ -28,9 +29,12 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import hashlib
-from collections.abc import Iterable, Mapping
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from reconciler.errors import ConfigError
 
@@ -38,6 +42,10 @@ from reconciler.errors import ConfigError
 # "/service/v1/outbound/*") or "METHOD path" ("PUT /service/v1/*").
 Rates = float | Mapping[str, float]
 LostReply = Literal["drop", "stall"]
+# The vendors whose request rates are limited apart, as a real account's would be: each API
+# is its own service with its own limit.
+Vendor = Literal["aculab", "aql"]
+VENDORS: tuple[Vendor, ...] = get_args(Vendor)
 
 
 @dataclass
@@ -47,6 +55,9 @@ class Faults:
     - ``latency_ms`` + up to ``latency_jitter_ms`` (seeded): added before every request;
     - ``error_rate``: share of requests answered with one of ``error_statuses`` (500/503);
     - ``rate_limit``: share of requests answered 429 with ``Retry-After: retry_after_s``;
+    - ``rate_limit_per_s``: requests a second each vendor (Aculab, aql) accepts, a token bucket
+      holding ``rate_limit_burst`` tokens (default: one second's worth); past it, 429 with
+      ``Retry-After`` in whole seconds until the next token (0: no limit);
     - ``garbage_rate``: share of replies replaced by an HTML page or truncated JSON;
     - ``lost_purchase_reply`` (``"drop"``/``"stall"``): a committed purchase loses its reply,
       for ``lost_purchase_rate`` of purchases and at most ``lost_purchase_limit`` times
@@ -64,6 +75,8 @@ class Faults:
     error_statuses: tuple[int, ...] = (500, 503)
     rate_limit: Rates = field(default_factory=dict)
     retry_after_s: int = 1
+    rate_limit_per_s: float = 0.0
+    rate_limit_burst: float | None = None
     lost_purchase_reply: LostReply | None = None
     lost_purchase_rate: float = 1.0
     lost_purchase_limit: int | None = None
@@ -81,6 +94,10 @@ class Faults:
             rates = getattr(self, name)
             if rates:
                 lines.append(f"{name} {_describe_rates(rates)}")
+        if self.rate_limit_per_s:
+            lines.append(
+                f"rate_limit_per_s {self.rate_limit_per_s:g} per vendor (burst {self.burst():g})"
+            )
         if self.lost_purchase_reply:
             limit = (
                 "" if self.lost_purchase_limit is None else f", at most {self.lost_purchase_limit}"
@@ -94,6 +111,12 @@ class Faults:
         if not lines:
             return "none"
         return "; ".join(lines) + f" (seed {self.seed})"
+
+    def burst(self) -> float:
+        """The token bucket's size: ``rate_limit_burst``, or one second's worth (at least 1)."""
+        if self.rate_limit_burst is not None:
+            return max(1.0, self.rate_limit_burst)
+        return max(1.0, self.rate_limit_per_s)
 
     @classmethod
     def from_specs(cls, specs: Iterable[str], base: Faults | None = None) -> Faults:
@@ -131,6 +154,14 @@ def _rate(text: str, spec: str) -> float:
     return value
 
 
+def _count(value: str) -> float:
+    """A finite number, 0 or more (``nan``, ``inf`` and negatives are refused)."""
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("must be a finite number, 0 or more")
+    return number
+
+
 def _apply_spec(faults: Faults, spec: str) -> None:
     name, sep, value = spec.partition("=")
     name = name.strip().replace("-", "_")
@@ -159,6 +190,8 @@ def _apply_spec(faults: Faults, spec: str) -> None:
             if value not in ("drop", "stall", "none", ""):
                 raise ValueError("expected drop or stall")
             faults.lost_purchase_reply = None if value in ("none", "") else value  # type: ignore[assignment]
+        elif name == "rate_limit_burst":
+            faults.rate_limit_burst = None if value in ("none", "") else _count(value)
         elif name == "lost_purchase_limit":
             faults.lost_purchase_limit = None if value in ("none", "") else int(value)
         elif name == "seed":
@@ -170,10 +203,7 @@ def _apply_spec(faults: Faults, spec: str) -> None:
         elif name == "lost_purchase_rate":
             faults.lost_purchase_rate = _rate(value, spec)
         else:
-            number = float(value)
-            if number < 0:
-                raise ValueError("must not be negative")
-            setattr(faults, name, number)
+            setattr(faults, name, _count(value))
     except ValueError as err:
         raise ConfigError(f"--fault {spec!r}: {err}", hint=hint) from None
 
@@ -203,3 +233,38 @@ class Dice:
 
     def choice(self, name: str, options: tuple[Any, ...]) -> Any:
         return options[int(self.roll(name) * len(options))]
+
+
+class RateLimiter:
+    """The simulator's rate limit: one token bucket per vendor (``rate_limit_per_s``).
+
+    A bucket holds up to ``Faults.burst()`` tokens and gains ``rate_limit_per_s`` a second; a
+    request takes one. With none left, :meth:`admit` returns the whole seconds until the next
+    token (at least 1, the ``Retry-After`` a real server sends), and the request takes none.
+    A changed rate or burst starts full buckets. Thread-safe (the server and tests may share it).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._config: tuple[float, float] = (0.0, 0.0)
+        self._buckets: dict[Vendor, tuple[float, float]] = {}  # tokens, as of when
+
+    def admit(self, faults: Faults, vendor: Vendor) -> int | None:
+        """None when the request may go ahead; else the ``Retry-After`` seconds."""
+        rate = faults.rate_limit_per_s
+        if rate <= 0:
+            return None
+        config = (rate, faults.burst())
+        now = self._clock()
+        with self._lock:
+            if config != self._config:
+                self._config, self._buckets = config, {}
+            burst = config[1]
+            tokens, when = self._buckets.get(vendor, (burst, now))
+            tokens = min(burst, tokens + (now - when) * rate)
+            if tokens >= 1.0:
+                self._buckets[vendor] = (tokens - 1.0, now)
+                return None
+            self._buckets[vendor] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / rate))

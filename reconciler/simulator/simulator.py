@@ -134,6 +134,7 @@ class Simulator:
             or f.latency_jitter_ms
             or f.error_rate
             or f.rate_limit
+            or f.rate_limit_per_s
             or f.garbage_rate
             or f.lost_purchase_reply
         )

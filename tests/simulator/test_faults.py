@@ -14,8 +14,9 @@ from httpx_aiohttp import AiohttpTransport
 
 from reconciler.errors import ConfigError
 from reconciler.simulator import Faults, RunningSimulator, SimState, Simulator
+from reconciler.simulator.faults import RateLimiter
 
-from .conftest import AUTH
+from .conftest import AQL_CREDENTIALS, AUTH
 
 LONDON = {"country": "United Kingdom", "region": "London"}
 
@@ -268,3 +269,47 @@ def test_200_concurrent_requests_with_latency(running: RunningSimulator, sim: Si
     assert codes == [200] * 210
     assert len(sim.calls) == 210
     assert len({n for e in sim.state.purchase_log for n in e["numbers"]}) == 10
+
+
+def test_rate_limit_is_a_token_bucket_per_vendor(
+    client: httpx.Client, aql: httpx.Client, sim: Simulator
+) -> None:
+    # 0.5 a second: no token comes back while the test runs, so the counts are exact.
+    sim.faults = Faults(rate_limit_per_s=0.5, rate_limit_burst=3)
+    assert statuses(client, 5) == [200, 200, 200, 429, 429]
+    limited = client.get("/service/v1/outbound")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "2"  # whole seconds until the next token
+    assert limited.json()["error"]["code"] == "HTTP 429"
+    assert sim.calls[-1].fault == "rate_limit_per_s"
+    # aql is another vendor with its own bucket.
+    query = {**AQL_CREDENTIALS, "command": "query", "number": "44113000111"}
+    answers = [aql.post("", data=query) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].text == "429: Too many requests\n"
+    # A new limit starts with full buckets; 0 switches it off.
+    sim.faults = Faults(rate_limit_per_s=0.5, rate_limit_burst=1)
+    assert statuses(client, 2) == [200, 429]
+    sim.faults = Faults()
+    assert statuses(client, 3) == [200, 200, 200]
+
+
+def test_rate_limit_refills_at_its_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    faults = Faults(rate_limit_per_s=4)  # burst: one second's worth
+    assert [limiter.admit(faults, "aculab") for _ in range(5)] == [None] * 4 + [1]
+    now[0] += 0.5  # two tokens back
+    assert [limiter.admit(faults, "aculab") for _ in range(3)] == [None, None, 1]
+    assert limiter.admit(faults, "aql") is None
+
+
+def test_rate_limit_specs() -> None:
+    faults = Faults.from_specs(["rate_limit_per_s=250", "rate-limit-burst=50"])
+    assert faults.rate_limit_per_s == 250 and faults.burst() == 50
+    assert "rate_limit_per_s 250 per vendor (burst 50)" in faults.describe()
+    assert Faults(rate_limit_per_s=100).burst() == 100
+    for bad in ("rate_limit_per_s=nan", "rate_limit_per_s=inf", "rate_limit_burst=-1"):
+        with pytest.raises(ConfigError) as info:
+            Faults.from_specs([bad])
+        assert bad in info.value.message
