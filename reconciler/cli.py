@@ -15,6 +15,7 @@ only click and this module.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from reconciler import __version__
+from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, DEFAULT_RETRY_BUDGET
 from reconciler.errors import (
     EXIT_ERROR,
     ReconcilerError,
@@ -84,6 +86,27 @@ def _set_concurrency(ctx: click.Context, _p: click.Parameter, value: int | None)
         _settings(ctx).concurrency = value
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A number of seconds: finite and positive (``nan``, ``inf``, 0 and negatives refused)."""
+    if not math.isfinite(value) or value <= 0:
+        raise click.BadParameter(
+            f"{value:g} is not a number of seconds (a finite number above 0)", ctx=ctx, param=param
+        )
+    return value
+
+
+def _set_call_deadline(ctx: click.Context, p: click.Parameter, value: float | None) -> None:
+    if value is not None:
+        _settings(ctx).call_deadline = _finite(ctx, p, value)
+
+
+def _set_retry_budget(ctx: click.Context, p: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        if value < 0:
+            raise click.BadParameter("must be 0 or more", ctx=ctx, param=p)
+        _settings(ctx).retry_budget = value
+
+
 def global_options(f: F) -> F:
     """The options every command accepts, before or after its name."""
     options = [
@@ -116,6 +139,25 @@ def global_options(f: F) -> F:
             expose_value=False,
             callback=_set_concurrency,
             help="Most API calls in flight at once (default 16).",
+        ),
+        click.option(
+            "--call-deadline",
+            type=float,
+            default=None,
+            expose_value=False,
+            metavar="SECONDS",
+            callback=_set_call_deadline,
+            help="The longest one API call may take, its retries included "
+            f"(default {DEFAULT_CALL_DEADLINE:g}).",
+        ),
+        click.option(
+            "--retry-budget",
+            type=int,
+            default=None,
+            expose_value=False,
+            metavar="N",
+            callback=_set_retry_budget,
+            help=f"Most retries in one run, over all API calls (default {DEFAULT_RETRY_BUDGET}).",
         ),
     ]
     for option in reversed(options):

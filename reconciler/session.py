@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, DEFAULT_RETRY_BUDGET, RetryBudget
 from reconciler.errors import ConfigError
 
 # The model is imported where it is used: `reconciler --version` loads this module and should
@@ -57,6 +58,8 @@ class Settings:
     color: bool | None = None  # None: decide from the terminal and NO_COLOR
     concurrency: int = 16
     workdir: Path = WORKDIR
+    call_deadline: float = DEFAULT_CALL_DEADLINE
+    retry_budget: int = DEFAULT_RETRY_BUDGET
 
 
 class Session:
@@ -74,6 +77,7 @@ class Session:
         self._simulator: Simulator | None = None
         self._sim_base_url: str | None = None
         self._sim_aql_url: str | None = None
+        self.retry_budget = RetryBudget(settings.retry_budget)
 
     def __enter__(self) -> Session:
         if self.settings.simulate:
@@ -155,16 +159,18 @@ class Session:
         from reconciler.clients.aql import AqlClient
 
         aculab_account, aql_account = self.accounts(desired)
-        concurrency = self.settings.concurrency
+        settings = self.settings
+        # One retry budget for the run, shared by both APIs' clients.
+        limits: dict[str, Any] = {
+            "concurrency": settings.concurrency,
+            "deadline": settings.call_deadline,
+            "budget": self.retry_budget,
+        }
         async with contextlib.AsyncExitStack() as stack:
-            aculab = await stack.enter_async_context(
-                AculabClient(aculab_account, concurrency=concurrency)
-            )
+            aculab = await stack.enter_async_context(AculabClient(aculab_account, **limits))
             aql: AqlClient | None = None
             if aql_account is not None:
-                aql = await stack.enter_async_context(
-                    AqlClient(aql_account, concurrency=concurrency)
-                )
+                aql = await stack.enter_async_context(AqlClient(aql_account, **limits))
             yield aculab, aql
 
     async def read_live(

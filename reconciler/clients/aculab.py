@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from reconciler.clients.http import DEFAULT_RETRY, HttpClient, Reply, RetryPolicy, expect_json
+from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, RetryBudget
 from reconciler.clients.parsers import (
     DeleteResult,
     ServiceSummary,
@@ -100,6 +101,8 @@ class AculabClient:
         timeout: float = 30.0,
         purchase_timeout: float = 120.0,
         retry: RetryPolicy = DEFAULT_RETRY,
+        deadline: float = DEFAULT_CALL_DEADLINE,
+        budget: RetryBudget | None = None,
     ) -> None:
         self.account = account
         self.purchase_timeout = purchase_timeout
@@ -118,6 +121,8 @@ class AculabClient:
             concurrency=concurrency,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            budget=budget,
         )
 
     async def __aenter__(self) -> AculabClient:

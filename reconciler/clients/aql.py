@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import httpx
 
 from reconciler.clients.http import DEFAULT_RETRY, ErrorBody, HttpClient, Reply, RetryPolicy
+from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, RetryBudget
 from reconciler.clients.parsers import (
     RELAY_CODES,
     parse_relay_error_line,
@@ -54,6 +55,8 @@ class AqlClient:
         concurrency: int = 16,
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
+        deadline: float = DEFAULT_CALL_DEADLINE,
+        budget: RetryBudget | None = None,
     ) -> None:
         self.account = account
         self.http = HttpClient(
@@ -65,6 +68,8 @@ class AqlClient:
             concurrency=concurrency,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            budget=budget,
             error_parser=_aql_error_body,
         )
 

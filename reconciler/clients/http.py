@@ -7,10 +7,17 @@ httpx's own ``Request`` and ``Response``, and gives the Aculab and aql clients e
 share:
 
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
-- timeouts (a call may have its own, e.g. a purchase);
+- pacing under a rate limit it learns from 429s (:mod:`reconciler.clients.pacer`): one
+  :class:`~reconciler.clients.pacer.Pacer` per vendor host;
+- timeouts (a call may have its own, e.g. a purchase), each attempt's exchange bounded whole
+  (a server that trickles bytes can't stretch it), and an overall deadline per call, its
+  retries and waits included (``deadline``, ``--call-deadline``);
 - retries with exponential backoff and full jitter, honouring ``Retry-After`` (capped), only
   for calls the caller marks safe to repeat and only on 429, 5xx and connection errors, and
-  once on a 2xx whose body can't be read (a proxy's error page, a reply cut short);
+  once on a 2xx whose body can't be read (a proxy's error page, a reply cut short); every retry
+  spends one from the run's :class:`RetryBudget` (``--retry-budget``), shared by the clients
+  of a run. A 429 the pacer absorbs goes back in line at the pace and doesn't count against
+  the call's attempts (only against the budget and the deadline);
 - typed errors (:mod:`reconciler.errors`) built from the documented error body, parsed
   defensively: HTML, XML, invalid JSON, an empty body or a wrong shape all become a clear
   :class:`~reconciler.errors.ApiStatusError` or :class:`~reconciler.errors.MalformedResponseError`;
@@ -42,6 +49,7 @@ import logging
 import random as _random
 import re
 import ssl
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +60,8 @@ from urllib.parse import quote, quote_plus, urlencode, urlsplit
 import httpx
 
 from reconciler import __version__
+from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, RetryBudget
+from reconciler.clients.pacer import Pacer
 from reconciler.errors import (
     ApiConnectionError,
     ApiError,
@@ -145,7 +155,6 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)
 
-
 # --------------------------------------------------------------------------- bodies
 
 
@@ -158,6 +167,7 @@ class Reply:
     headers: httpx.Headers
     content: bytes
     attempts: int
+    paced: bool = False  # a 429 the pacer absorbs (see Pacer.observe)
 
     @property
     def text(self) -> str:
@@ -338,9 +348,14 @@ class HttpClient:
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
         error_parser: Callable[[bytes], ErrorBody] = parse_aculab_error,
+        deadline: float = DEFAULT_CALL_DEADLINE,
+        budget: RetryBudget | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not deadline > 0:
+            raise ValueError("deadline must be positive")
         self.service = service
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -353,6 +368,9 @@ class HttpClient:
         self.timeout = timeout
         self.retry = retry
         self.error_parser = error_parser
+        self.deadline = deadline
+        self.budget = budget if budget is not None else RetryBudget()
+        self.pacer = pacer if pacer is not None else Pacer()
         self._secret_forms: set[str] = set()
         for s in secrets:
             self._secret_forms |= _secret_forms(s)
@@ -404,6 +422,10 @@ class HttpClient:
 
     def __repr__(self) -> str:
         return f"<HttpClient {self.service} {self.host} concurrency={self.concurrency}>"
+
+    def pace_delay(self) -> float:
+        """Seconds a call made now would wait for its turn at this host (for schedulers)."""
+        return self.pacer.delay()
 
     # ----------------------------------------------------------------- secrets
 
@@ -470,12 +492,18 @@ class HttpClient:
             else {"timeout": httpx.Timeout(timeout).as_dict()}
         )
         policy = self.retry if retry else NO_RETRY
+        deadline = time.monotonic() + max(self.deadline, timeout or 0.0)
 
         attempt = 0
+        counted = 0  # attempts that count against the policy (not 429s the pacer absorbed)
+        absorbed = 0  # 429s the pacer absorbed: as many again (one call's 429s whatever the
+        # pace are not about the pace)
         garbled = 0  # 2xx replies whose body could not be read
         while True:
             attempt += 1
+            reply: Reply | None = None
             try:
+                epoch = await self.pacer.turn()
                 reply = await self._send(
                     httpx.Request(
                         method, url, headers=headers, content=content, extensions=extensions
@@ -485,6 +513,8 @@ class HttpClient:
                     attempt=attempt,
                     secrets=extra_secrets,
                     outcome_unknown=outcome_unknown,
+                    epoch=epoch,
+                    deadline=deadline,
                 )
                 if 200 <= reply.status < 300 or (
                     gone_ok_after_retry and attempt > 1 and reply.status == 404
@@ -504,6 +534,16 @@ class HttpClient:
                         raise
                 raise self._status_error(reply, extra_secrets, outcome_unknown)
             except ApiError as err:
+                paced = (
+                    reply is not None
+                    and reply.paced
+                    and isinstance(err, RateLimitedError)
+                    and absorbed < policy.attempts
+                )
+                if paced:
+                    absorbed += 1
+                else:
+                    counted += 1
                 # A 2xx that can't be read (an HTML page from a proxy, JSON cut short) is
                 # retried once: at a few percent of replies, a read of hundreds of calls
                 # would otherwise almost never complete. Once only: an endpoint that always
@@ -513,22 +553,42 @@ class HttpClient:
                     worth = garbled == 1
                 else:
                     worth = _transient(err)
-                if not (retry and worth) or attempt >= policy.attempts:
-                    if attempt > 1 and not isinstance(err, AuthenticationError):
-                        err.message = f"{err.message} (after {attempt} attempts)"
-                        err.args = (err.message,)
+                if not (retry and worth) or counted >= policy.attempts:
+                    _after(err, attempt)
                     raise
                 retry_after = err.retry_after if isinstance(err, RateLimitedError) else None
-                wait = policy.wait_for(attempt, retry_after)
-                log.info(
-                    "%s failed (%s); retry %d of %d in %.2f s",
-                    call,
-                    _short_reason(err),
-                    attempt,
-                    policy.attempts - 1,
-                    wait,
-                )
-                await policy.sleep(wait)
+                wait = 0.0 if paced else policy.wait_for(counted, retry_after)
+                if time.monotonic() + wait >= deadline:
+                    _after(
+                        err,
+                        attempt,
+                        f"the call's deadline of {self.deadline:g} s is reached",
+                        "--call-deadline",
+                    )
+                    raise
+                if not self.budget.spend():
+                    _after(
+                        err,
+                        attempt,
+                        f"the run's retry budget of {self.budget.limit:,} retries is spent",
+                        "--retry-budget",
+                    )
+                    raise
+                if paced:
+                    log.info(
+                        "%s answered 429; back in line at %.1f calls/s", call, self.pacer.rate or 0
+                    )
+                else:
+                    log.info(
+                        "%s failed (%s); retry %d of %d in %.2f s",
+                        call,
+                        _short_reason(err),
+                        counted,
+                        policy.attempts - 1,
+                        wait,
+                    )
+                if wait > 0:
+                    await policy.sleep(wait)
 
     async def _send(
         self,
@@ -539,34 +599,55 @@ class HttpClient:
         attempt: int,
         secrets: set[str],
         outcome_unknown: str | None,
+        epoch: int = 0,
+        deadline: float | None = None,
     ) -> Reply:
         assert self._transport is not None and self._gate is not None
         timeout_s = self.timeout if timeout is None else timeout
-        started = time.perf_counter()
         async with self._gate:
+            # The whole exchange, not each read, is bounded: httpx's timeouts restart with
+            # every byte, so a server trickling one byte a second would never time out.
+            started = time.perf_counter()
+            bound = timeout_s
+            if deadline is not None:
+                bound = min(bound, deadline - time.monotonic())
             try:
-                response = await self._transport.handle_async_request(request)
-                try:
-                    body = await response.aread()
-                finally:
-                    await response.aclose()
+                if bound <= 0:
+                    raise asyncio.TimeoutError
+                response, body = await _within(bound, self._exchange(request))
             except (httpx.TransportError, OSError, asyncio.TimeoutError) as exc:
                 raise self._connection_error(
-                    exc, call, secrets, outcome_unknown, timeout_s
+                    exc, call, secrets, outcome_unknown, max(bound, 0.0)
                 ) from exc
             except Exception as exc:
                 # aiohttp errors the transport does not map are connection failures too.
                 if _is_aiohttp_error(exc):
                     raise self._connection_error(
-                        exc, call, secrets, outcome_unknown, timeout_s
+                        exc, call, secrets, outcome_unknown, max(bound, 0.0)
                     ) from exc
                 raise
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
+        status = response.status_code
+        retry_after = (
+            self.retry.parse_retry_after(response.headers.get("retry-after"))
+            if status == 429
+            else None
+        )
+        paced = self.pacer.observe(
+            epoch, throttled=status == 429, retry_after=retry_after, latency=elapsed
+        )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s -> %d in %.1f ms (attempt %d)", call, response.status_code, elapsed, attempt
-            )
-        return Reply(call, response.status_code, response.headers, body, attempt)
+            log.debug("%s -> %d in %.1f ms (attempt %d)", call, status, elapsed * 1000, attempt)
+        return Reply(call, status, response.headers, body, attempt, paced)
+
+    async def _exchange(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        assert self._transport is not None
+        response = await self._transport.handle_async_request(request)
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        return response, body
 
     # ----------------------------------------------------------------- errors
 
@@ -676,6 +757,32 @@ def _tls_context(base_url: str) -> ssl.SSLContext:
     # no roots to load. This context still verifies by default, with nothing it trusts, so it
     # could only ever refuse a connection.
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(seconds: float, work: Awaitable[T]) -> T:
+        """``await work``, or :class:`TimeoutError` after ``seconds`` (no extra task)."""
+        async with asyncio.timeout(seconds):
+            return await work
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(seconds: float, work: Awaitable[T]) -> T:
+        return await asyncio.wait_for(work, seconds)
+
+
+def _after(err: ApiError, attempt: int, why: str | None = None, option: str | None = None) -> None:
+    """Say in ``err``'s message how many attempts it took, and why no more were made (a
+    limit, and the ``option`` that sets it, named in the hint)."""
+    if attempt > 1 and not isinstance(err, AuthenticationError):
+        err.message = f"{err.message} (after {attempt} attempts)"
+    if why is not None:
+        err.message = f"{err.message}; {why}"
+    if option is not None:
+        more = f"{option} sets this limit"
+        err.hint = f"{err.hint}; {more}" if err.hint else more
+    err.args = (err.message,)
 
 
 def _transient(err: ApiError) -> bool:

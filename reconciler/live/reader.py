@@ -13,9 +13,9 @@ What is read, and nothing more (each call once):
   did_type, the states of a country when the pool names a state, the regions per (country,
   state, did_type), and the regulation addresses once if a short pool names one.
 
-All of it runs concurrently on a fixed pool of ``concurrency`` worker tasks pulling from one
-queue (a few workers cost far less CPU than thousands of gathered tasks, see docs/performance.md);
-a finished list adds the reads it unlocks to the queue.
+All of it runs concurrently on a :class:`~reconciler.workpool.WorkPool` of ``concurrency``
+workers; a finished list adds the reads it unlocks. Each read queues for its API host (Aculab
+or aql), so under one vendor's rate limit the workers keep the other busy.
 
 Any failed read (after the clients' own retries) fails the whole read with
 :class:`~reconciler.errors.LiveReadError` naming the call and its cause: no partial snapshot
@@ -58,6 +58,7 @@ from reconciler.live.model import (
     relay_fingerprint,
     service_fingerprint,
 )
+from reconciler.workpool import WorkPool
 
 Job = Callable[[], Awaitable[None]]
 ProgressCallback = Callable[[int, int], None]
@@ -158,9 +159,7 @@ class _Reader:
         self.aql = aql
         self.concurrency = concurrency
         self.progress = progress
-        self.queue: asyncio.Queue[Job] = asyncio.Queue()
-        self.total = 0
-        self.done = 0
+        self.pool = WorkPool(concurrency, progress=progress)
         # What was found.
         self.numbers: dict[str, LiveNumber] | None = None
         self.names: dict[ServiceKind, set[str] | None] = {"inbound": None, "outbound": None}
@@ -186,19 +185,8 @@ class _Reader:
     # ----------------------------------------------------------------- the queue
 
     def add(self, job: Job) -> None:
-        self.queue.put_nowait(job)
-        self.total += 1
-
-    async def _worker(self) -> None:
-        while True:
-            job = await self.queue.get()
-            try:
-                await job()
-            finally:
-                self.queue.task_done()
-            self.done += 1
-            if self.progress is not None:
-                self.progress(self.done, self.total)
+        """Queue an Aculab read."""
+        self.pool.add(job, self.aculab.http)
 
     async def run(self) -> LiveState:
         # The lists first: they unlock the rest. The other reads keep the workers busy
@@ -209,19 +197,12 @@ class _Reader:
         for kind in sorted(self.scope.schema_kinds):
             self.add(self._schema_job(kind))
         for number in [*self.desired.relay_routes, *self.scope.relay_numbers]:
-            self.add(self._relay_job(number))
+            self.pool.add(self._relay_job(number), self.aql.http if self.aql else None)
         if self.progress is not None:
-            self.progress(0, self.total)
+            self.progress(0, self.pool.total)
 
-        workers = [asyncio.ensure_future(self._worker()) for _ in range(self.concurrency)]
-        joined = asyncio.ensure_future(self.queue.join())
         try:
-            await asyncio.wait([joined, *workers], return_when=asyncio.FIRST_COMPLETED)
-            for worker in workers:
-                if worker.done() and not worker.cancelled():
-                    failure = worker.exception()
-                    if failure is not None:
-                        raise failure
+            await self.pool.run()
             if self._fingerprinting is not None:
                 await self._fingerprinting
         except LiveReadError:
@@ -235,7 +216,7 @@ class _Reader:
                 else f"{spared}; fix the cause and run the command again",
             ) from err
         finally:
-            tasks: list[asyncio.Future[Any]] = [joined, *workers, *self._relists.values()]
+            tasks: list[asyncio.Future[Any]] = [*self._relists.values()]
             if self._fingerprinting is not None:
                 tasks.append(self._fingerprinting)
             for pending in tasks:

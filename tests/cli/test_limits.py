@@ -1,0 +1,87 @@
+"""The run's limits at the command line: a rate limit the tool is not told, the call deadline
+and the retry budget (docs/rate-limits.md). The installed script against a real simulator on
+127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator import Faults, Simulator
+
+from .test_bad_input import CREDS, _assert_error, _env, _run
+
+RELAY = [f"4411300{i:05d}" for i in range(60)]
+
+
+def _desired(path: Path, base_url: str) -> Path:
+    routes = "".join(f'  "{n}": {{action: null-route}}\n' for n in RELAY)
+    path.write_text(
+        "version: 1\n"
+        "aculab:\n"
+        '  cloud_id: "1-2-0"\n'
+        "  username: ops@example.com\n"
+        "  api_key: ${ACULAB_API_KEY}\n"
+        f"  endpoint: {base_url}\n"
+        "aql:\n"
+        "  username: example\n"
+        "  password: ${AQL_PASSWORD}\n"
+        f"  endpoint: {base_url}/sms/sms-relay.api.php\n"
+        "relay_routes:\n" + routes,
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def limited() -> Iterator[tuple[Simulator, str]]:
+    """A simulator that takes 30 calls a second per vendor, past a burst of 5."""
+    simulator = Simulator(
+        seed="demo", credentials=CREDS, faults=Faults(rate_limit_per_s=30, rate_limit_burst=5)
+    )
+    for number in RELAY:  # aql numbers of this account
+        simulator.state.relay[number] = ("null-route", "")
+    with simulator.serve() as running:
+        yield simulator, running.base_url
+
+
+def test_a_rate_limit_nobody_announced_costs_no_failed_call(
+    tmp_path: Path, limited: tuple[Simulator, str]
+) -> None:
+    simulator, base_url = limited
+    desired = _desired(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "plan", str(desired), "--format", "json", **_env())
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    statuses = [c.status for c in simulator.calls]
+    assert 429 in statuses  # the limit was met...
+    answered = [c for c in simulator.calls if c.status != 429]
+    assert sum(1 for c in answered if c.path.startswith("/sms/")) == len(RELAY)  # ...each once
+
+
+def test_a_spent_retry_budget_is_a_clear_error(
+    tmp_path: Path, limited: tuple[Simulator, str]
+) -> None:
+    _simulator, base_url = limited
+    desired = _desired(tmp_path / "x.yaml", base_url)
+    run = _run(tmp_path, "plan", str(desired), "--retry-budget", "0", **_env())
+    _assert_error(run, "answered 429", "retry budget of 0 retries is spent", "--retry-budget")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--call-deadline", "nan"),
+        ("--call-deadline", "inf"),
+        ("--call-deadline", "-5"),
+        ("--call-deadline", "0"),
+        ("--retry-budget", "-1"),
+    ],
+)
+def test_limits_that_make_no_sense_are_usage_errors(tmp_path: Path, args: tuple[str, str]) -> None:
+    desired = _desired(tmp_path / "x.yaml", "http://127.0.0.1:9")
+    run = _run(tmp_path, "plan", str(desired), *args, **_env())
+    _assert_error(run, f"Invalid value for '{args[0]}'")
+    assert "journal" not in run.stderr
