@@ -59,6 +59,7 @@ from reconciler.plan.changes import (
     public,
 )
 from reconciler.secret import redact
+from reconciler.workpool import run_bounded
 
 Status = Literal["succeeded", "failed", "skipped"]
 Progress = Callable[[int, int], None]
@@ -170,29 +171,6 @@ class ApplyReport:
 # --------------------------------------------------------------------------- the engine
 
 
-async def run_bounded(
-    jobs: Sequence[Callable[[], Awaitable[ChangeResult]]], concurrency: int
-) -> list[ChangeResult]:
-    """Run ``jobs`` with at most ``concurrency`` in flight, results in job order.
-
-    A few workers pull from a shared index rather than thousands of tasks waiting on a
-    semaphore (docs/performance.md: bound the tasks, not only the connections).
-    """
-    results: list[ChangeResult | None] = [None] * len(jobs)
-    position = 0
-
-    async def worker() -> None:
-        nonlocal position
-        while position < len(jobs):
-            index = position
-            position += 1
-            results[index] = await jobs[index]()
-
-    workers = max(1, min(concurrency, len(jobs)))
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return [r for r in results if r is not None]
-
-
 class _Run:
     """One apply run: shared state of the waves."""
 
@@ -282,8 +260,12 @@ class _Run:
             for intent in self.view.unresolved:
                 if intent.location.key() not in planned_keys:
                     others.setdefault(intent.location.key(), intent.location)
+        if not self.options.dry_run and not planned and self.live is not None:
+            # No listing in this run's purchase wave: the plan's read retires from the
+            # ledger the bought numbers it shows.
+            await purchaser.confirm_listed(self.live.numbers)
         settling = [self._settle_only(purchaser, loc) for loc in others.values()]
-        results, *_ = await asyncio.gather(self._bounded(jobs), *settling)
+        results, *_ = await asyncio.gather(run_bounded(jobs, self.options.concurrency), *settling)
         return results
 
     def _purchase_job(
@@ -299,20 +281,9 @@ class _Run:
 
         return job
 
-    async def _bounded(
-        self, jobs: Sequence[Callable[[], Awaitable[PurchaseResult]]]
-    ) -> list[PurchaseResult]:
-        semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
-
-        async def one(job: Callable[[], Awaitable[PurchaseResult]]) -> PurchaseResult:
-            async with semaphore:
-                return await job()
-
-        return list(await asyncio.gather(*(one(j) for j in jobs)))
-
     async def _settle_only(self, purchaser: Purchaser, location: Location) -> list[PurchaseResult]:
         try:
-            current = await purchaser.list_at(location)
+            current = purchaser.at(location, await purchaser.wave_listing())
         except ApiError as err:
             self.report.notes.append(
                 f"an interrupted purchase at {location} is still unresolved: {describe_error(err)}"

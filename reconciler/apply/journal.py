@@ -11,11 +11,18 @@ Secrets never enter the journal: bodies pass through :func:`reconciler.secret.to
 and the file is created with mode 0600; a journal readable by other users is refused rather
 than written to.
 
+The journal is also the purchase ledger: numbers it records as bought count as owned by their
+pool until a listing of the account shows them, however long ``tel_list_numbers`` lags
+(:meth:`JournalView.ledger_at`); an apply never buys again for them. Once a listing shows a
+bought number, a ``listed`` record says so, and from then on the account's list alone says
+whether the number is there (a number released by hand afterwards is bought again).
+
 Record fields (all records): ``time`` (ISO 8601, UTC), ``run`` (the run id), ``event``
-(``run_start`` | ``intent`` | ``outcome`` | ``resolved`` | ``run_end``). Intents and outcomes
-share an ``op`` id; an intent names its ``address`` and ``action``; an outcome has a
-``status`` (``succeeded`` | ``failed`` | ``unknown``) and, for purchases, the ``numbers``
-bought. ``resolved`` closes an ``unknown`` purchase once a re-list has counted what it bought.
+(``run_start`` | ``intent`` | ``outcome`` | ``resolved`` | ``listed`` | ``run_end``). Intents
+and outcomes share an ``op`` id; an intent names its ``address`` and ``action``; an outcome
+has a ``status`` (``succeeded`` | ``failed`` | ``unknown``) and, for purchases, the
+``numbers`` bought. ``resolved`` closes an ``unknown`` purchase once a re-list has counted
+what it bought. ``listed`` names bought ``numbers`` a listing has shown.
 """
 
 from __future__ import annotations
@@ -98,23 +105,30 @@ class BoughtNumbers:
 
 @dataclass
 class JournalView:
-    """What earlier runs left for this one: purchases whose outcome is unknown, and numbers
-    bought recently (which a lagging ``tel_list_numbers`` may not show yet)."""
+    """What earlier runs left for this one: purchases whose outcome is unknown, every
+    purchase's numbers, and which of those a listing has shown since (``listed``)."""
 
     unresolved: list[PurchaseIntent] = field(default_factory=list)
     bought: list[BoughtNumbers] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)
 
     def unresolved_at(self, location: Location) -> list[PurchaseIntent]:
         key = location.key()
         return [i for i in self.unresolved if i.location.key() == key]
 
-    def bought_at(self, location: Location, *, since: datetime) -> list[BoughtNumbers]:
+    def bought_numbers_at(self, location: Location) -> set[str]:
+        """Every number the journal records as bought at ``location``."""
         key = location.key()
-        return [
-            b
-            for b in self.bought
-            if b.location.key() == key and (b.time is None or b.time >= since)
-        ]
+        return {n for b in self.bought if b.location.key() == key for n in b.numbers}
+
+    def ledger_at(self, location: Location) -> set[str]:
+        """Numbers bought at ``location`` that no listing has shown yet: the pool's own,
+        however long the list lags (the journal is the purchase ledger)."""
+        return self.bought_numbers_at(location) - self.listed
+
+    def unlisted(self) -> set[str]:
+        """Every bought number no listing has shown yet."""
+        return {n for b in self.bought for n in b.numbers} - self.listed
 
 
 class Journal:
@@ -282,6 +296,11 @@ class Journal:
         view = JournalView()
         for entry in self.records():
             event = entry["event"]
+            if event == "listed":
+                numbers = entry.get("numbers")
+                if isinstance(numbers, list):
+                    view.listed.update(str(n) for n in numbers)
+                continue
             op = entry.get("op")
             if not isinstance(op, str):
                 continue

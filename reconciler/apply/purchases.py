@@ -3,17 +3,21 @@
 ``tel_purchase`` is not idempotent and costs money at once. So, for each pool short of its
 count (a :class:`~reconciler.plan.changes.Purchase`), :class:`Purchaser`:
 
-1. lists the numbers at the pool's location (a fresh snapshot);
+1. takes the numbers at the pool's location from one listing of the whole account, made once
+   for the purchase wave and shared by its pools (:meth:`Purchaser.wave_listing`; unfiltered,
+   matched by location key: see :meth:`Purchaser.list_at`);
 2. refuses to buy when numbers the journal says were bought at this location are listed at
    another one (the pool would never count them: every apply would buy again);
 3. settles what earlier runs left behind: a purchase intent in the journal without an outcome
-   (a crash between the call and its answer), or numbers the journal says were bought moments
-   ago that a lagging ``tel_list_numbers`` does not show yet. It re-lists, with backoff, until
-   those numbers appear or a bounded wait (``wait``, 30 s by default, counted from the earlier
-   record) has passed, and records what it found;
-4. writes a purchase intent (pool, location, quantity, the numbers there before) to the
+   (a crash between the call and its answer). It re-lists the account, with backoff, until the
+   numbers it may have bought appear or a bounded wait (``wait``, 30 s by default, counted
+   from the intent) has passed, and records what it found;
+4. counts as the pool's the numbers the journal records as bought there that no listing has
+   shown yet (the journal is the purchase ledger: :meth:`JournalView.ledger_at`), however long
+   the list lags;
+5. writes a purchase intent (pool, location, quantity, the numbers there before) to the
    journal, fsynced, and only then calls ``tel_purchase`` for what is still missing;
-5. after a failed call whose outcome is unknown (connection lost, timeout, 5xx, garbage),
+6. after a failed call whose outcome is unknown (connection lost, timeout, 5xx, garbage),
    re-lists the location the same way, counts the new numbers against the snapshot, records
    them, and buys again only what the re-list proves is still missing (at most ``attempts``
    calls in all). If the re-list itself cannot be made, it stops and reports: the journal
@@ -21,16 +25,17 @@ count (a :class:`~reconciler.plan.changes.Purchase`), :class:`Purchaser`:
 
 A definite rejection (a 4xx such as ``0005``, the country needs a regulation address) is a
 failure and is not retried; a 429 means the server refused the call before doing anything,
-so it is retried after the server's ``Retry-After``.
+so it is retried after the server's ``Retry-After`` (the HTTP client never retries a purchase
+itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from reconciler.apply.journal import (
@@ -158,6 +163,7 @@ class Purchaser:
         self.desired = desired if desired is not None else DesiredState()
         self._sleep = sleep
         self._clock = clock
+        self._wave: asyncio.Future[Mapping[str, LiveNumber]] | None = None
 
     # ----------------------------------------------------------------- journal
 
@@ -166,6 +172,28 @@ class Purchaser:
             await asyncio.to_thread(self.journal.record, event, **fields)
 
     # ----------------------------------------------------------------- listing
+
+    async def wave_listing(self) -> Mapping[str, LiveNumber]:
+        """The whole account, listed once for the purchase wave and shared by its pools (two
+        pools never share a location, and each pool's purchase re-lists on its own whenever an
+        outcome is in doubt). The first listing also retires from the ledger the bought numbers
+        it shows (:meth:`confirm_listed`). A failed listing fails every pool that asks."""
+        if self._wave is None:
+            self._wave = asyncio.ensure_future(self._list_wave())
+        return await asyncio.shield(self._wave)
+
+    async def _list_wave(self) -> Mapping[str, LiveNumber]:
+        listed = await self.aculab.list_numbers()
+        await self.confirm_listed(listed)
+        return listed
+
+    async def confirm_listed(self, listed: Mapping[str, LiveNumber]) -> None:
+        """Record that a listing shows numbers the ledger counted as bought but unlisted: from
+        now on the account's list alone says whether they are there."""
+        shown = sorted(n for n in self.view.unlisted() if n in listed)
+        if shown:
+            await self._record("listed", numbers=shown)
+            self.view.listed.update(shown)
 
     async def list_at(self, location: Location) -> set[str]:
         """The numbers on the account at ``location`` that can belong to its pool (filtered
@@ -177,9 +205,10 @@ class Purchaser:
         would return nothing, so a re-count after a lost reply would find nothing and buy
         again. One list of the account is cheap next to a second purchase.
         """
-        return self._at(location, await self.aculab.list_numbers())
+        return self.at(location, await self.aculab.list_numbers())
 
-    def _at(self, location: Location, listed: Mapping[str, LiveNumber]) -> set[str]:
+    def at(self, location: Location, listed: Mapping[str, LiveNumber]) -> set[str]:
+        """The numbers of ``listed`` that belong to the pool at ``location``."""
         key = location.key()
         pool_key = self.desired.pool_key
         return {n for n, live in listed.items() if pool_key(n, live.location) == key}
@@ -230,27 +259,19 @@ class Purchaser:
         return start + self.policy.wait
 
     async def settle(
-        self, location: Location, current: set[str], *, known: Iterable[str] = ()
+        self, location: Location, current: set[str]
     ) -> tuple[set[str] | None, set[str], list[str]]:
-        """Settle earlier runs' purchases at ``location``: wait (bounded) until the numbers an
-        unresolved intent may have bought, and those the journal says were bought recently,
-        show in the list. Returns (listing or None when it can't be proven, the numbers found
-        that earlier runs bought, notes)."""
+        """Settle earlier runs' purchases at ``location`` whose outcome is unknown: wait
+        (bounded) until the numbers each may have bought show in the list. Returns (listing
+        or None when it can't be proven, the numbers found that they bought, notes)."""
         intents = self.view.unresolved_at(location)
-        horizon = datetime.fromtimestamp(self._clock() - self.policy.wait, tz=timezone.utc)
-        recent = [b for b in self.view.bought_at(location, since=horizon)]
-        expected = {n for b in recent for n in b.numbers} - set(known)
-        if not intents and expected <= current:
+        if not intents:
             return current, set(), []
 
         def satisfied(numbers: set[str]) -> bool:
-            if not expected <= numbers:
-                return False
             return all(len(numbers - i.before) >= i.quantity for i in intents)
 
-        deadline = max(
-            [self._deadline(i.time) for i in intents] + [self._deadline(b.time) for b in recent]
-        )
+        deadline = max(self._deadline(i.time) for i in intents)
         if satisfied(current) or self._clock() >= deadline:
             listing: set[str] | None = current
         else:
@@ -280,7 +301,6 @@ class Purchaser:
                     else "had bought nothing"
                 )
             )
-        found |= expected & listing
         return listing, found, notes
 
     # ----------------------------------------------------------------- buying
@@ -292,7 +312,7 @@ class Purchaser:
         known = set(purchase.existing)
         target = len(known) + purchase.quantity
         try:
-            listed = await self.aculab.list_numbers()
+            listed = await self.wave_listing()
         except ApiError as err:
             result.reason = (
                 f"could not list the numbers at {location} before buying "
@@ -308,8 +328,8 @@ class Purchaser:
                 "Make the pool's location match the account's listing"
             )
             return result
-        current = self._at(location, listed)
-        listing, ours, notes = await self.settle(location, current, known=known)
+        current = self.at(location, listed)
+        listing, ours, notes = await self.settle(location, current)
         result.notes.extend(notes)
         if listing is None:
             result.reason = (
@@ -317,7 +337,17 @@ class Purchaser:
                 "numbers could not be listed to settle it; nothing was bought (run apply again)"
             )
             return result
-        current = listing
+        # The ledger: bought by an earlier run, not listed yet (however long ago): the pool's.
+        ledger = self.view.ledger_at(location) - listing - set(listed)
+        ours |= (self.view.bought_numbers_at(location) & listing) - known
+        ours |= ledger
+        if ledger:
+            result.notes.append(
+                f"{len(ledger)} number(s) the journal records as bought for pool "
+                f"{purchase.pool} are not listed by the account yet: "
+                f"{', '.join(sorted(ledger))}; counted as the pool's (not bought again)"
+            )
+        current = listing | ledger
         result.at_location = frozenset(current)
         result.earlier = frozenset(ours)
         unexplained = current - known - ours
@@ -356,7 +386,7 @@ class Purchaser:
             attempts += 1
             bought, listing_after = outcome
             ours |= bought
-            current = listing_after
+            current = listing_after | ledger
             result.at_location = frozenset(current)
             to_buy = min(to_buy - len(bought), target - len(current))
         result.numbers = sorted(ours)

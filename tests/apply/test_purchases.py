@@ -277,6 +277,7 @@ def test_numbers_bought_moments_ago_but_not_listed_yet_are_not_bought_again(
 
 def test_an_old_purchase_that_is_gone_does_not_block_buying(setup: Setup) -> None:
     first = setup.buy(purchase(1))
+    asyncio.run(setup.purchaser().wave_listing())  # a later run's listing shows it
     for n in first.numbers:  # released by hand since
         del setup.fake.numbers[n]
     setup.clock.now += 3600
@@ -285,6 +286,31 @@ def test_an_old_purchase_that_is_gone_does_not_block_buying(setup: Setup) -> Non
 
     assert result.succeeded and setup.purchase_calls() == 2
     assert setup.clock.sleeps == []
+    assert [r["numbers"] for r in setup.records() if r["event"] == "listed"] == [first.numbers]
+
+
+def test_numbers_the_journal_bought_count_however_long_the_list_lags(setup: Setup) -> None:
+    """The journal is the purchase ledger: a list lagging far longer than the purchase wait
+    never makes an apply buy for the pool again (it bought every pool again before)."""
+    setup.fake.list_lag = 10 * setup.wait
+    first = setup.buy(purchase(2))
+    assert first.succeeded
+
+    for _ in range(3):  # runs spread over hours, each planned from a list that lags
+        setup.clock.now += 3 * setup.wait
+        again = setup.buy(purchase(2))
+        assert again.succeeded
+        assert sorted(again.numbers) == sorted(first.numbers)  # they get inbound services
+        assert again.at_location == frozenset(first.numbers)  # never pruned
+        assert any("not listed by the account yet" in n for n in again.notes)
+    assert setup.purchase_calls() == 1
+    assert setup.clock.sleeps == []  # no waiting for the list either
+
+    # Once a listing shows them, the list alone counts for them.
+    setup.clock.now += setup.fake.list_lag
+    asyncio.run(setup.purchaser().wave_listing())
+    view = Journal(setup.path).view()
+    assert view.ledger_at(LONDON) == set() and view.listed == set(first.numbers)
 
 
 def test_numbers_that_appeared_since_the_plan_reduce_the_purchase(setup: Setup) -> None:

@@ -23,7 +23,9 @@ says how many.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -79,6 +81,31 @@ SOAK_PARAMS = (
 @pytest.mark.parametrize("seed", SOAK_PARAMS)
 def test_soak_chaos_scenario(seed: int, tmp_path: Path) -> None:
     run_scenario(seed, tmp_path)
+
+
+# The list shows a bought number only this long after the purchase: far beyond the purchase
+# wait of the applies that run meanwhile.
+LONG_LAG_S = 6.0
+
+
+@pytest.mark.parametrize("seed", _seeds(range(200, 204)))
+def test_list_lag_beyond_the_purchase_wait_never_buys_twice(seed: int, tmp_path: Path) -> None:
+    """Applies re-run while the list still lags behind the first one's purchases, each with a
+    purchase wait far shorter than the lag: the journal is the purchase ledger, so none buys
+    again (each used to buy every short pool again once the wait was over)."""
+    scenario = make_scenario(seed, "list-lag")
+    trial = Trial.open(scenario, tmp_path / f"seed-{seed}", f"RECONCILER_CHAOS_SEED={seed}")
+    try:
+        trial.review()
+        trial.sim.faults = dataclasses.replace(scenario.faults, list_lag_s=LONG_LAG_S)
+        for attempt in range(1, 4):
+            trial.apply(f"apply #{attempt} within the lag", wait="0.2")
+        lag_over = max(trial.sim.state.visible_after.values(), default=0.0)
+        time.sleep(max(0.0, lag_over - time.time()))
+        trial.converge(MAX_RUNS)
+    finally:
+        trial.close()
+    trial.check_outcome()
 
 
 @pytest.mark.skipif(bool(REPLAY), reason="a replay runs too few scenarios to meet every fault")

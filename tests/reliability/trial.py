@@ -86,10 +86,10 @@ class Trial:
         self.expected_buys = {p: q for p, q in self.scenario.expected_purchases().items() if q}
         assert planned == self.expected_buys, self.fail("the plan buys other than the pools need")
 
-    def apply(self, label: str) -> Run:
-        """One ``apply``; whatever happened, it must say so (a report with reasons, or an
-        error on stderr)."""
-        run = self.run("apply", str(self.path), *APPLY, PURCHASE_WAIT)
+    def apply(self, label: str, wait: str = PURCHASE_WAIT) -> Run:
+        """One ``apply`` (``--purchase-wait`` ``wait``); whatever happened, it must say so (a
+        report with reasons, or an error on stderr)."""
+        run = self.run("apply", str(self.path), *APPLY, wait)
         assert run.code in (0, 1), self.fail(f"{label} exited {run.code}")
         if run.stdout.strip():
             assert_report_gives_reasons(run.json(), self.fail(label))
