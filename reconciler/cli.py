@@ -703,11 +703,26 @@ def simulator() -> None:
     help="Random extra latency, up to this much (seeded).",
 )
 @click.option(
+    "--rate-limit",
+    type=float,
+    default=None,
+    metavar="N",
+    help="Requests a second each vendor (Aculab, aql) accepts; past it, 429 with Retry-After.",
+)
+@click.option(
+    "--rate-limit-burst",
+    type=float,
+    default=None,
+    metavar="N",
+    help="Requests the rate limit lets through at once (default: one second's worth).",
+)
+@click.option(
     "--fault",
     "fault_specs",
     multiple=True,
     metavar="NAME=VALUE",
     help="Switch a fault on (repeatable): error_rate=[GLOB:]RATE, rate_limit=[GLOB:]RATE, "
+    "rate_limit_per_s=N, rate_limit_burst=N, "
     "garbage_rate=[GLOB:]RATE, retry_after_s=N, error_statuses=500,503, "
     "lost_purchase_reply=drop|stall, lost_purchase_rate=R, lost_purchase_limit=N, "
     "stall_s=S, list_lag_s=S, seed=N.",
@@ -738,6 +753,8 @@ def serve(
     rng_seed: int,
     latency_ms: float,
     latency_jitter_ms: float,
+    rate_limit: float | None,
+    rate_limit_burst: float | None,
     fault_specs: tuple[str, ...],
     cloud_id: str,
     username: str,
@@ -755,8 +772,22 @@ def serve(
 
     from reconciler.simulator import Faults, SimCredentials, Simulator
 
+    ctx = click.get_current_context()
+    for name, value in (("--rate-limit", rate_limit), ("--rate-limit-burst", rate_limit_burst)):
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise click.BadParameter(
+                f"{value:g} is not a number of requests a second (a finite number above 0)",
+                ctx=ctx,
+                param_hint=f"'{name}'",
+            )
     faults = Faults.from_specs(
-        fault_specs, Faults(latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms)
+        fault_specs,
+        Faults(
+            latency_ms=latency_ms,
+            latency_jitter_ms=latency_jitter_ms,
+            rate_limit_per_s=rate_limit or 0.0,
+            rate_limit_burst=rate_limit_burst,
+        ),
     )
     credentials = SimCredentials(
         cloud_id=cloud_id,

@@ -85,3 +85,12 @@ def test_limits_that_make_no_sense_are_usage_errors(tmp_path: Path, args: tuple[
     run = _run(tmp_path, "plan", str(desired), *args, **_env())
     _assert_error(run, f"Invalid value for '{args[0]}'")
     assert "journal" not in run.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-2"])
+def test_a_simulator_rate_limit_that_makes_no_sense_is_a_usage_error(
+    tmp_path: Path, value: str
+) -> None:
+    for option in ("--rate-limit", "--rate-limit-burst"):
+        run = _run(tmp_path, "simulator", "serve", "--port", "0", option, value)
+        _assert_error(run, f"Invalid value for '{option}'")
