@@ -87,6 +87,7 @@ def options_for(args: argparse.Namespace) -> harness.Options:
             sequential="sample",
             planner_repeat=1,
             fractions=(0.5, 1.0),
+            rates=(20.0,),
             progress=say,
         )
     elif args.quick:

@@ -65,6 +65,7 @@ class Options:
     sequential: str = "full"  # full | sample (1/10 of the calls, extrapolated) | skip
     planner_repeat: int = 5
     fractions: tuple[float, ...] = (0.1, 0.5, 1.0)  # of the size, for scaling; 1.0 comes last
+    rates: tuple[float, ...] = (100.0, 250.0, 500.0)  # requests a second per vendor
     progress: Callable[[str], None] = lambda line: None
 
     @property
@@ -496,15 +497,88 @@ def _phase_throughput(options: Options, results: Results, sim: SimProcess, size:
     sim.set_latency(options.latency_ms)
 
 
+# --------------------------------------------------------------------------- rate limits
+
+
+def phase_rate_limit(options: Options, results: Results, work: Path) -> None:
+    """Read + plan against a simulator that takes R requests a second per vendor (a token
+    bucket holding one second's worth; 429 with Retry-After past it), for each R of
+    ``options.rates``. The ideal is the answered calls of the busier vendor over R; the client
+    is not told R."""
+    from reconciler.errors import ReconcilerError
+
+    size = Size.scaled(options.scale)
+    state = build_state(size)
+    desired = build_desired(size)
+    path = work / "state-rate-limit.json"
+    path.write_bytes(state.to_json())
+    del state
+    with SimProcess(path, options.latency_ms) as sim:
+        read_and_plan(sim, desired, options.concurrency)  # warm-up, no limit
+        details: dict[str, Any] = {}
+        for rate in options.rates:
+            _say(options, f"  read + plan at {rate:g} requests/s per vendor")
+            sim.set_rate_limit(rate)
+            sim.stats()
+            t0 = time.perf_counter()
+            failed = 0
+            try:
+                run = read_and_plan(sim, desired, options.concurrency)
+                wall, stats = run.wall_s, run.sim
+            except ReconcilerError as err:
+                failed, wall = 1, time.perf_counter() - t0
+                stats = sim.stats()
+                _say(options, f"    failed: {err.message}")
+            sim.set_rate_limit(0)
+            time.sleep(1.0)  # the buckets refill before the next rate
+            answered: dict[str, int] = stats.get("answered", {})
+            throttled = int(stats["statuses"].get("429", 0))
+            calls = int(stats["calls"])
+            ideal = max(answered.values(), default=0) / rate
+            key = f"rate_limit.r{rate:g}"
+            results.add(
+                f"{key}.ratio",
+                f"rate limit {rate:g}/s: read + plan / ideal",
+                wall / ideal if ideal else None,
+                "x",
+                target=("<=", 1.2),
+                note=f"{wall:.2f} s; ideal {ideal:.2f} s = {max(answered.values(), default=0):,} "
+                "answered calls / rate",
+            )
+            results.add(
+                f"{key}.throttled_pct",
+                f"rate limit {rate:g}/s: 429s answered, of all calls",
+                100.0 * throttled / calls if calls else None,
+                "%",
+                target=("<", 5.0),
+                note=f"{throttled:,} of {calls:,}",
+            )
+            results.add(
+                f"{key}.failed",
+                f"rate limit {rate:g}/s: failed calls",
+                failed,
+                target=("==", 0),
+                better="exact",
+            )
+            details[key] = {
+                "wall_s": round(wall, 3),
+                "ideal_s": round(ideal, 3),
+                "calls": calls,
+                "throttled": throttled,
+                "answered": answered,
+            }
+        results.details["rate_limit"] = details
+
+
 # --------------------------------------------------------------------------- apply
 
 
 def apply_bound(options: Options, scenario: ApplyScenario) -> tuple[float, str]:
     """The least wall time apply can take at the latency and concurrency: its waves run one
-    after another (docs/commands.md, Apply), each at best ``ceil(calls / concurrency)`` rounds; a
-    purchase is two calls in a row (list the location, then buy)."""
+    after another (docs/commands.md, Apply), each at best ``ceil(calls / concurrency)`` rounds;
+    the purchase wave lists the account once, then buys."""
     c = options.concurrency
-    wave1 = 2 * math.ceil(scenario.purchases / c)
+    wave1 = (1 if scenario.purchases else 0) + math.ceil(scenario.purchases / c)
     wave2 = math.ceil((scenario.creates + scenario.updates + scenario.relay_changes) / c)
     wave3 = math.ceil(scenario.deletes / c)
     wave4 = 1 if scenario.releases else 0
@@ -607,7 +681,7 @@ def phase_apply(options: Options, results: Results, work: Path) -> None:
     )
     results.add(
         "apply.other_calls",
-        "apply: other calls (purchase pre-lists)",
+        "apply: other calls (the purchase wave's listing)",
         sum(other.values()),
         note=", ".join(f"{k} {v}" for k, v in other.items()),
     )
@@ -763,7 +837,7 @@ def phase_startup(options: Options, results: Results) -> None:
 # --------------------------------------------------------------------------- all
 
 
-PHASES = ("startup", "planner", "desired", "read_plan", "apply")
+PHASES = ("startup", "planner", "desired", "read_plan", "rate_limit", "apply")
 
 
 def run(options: Options, results: Results, phases: tuple[str, ...] = PHASES) -> None:
@@ -781,6 +855,8 @@ def run(options: Options, results: Results, phases: tuple[str, ...] = PHASES) ->
                 phase_desired(options, results, work)
             elif phase == "read_plan":
                 phase_read_plan(options, results, work)
+            elif phase == "rate_limit":
+                phase_rate_limit(options, results, work)
             elif phase == "apply":
                 phase_apply(options, results, work)
             else:  # pragma: no cover - argparse checks the names

@@ -9,6 +9,8 @@ real HTTP on 127.0.0.1 and answers one-line commands on stdin with one JSON line
 - ``stats``: the calls served since the last ``stats`` (total, and by endpoint: ``GET
   /service/v1/inbound/*``, ``POST aql query``, ...) and the child's CPU seconds since then;
 - ``latency MS``: set the latency added to every call;
+- ``rate N``: limit each vendor (Aculab, aql) to N requests a second, a token bucket holding one
+  second's worth (429 with ``Retry-After`` past it); ``rate 0`` lifts the limit;
 - ``quit`` (or end of input): stop.
 """
 
@@ -86,6 +88,9 @@ class SimProcess:
     def set_latency(self, ms: float) -> None:
         self.command(f"latency {ms}")
 
+    def set_rate_limit(self, per_s: float) -> None:
+        self.command(f"rate {per_s}")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(BrokenPipeError, RuntimeError, ValueError):
@@ -145,16 +150,25 @@ def main(argv: list[str] | None = None) -> None:
                 cpu1, wall1 = _cpu(), time.perf_counter()
                 by = Counter(endpoint(c.method, c.path, c.params) for c in calls)
                 statuses = Counter(str(c.status) for c in calls)
+                answered = Counter(
+                    "aql" if c.path.startswith("/sms/") else "aculab"
+                    for c in calls
+                    if c.status != 429
+                )
                 say(
                     {
                         "calls": len(calls),
                         "by_endpoint": dict(sorted(by.items())),
                         "statuses": dict(statuses),
+                        "answered": dict(answered),
                         "cpu_s": cpu1 - cpu0,
                         "wall_s": wall1 - wall0,
                     }
                 )
                 cpu0, wall0 = cpu1, wall1
+            elif words[0] == "rate":
+                sim.faults.rate_limit_per_s = float(words[1])
+                say({"rate_limit_per_s": sim.faults.rate_limit_per_s})
             elif words[0] == "latency":
                 sim.faults.latency_ms = float(words[1])
                 say({"latency_ms": sim.faults.latency_ms})

@@ -64,7 +64,8 @@ def test_settles_just_under_an_unannounced_rate_limit() -> None:
         ideal = calls / rate
         assert world.now <= 1.2 * ideal, (rate, world.now, ideal)
         assert throttled / attempts < 0.05, (rate, throttled, attempts)
-        assert pacer.rate is not None and 0.8 * rate <= pacer.rate <= 1.1 * rate
+        # Near the limit: at most a rise or two above it while probing.
+        assert pacer.rate is not None and 0.8 * rate <= pacer.rate <= 1.25 * rate
 
 
 def test_no_pacing_without_a_limit() -> None:
