@@ -12,8 +12,8 @@ just under it (docs/rate-limits.md), so that almost every call is answered the f
 - Then, window by window (at least 0.25 s, and several round trips), it watches the replies to
   the calls sent at the current pace. While 429s still come, the rate the server accepts is
   what got through (a token bucket answers exactly its rate while it is saturated): the pace
-  settles at 95% of that. While none come, the pace rises 10% every two quiet windows, but only when the
-  calls use the pace they have, to find a limit that was raised.
+  settles at 95% of that. While none come, the pace rises 10% every two quiet windows, but
+  only when the calls use the pace they have, to find a limit that was raised.
 - A 429 is not always about the rate (a server that refuses some share of calls whatever the
   pace, or every call). When slowing down keeps cutting what gets through and not the 429s
   (three windows in a row), or nothing gets through, the pacer returns to the pace it had and
