@@ -121,8 +121,17 @@ class Session:
 
         return load(path, environ=self.environ, simulate=self.settings.simulate)
 
-    def accounts(self, desired: DesiredState) -> tuple[AculabAccount, AqlAccount | None]:
-        """The accounts to talk to: the YAML's, or the simulator's under ``--simulate``."""
+    def accounts(self, desired: DesiredState) -> tuple[AculabAccount | None, AqlAccount | None]:
+        """The accounts to talk to: those of the vendors the YAML names (its ``aculab:`` and
+        ``aql:`` sections), as the YAML gives them or, under ``--simulate``, the simulator's.
+        An aql customer's YAML has no ``aculab:`` section: then Aculab is never called."""
+        if desired.aculab is None and desired.aql is None:
+            raise ConfigError(
+                "the desired state has neither an `aculab:` nor an `aql:` section, so there is "
+                "no account to read",
+                hint="add `aculab: {cloud_id, username, api_key}` for numbers and services, "
+                "or `aql: {username, password}` for relay routes",
+            )
         if self._simulator is not None:
             from reconciler.desired.model import AculabAccount, AqlAccount
             from reconciler.secret import Secret
@@ -139,11 +148,9 @@ class Session:
                 password=Secret(creds.aql_password),
                 endpoint=self._sim_aql_url,
             )
-            return aculab, aql
-        if desired.aculab is None:
-            raise ConfigError(
-                "the desired state has no `aculab:` section, so there is no account to read",
-                hint="add `aculab: {cloud_id, username, api_key}` or run with --simulate",
+            return (
+                aculab if desired.aculab is not None else None,
+                aql if desired.aql is not None else None,
             )
         return desired.aculab, desired.aql
 
@@ -152,9 +159,8 @@ class Session:
     @contextlib.asynccontextmanager
     async def clients(
         self, desired: DesiredState
-    ) -> AsyncIterator[tuple[AculabClient, AqlClient | None]]:
-        """Open the Aculab client and (when the YAML has an ``aql`` section or relay routes,
-        or under --simulate) the aql client."""
+    ) -> AsyncIterator[tuple[AculabClient | None, AqlClient | None]]:
+        """Open a client for each vendor the YAML names (:meth:`accounts`)."""
         from reconciler.clients.aculab import AculabClient
         from reconciler.clients.aql import AqlClient
 
@@ -167,7 +173,9 @@ class Session:
             "budget": self.retry_budget,
         }
         async with contextlib.AsyncExitStack() as stack:
-            aculab = await stack.enter_async_context(AculabClient(aculab_account, **limits))
+            aculab: AculabClient | None = None
+            if aculab_account is not None:
+                aculab = await stack.enter_async_context(AculabClient(aculab_account, **limits))
             aql: AqlClient | None = None
             if aql_account is not None:
                 aql = await stack.enter_async_context(AqlClient(aql_account, **limits))
@@ -176,7 +184,7 @@ class Session:
     async def read_live(
         self,
         desired: DesiredState,
-        aculab: AculabClient,
+        aculab: AculabClient | None,
         aql: AqlClient | None,
         progress: Callable[[int, int], None] | None = None,
     ) -> LiveState:

@@ -38,19 +38,26 @@ class Accounts:
 
 
 def _account_file(path: Path) -> Path:
-    """``path`` itself, or for a directory the one ``*.yaml`` file with an ``aculab:``."""
+    """``path`` itself, or for a directory the first ``*.yaml`` file with an ``aculab:`` (or,
+    for an aql customer without an Aculab account, an ``aql:``) section."""
     if not path.is_dir():
         return path
+    found: dict[str, Path] = {}
     for candidate in sorted(path.glob("*.yaml")):
         try:
             text = candidate.read_text(encoding="utf-8")
         except OSError:
             continue
-        if any(line.startswith("aculab:") for line in text.splitlines()):
-            return candidate
+        for section in SECTIONS:
+            if any(line.startswith(f"{section}:") for line in text.splitlines()):
+                found.setdefault(section, candidate)
+    for section in SECTIONS:
+        if section in found:
+            return found[section]
     raise ConfigError(
-        f"no *.yaml file in {path} has an `aculab:` section",
-        hint="give the file that holds the account: `aculab: {cloud_id, username, api_key}`",
+        f"no *.yaml file in {path} has an `aculab:` or `aql:` section",
+        hint="give the file that holds the account: `aculab: {cloud_id, username, api_key}` "
+        "and/or `aql: {username, password}`",
     )
 
 
@@ -84,7 +91,7 @@ def load_accounts(
     root = doc.root
     if not isinstance(root, MappingNode):
         raise ConfigError(
-            f"{file}:1:1: the account file must be a mapping with an `aculab:` section"
+            f"{file}:1:1: the account file must be a mapping with an `aculab:` or `aql:` section"
         )
     converter = _Converter(file, diags, env, simulate)
     values: dict[str, Any] = {}
@@ -94,9 +101,11 @@ def load_accounts(
             values[knode.value] = converter.convert(vnode, 1)
             # As written (``${NAME}`` unresolved), built from the same nodes: no second parse.
             raw[knode.value] = SafeConstructor().construct_object(vnode, deep=True)
-    if "aculab" not in values:
+    if not values:
         diags.error(
-            doc.start, "the account file has no `aculab:` section (cloud_id, username, api_key)"
+            doc.start,
+            "the account file has neither an `aculab:` section (cloud_id, username, api_key) "
+            "nor an `aql:` section (username, password)",
         )
     else:
         for problem in problems({"version": 1, **values}):

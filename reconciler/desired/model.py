@@ -282,5 +282,11 @@ class DesiredState:
         key = self.pool_key(number, location)
         return None if key is None else self._pools_at.get(key)
 
+    @property
+    def manages_aculab(self) -> bool:
+        """Whether anything here lives on an Aculab account (numbers or services). A desired
+        state of relay routes alone is an aql customer's, who may have no Aculab account."""
+        return bool(self.pools or self.pinned or self.inbound_services or self.outbound_services)
+
     def services(self, kind: ServiceKind) -> Mapping[str, ServiceSpec]:
         return self.inbound_services if kind == "inbound" else self.outbound_services

@@ -81,7 +81,7 @@ class _Scope:
 
 async def read_live(
     desired: DesiredState,
-    aculab: AculabClient,
+    aculab: AculabClient | None,
     aql: AqlClient | None,
     *,
     concurrency: int = 16,
@@ -91,9 +91,18 @@ async def read_live(
 
     ``progress(done, total)`` is called as reads finish; ``total`` grows as finished lists
     reveal more to read. Raises :class:`LiveReadError` if any read fails.
+
+    ``aculab`` is None for a desired state without an ``aculab:`` section (an aql customer
+    with relay routes only): then nothing of Aculab is read, and the snapshot has no numbers
+    and no services, which the planner reads as nothing to manage (that state declares none).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    if aculab is None and desired.manages_aculab:
+        raise ConfigError(
+            "the desired state declares numbers or services but has no `aculab:` section",
+            hint="add `aculab: {cloud_id, username, api_key}` to the desired state",
+        )
     if desired.relay_routes and aql is None:
         raise ConfigError(
             "the desired state declares relay routes but there is no aql account to read them",
@@ -147,7 +156,7 @@ class _Reader:
     def __init__(
         self,
         desired: DesiredState,
-        aculab: AculabClient,
+        aculab: AculabClient | None,
         aql: AqlClient | None,
         concurrency: int,
         progress: ProgressCallback | None,
@@ -182,6 +191,12 @@ class _Reader:
         self.fingerprints: dict[str, str] = {}
         self._fingerprinting: asyncio.Task[None] | None = None
 
+    @property
+    def _cloud(self) -> AculabClient:
+        # Aculab's jobs are queued only when there is an Aculab account (see run).
+        assert self.aculab is not None
+        return self.aculab
+
     # ----------------------------------------------------------------- the queue
 
     def add(self, job: Job) -> None:
@@ -191,11 +206,15 @@ class _Reader:
     async def run(self) -> LiveState:
         # The lists first: they unlock the rest. The other reads keep the workers busy
         # meanwhile.
-        self.add(self._list_numbers)
-        self.add(lambda: self._list_services("inbound"))
-        self.add(lambda: self._list_services("outbound"))
-        for kind in sorted(self.scope.schema_kinds):
-            self.add(self._schema_job(kind))
+        if self.aculab is None:  # aql only: no Aculab account to read, nothing of it managed
+            self.numbers = {}
+            self.names = {"inbound": set(), "outbound": set()}
+        else:
+            self.add(self._list_numbers)
+            self.add(lambda: self._list_services("inbound"))
+            self.add(lambda: self._list_services("outbound"))
+            for kind in sorted(self.scope.schema_kinds):
+                self.add(self._schema_job(kind))
         for number in [*self.desired.relay_routes, *self.scope.relay_numbers]:
             self.pool.add(self._relay_job(number), self.aql.http if self.aql else None)
         if self.progress is not None:
@@ -272,7 +291,7 @@ class _Reader:
     # ----------------------------------------------------------------- lists
 
     async def _list_numbers(self) -> None:
-        self.numbers = await self.aculab.list_numbers()
+        self.numbers = await self._cloud.list_numbers()
         self._after_lists()
         self._add_catalogue()
         self._fingerprinting = asyncio.ensure_future(self._fingerprint_numbers(self.numbers))
@@ -285,7 +304,7 @@ class _Reader:
                 await asyncio.sleep(0)
 
     async def _list_services(self, kind: ServiceKind) -> None:
-        names = {s.name for s in await self.aculab.list_services(kind)}
+        names = {s.name for s in await self._cloud.list_services(kind)}
         self.names[kind] = names
         declared = sorted(names) if self.scope.every_service else self.desired.services(kind)
         self._add_reads(kind, [name for name in declared if name in names])
@@ -328,7 +347,7 @@ class _Reader:
     def _read_job(self, kind: ServiceKind, name: str) -> Job:
         async def job() -> None:
             try:
-                config = await self.aculab.read_service(kind, name)
+                config = await self._cloud.read_service(kind, name)
             except NotFoundError as err:
                 await self._listed_but_gone(kind, name, err)
                 return
@@ -344,7 +363,7 @@ class _Reader:
         if task is None:
 
             async def relist() -> set[str]:
-                return {s.name for s in await self.aculab.list_services(kind)}
+                return {s.name for s in await self._cloud.list_services(kind)}
 
             task = self._relists[kind] = asyncio.ensure_future(relist())
         fresh = await asyncio.shield(task)
@@ -362,7 +381,7 @@ class _Reader:
 
     def _schema_job(self, kind: ServiceKind) -> Job:
         async def job() -> None:
-            self.schemas[kind] = await self.aculab.service_schema(kind)
+            self.schemas[kind] = await self._cloud.service_schema(kind)
 
         return job
 
@@ -407,14 +426,14 @@ class _Reader:
 
     def _countries_job(self, did_type: str) -> Job:
         async def job() -> None:
-            self.countries[did_type] = tuple(await self.aculab.supported_countries(did_type))
+            self.countries[did_type] = tuple(await self._cloud.supported_countries(did_type))
 
         return job
 
     def _states_job(self, country: str) -> Job:
         async def job() -> None:
             try:
-                self.states[country] = tuple(await self.aculab.supported_states(country))
+                self.states[country] = tuple(await self._cloud.supported_states(country))
             except ApiStatusError as err:
                 if err.status != 400:
                     raise
@@ -427,7 +446,7 @@ class _Reader:
 
         async def job() -> None:
             try:
-                found = await self.aculab.supported_regions(country, state or None, did_type)
+                found = await self._cloud.supported_regions(country, state or None, did_type)
             except ApiStatusError as err:
                 if err.status != 400:
                     raise
@@ -438,4 +457,4 @@ class _Reader:
         return job
 
     async def _addresses_job(self) -> None:
-        self.addresses = await self.aculab.regulation_addresses()
+        self.addresses = await self._cloud.regulation_addresses()
