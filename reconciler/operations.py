@@ -21,6 +21,7 @@ from reconciler.apply.applier import ApplyOptions, ApplyReport, apply_plan
 from reconciler.apply.freshness import check_saved_plan
 from reconciler.apply.journal import JOURNAL_NAME, Journal
 from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
+from reconciler.apply.ports import NoAculabAccount
 from reconciler.apply.report import failure_message
 from reconciler.desired import LoadResult, load
 from reconciler.desired.accounts import load_accounts
@@ -292,7 +293,8 @@ class ApplyRun:
             return await apply_plan(
                 self.plan,
                 desired,
-                aculab,
+                # An aql customer's plan never touches Aculab (reconciler/apply/ports.py).
+                aculab if aculab is not None else NoAculabAccount(),
                 aql,
                 options=options,
                 journal=None if r.dry_run else self.journal,
@@ -352,7 +354,11 @@ async def export(
             concurrency=session.settings.concurrency,
             progress=progress,
         )
-    source = f"Aculab Cloud account {aculab_account.basic_username}"
+    source = (
+        f"Aculab Cloud account {aculab_account.basic_username}"
+        if aculab_account is not None
+        else f"aql account {accounts.aql.username if accounts.aql else ''}"
+    )
     if session.simulator is not None:
         source += " (the embedded simulator)"
     result = build_export(

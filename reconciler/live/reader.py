@@ -113,7 +113,7 @@ async def read_live(
 
 
 async def read_account(
-    aculab: AculabClient,
+    aculab: AculabClient | None,
     aql: AqlClient | None,
     *,
     relay_numbers: Sequence[str] = (),
@@ -201,7 +201,7 @@ class _Reader:
 
     def add(self, job: Job) -> None:
         """Queue an Aculab read."""
-        self.pool.add(job, self.aculab.http)
+        self.pool.add(job, self._cloud.http)
 
     async def run(self) -> LiveState:
         # The lists first: they unlock the rest. The other reads keep the workers busy

@@ -47,7 +47,7 @@ def _aculab_only(running: RunningSimulator) -> str:
         "  api_key: ${ACULAB_API_KEY}\n"
         f"  endpoint: {running.base_url}\n"
         "inbound_services:\n"
-        "  sales-sip: {description: Sales desk}\n"
+        "  night-desk: {description: Night desk}\n"
     )
 
 
@@ -74,7 +74,7 @@ def test_an_aql_customer_runs_every_command_and_never_calls_aculab(
 
     applied = reconciler("apply", str(path), "--yes", env=env)
     assert applied.code == 0, applied.output
-    assert sim.state.relay_routes["44113000112"].action == "null-route"
+    assert sim.state.relay["44113000112"][0] == "null-route"
     assert {c.params.get("command") for c in writes(sim, start)} == {"modify"}
 
     again = reconciler("plan", str(path), "--detailed-exitcode", env=env)
@@ -121,7 +121,7 @@ def test_under_simulate_an_aql_customer_sees_nothing_of_the_simulated_aculab_acc
     path = tmp_path / "relays.yaml"
     path.write_text(
         "version: 1\n"
-        "aql: {username: example, password: ${AQL_PASSWORD}}\n"
+        "aql:\n  username: example\n  password: ${AQL_PASSWORD}\n"
         "relay_routes:\n"
         '  "44113000112": {action: null-route}\n',
         encoding="utf-8",
