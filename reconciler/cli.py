@@ -431,7 +431,6 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
     help="Output format of the report (json: the plan goes to stderr).",
 )
 @global_options
-@global_options
 @command
 def apply(
     path: Path,

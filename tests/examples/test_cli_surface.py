@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+
 import reconciler
 
 SCRIPT = Path(sys.executable).parent / "reconciler"
@@ -51,3 +53,24 @@ def test_zsh_and_fish_completion_scripts() -> None:
         "complete --no-files --command reconciler"
         in _run(_RECONCILER_COMPLETE="fish_source").stdout
     )
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in group.commands.items():
+        found.append((prefix + name, command))
+        if isinstance(command, click.Group):
+            found += _commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_no_command_declares_an_option_twice() -> None:
+    # click only warns (UserWarning) when two parameters share a name or a flag, and the
+    # later one silently wins: a decorator applied twice would go unnoticed otherwise.
+    from reconciler.cli import cli
+
+    for name, command in [("", cli), *_commands(cli)]:
+        names = [p.name for p in command.params]
+        flags = [o for p in command.params for o in p.opts]
+        assert len(names) == len(set(names)), (name, sorted(names))
+        assert len(flags) == len(set(flags)), (name, sorted(flags))
