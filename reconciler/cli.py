@@ -652,6 +652,55 @@ def export(
     return 0
 
 
+# --------------------------------------------------------------------------- doctor
+
+
+@cli.command()
+@click.argument("account", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: a document to attach to a bug report (secrets masked, counts not numbers).",
+)
+@click.option(
+    "--relay-number",
+    "relay_numbers",
+    multiple=True,
+    metavar="N",
+    help="An aql number of the account to query (repeatable; ACCOUNT's relay_routes too).",
+)
+@global_options
+@command
+def doctor(account: Path, fmt: str, relay_numbers: tuple[str, ...]) -> int:
+    """Check every API assumption reconciler makes against the account, read-only.
+
+    One finding per assumption: what the vendors' pages say, what this account answered,
+    and what reconciler does about it. ACCOUNT is a YAML file with the `aculab` (and `aql`)
+    sections; when it is a whole desired state, its pools and relay routes are checked too.
+    Never writes, buys or modifies anything. Exit 0 every assumption holds, 2 some differ
+    and reconciler adapts, 1 a difference reconciler can't handle (or any error).
+    """
+    from reconciler.doctor import render_text, run_doctor
+
+    settings = _settings()
+    with open_session(settings) as session:
+        report = _run_with_progress(
+            "Asking the account",
+            lambda _progress: run_doctor(session, account, relay_numbers=relay_numbers),
+        )
+    if fmt == "json":
+        import json
+
+        click.echo(redact(json.dumps(report.as_json(), indent=2)))
+    else:
+        click.echo(redact(render_text(report)), nl=False)
+    code: int = report.exit_code
+    return code
+
+
 # --------------------------------------------------------------------------- simulator
 
 
@@ -726,6 +775,15 @@ def simulator() -> None:
     "lost_purchase_reply=drop|stall, lost_purchase_rate=R, lost_purchase_limit=N, "
     "stall_s=S, list_lag_s=S, seed=N.",
 )
+@click.option(
+    "--dialect",
+    "dialect_modes",
+    multiple=True,
+    metavar="MODE",
+    help="Play an alternative the vendor pages leave open (repeatable): no-schema-defaults, "
+    "aql-star, inbound-array, inbound-keyed, html-errors, normalise, all. "
+    "Default: RECONCILER_SIMULATOR_DIALECT, else the documented behaviour.",
+)
 @click.option("--cloud-id", default="1-2-0", show_default=True, help="Aculab cloud ID accepted.")
 @click.option(
     "--username", default="ops@example.com", show_default=True, help="Aculab username accepted."
@@ -755,6 +813,7 @@ def serve(
     rate_limit: float | None,
     rate_limit_burst: float | None,
     fault_specs: tuple[str, ...],
+    dialect_modes: tuple[str, ...],
     cloud_id: str,
     username: str,
     api_key: str,
@@ -769,7 +828,7 @@ def serve(
     """
     import contextlib
 
-    from reconciler.simulator import Faults, SimCredentials, Simulator
+    from reconciler.simulator import Dialect, Faults, SimCredentials, Simulator
 
     ctx = click.get_current_context()
     for name, value in (("--rate-limit", rate_limit), ("--rate-limit-burst", rate_limit_burst)):
@@ -795,8 +854,14 @@ def serve(
         aql_username=aql_username,
         aql_password=aql_password,
     )
+    dialect = Dialect.from_modes(dialect_modes) if dialect_modes else None
     sim = Simulator(
-        seed=seed, credentials=credentials, state_file=state_file, faults=faults, rng_seed=rng_seed
+        seed=seed,
+        credentials=credentials,
+        state_file=state_file,
+        faults=faults,
+        rng_seed=rng_seed,
+        dialect=dialect,
     )
 
     def on_sigterm(signum: int, _frame: Any) -> None:

@@ -66,7 +66,9 @@ PURCHASE_OUTCOME_UNKNOWN = (
 )
 
 
-def _form(params: Mapping[str, Any]) -> dict[str, str]:
+def tel_form(params: Mapping[str, Any]) -> dict[str, str]:
+    """The form of a ``tel_*`` call: None left out, booleans as "True"/"False", location
+    names with non-ASCII letters escaped."""
     out: dict[str, str] = {}
     for key, value in params.items():
         if value is None:
@@ -153,7 +155,7 @@ class AculabClient:
         return await self.http.request(
             "POST",
             f"/{name}",
-            form=_form(params),
+            form=tel_form(params),
             parse=run,
             retry=retry,
             timeout=timeout,

@@ -14,7 +14,8 @@ document, and the plain mode (the default) says everything needed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import httpx
 
@@ -31,6 +32,8 @@ from reconciler.live.model import LiveRelayRoute
 from reconciler.secret import Secret
 
 __all__ = ["AqlClient"]
+
+T = TypeVar("T")
 
 
 def _aql_error_body(content: bytes) -> ErrorBody:
@@ -87,20 +90,34 @@ class AqlClient:
         self, command: str, number: str, extra: dict[str, str | Secret]
     ) -> LiveRelayRoute:
         number = digits_of(number)
-        form: dict[str, str | Secret] = {
-            "username": self.account.username,
-            "password": self.account.password,
-            "command": command,
-            "number": number,
-            **extra,
-        }
 
         def parse(reply: Reply) -> LiveRelayRoute:
             return parse_relay_reply(reply.text, reply.call, number)
 
-        return await self.http.request(
-            "POST", "", call=f"aql {command} {number}", form=form, parse=parse
-        )
+        return await self._send(command, number, extra, parse)
+
+    async def _send(
+        self,
+        command: str,
+        number: str,
+        extra: dict[str, str | Secret],
+        parse: Callable[[Reply], T],
+    ) -> T:
+        form: dict[str, str | Secret] = {
+            "username": self.account.username,
+            "password": self.account.password,
+            "command": command,
+            **({"number": number} if number else {}),
+            **extra,
+        }
+        call = f"aql {command} {number}".rstrip()
+        return await self.http.request("POST", "", call=call, form=form, parse=parse)
+
+    async def query_reply(self, number: str) -> Reply:
+        """The gateway's reply to ``command=query``, unparsed, whatever its status line says
+        (``reconciler doctor`` judges its format). An empty ``number`` sends none: a check of
+        the credentials alone. A 429 or 5xx is retried and raised like any other call's."""
+        return await self._send("query", digits_of(number), {}, lambda reply: reply)
 
     async def query(self, number: str) -> LiveRelayRoute:
         """``command=query``: how aql delivers SMS for ``number`` now."""
