@@ -27,6 +27,7 @@ __all__ = [
     "build_export",
     "normalise_relay_numbers",
     "other_yaml_files",
+    "read_relay_numbers",
     "schema_ref_for",
     "write_export",
 ]
@@ -64,9 +65,9 @@ def schema_ref_for(directory: Path) -> str:
 
 def write_export(result: ExportResult, directory: Path, *, overwrite: bool = False) -> list[Path]:
     """Write a split export into ``directory`` (created if missing). Refuses to replace a
-    file unless ``overwrite``; never touches other files."""
+    file that holds something else unless ``overwrite``; never touches other files."""
     targets = [directory / name for name in result.files]
-    existing = [p for p in targets if p.exists()]
+    existing = [p for p in targets if p.exists() and not _holds(p, result.files[p.name])]
     if existing and not overwrite:
         raise ConfigError(
             f"{existing[0]} already exists; export does not replace files",
@@ -82,6 +83,41 @@ def write_export(result: ExportResult, directory: Path, *, overwrite: bool = Fal
             hint="check the directory's permissions and free space",
         ) from None
     return targets
+
+
+def _holds(path: Path, text: str) -> bool:
+    """True when ``path`` already holds exactly ``text`` (the schema a previous export or
+    `reconciler schema` wrote): writing it again replaces nothing."""
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def read_relay_numbers(source: str, text: str) -> list[str]:
+    """The aql numbers listed in ``text`` (the file ``source``, or stdin for ``-``): one per
+    line; blank lines and ``#`` comments are skipped. Each is normalised; a line that is not
+    a number is an error naming ``source:line:column``."""
+    from reconciler.desired.numbers import NumberError, normalise_number
+
+    where = "stdin" if source == "-" else source
+    out: list[str] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        entry = raw.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            number = normalise_number(entry)
+        except NumberError as err:
+            column = raw.index(entry) + 1
+            raise ConfigError(
+                f"{where}:{lineno}:{column}: {err}",
+                hint="list one aql number per line in international form, e.g. 44113000111 "
+                "(# starts a comment)",
+            ) from None
+        if number not in out:
+            out.append(number)
+    return out
 
 
 def other_yaml_files(directory: Path, written: Sequence[Path]) -> list[Path]:

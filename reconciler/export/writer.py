@@ -28,6 +28,7 @@ import yaml
 
 from reconciler.configuration import schema_defaults
 from reconciler.desired.model import Location, ServiceKind
+from reconciler.desired.schema import SCHEMA_NAME, schema_path
 from reconciler.export.defaults import strip_defaults
 from reconciler.live.model import LiveNumber, LiveState
 from reconciler.secret import MASK, Secret, conceal, secret_url, url_has_password
@@ -39,13 +40,15 @@ _SIMULATED = re.compile(r"^simulated-([A-Za-z_][A-Za-z0-9_]*)$")
 # ``scheme://user:PASSWORD@``: group 1 is the password.
 _URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@")
 
-# The files of a directory export, in the order they are written.
+# The files of a directory export, in the order they are written: the YAML, and the schema
+# its first lines point at.
 FILES = (
     "account.yaml",
     "numbers.yaml",
     "inbound-services.yaml",
     "outbound-services.yaml",
     "relay-routes.yaml",
+    SCHEMA_NAME,
 )
 _FILE_OF_SECTION = {
     "aculab": "account.yaml",
@@ -298,7 +301,7 @@ def build_export(
     *,
     pools: bool = False,
     split: bool = False,
-    schema_ref: str = "desired-state.schema.json",
+    schema_ref: str = SCHEMA_NAME,
     source: str = "the live account",
     simulate: bool = False,
 ) -> ExportResult:
@@ -422,4 +425,7 @@ def build_export(
         files["account.yaml" if "account.yaml" in files else next(iter(files))] += _trailer(
             [], notes
         )
+    # The schema beside the YAML, which points at it by a relative name: it resolves on
+    # every machine the directory is checked out on.
+    files[SCHEMA_NAME] = schema_path().read_text(encoding="utf-8")
     return ExportResult(files, tuple(secrets.placeholders), tuple(notes), counts)

@@ -158,12 +158,13 @@ def test_export_to_a_directory_plans_clean(
     files = sorted(p.name for p in out.iterdir())
     assert files == [
         "account.yaml",
+        "desired-state.schema.json",
         "inbound-services.yaml",
         "numbers.yaml",
         "outbound-services.yaml",
         "relay-routes.yaml",
     ]
-    for path in out.iterdir():
+    for path in out.glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
         assert text.startswith("# yaml-language-server: $schema=")
         ref = text.splitlines()[0].split("$schema=", 1)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -237,10 +238,18 @@ def test_split_export_has_one_file_per_section() -> None:
         services={"inbound": {}, "outbound": {"wakeup": _full(service_password=SECRET)}},
     )
     result = build_export(snap, ACCOUNT, split=True)
-    assert list(result.files) == ["account.yaml", "numbers.yaml", "outbound-services.yaml"]
+    assert list(result.files) == [
+        "account.yaml",
+        "numbers.yaml",
+        "outbound-services.yaml",
+        "desired-state.schema.json",
+    ]
     assert set(result.files) <= set(FILES)
-    for text in result.files.values():
-        assert text.startswith("# yaml-language-server: $schema=")
+    assert json.loads(result.files["desired-state.schema.json"])["title"]
+    for name, text in result.files.items():
+        if not name.endswith(".yaml"):
+            continue
+        assert text.startswith("# yaml-language-server: $schema=desired-state.schema.json\n")
         assert yaml.safe_load(text)["version"] == 1
         assert SECRET not in text
     assert "OUTBOUND_WAKEUP_SERVICE_PASSWORD" in result.files["outbound-services.yaml"]
