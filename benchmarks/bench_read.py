@@ -123,9 +123,10 @@ async def timed_read(
 ) -> tuple[LiveState, float, float]:
     aculab, aql = accounts(base_url)
 
-    def show(done: int, total: int) -> None:
+    def show(done: int, total: int | None) -> None:
         if done == total or done % 200 == 0:
-            print(f"\r  Reading live state {done:,}/{total:,}", end="", file=sys.stderr)
+            of = "" if total is None else f"/{total:,}"
+            print(f"\r  Reading live state {done:,}{of}", end="", file=sys.stderr)
 
     async with (
         AculabClient(aculab, concurrency=concurrency) as c,

@@ -33,6 +33,8 @@ from reconciler.errors import (
     ValidationFailed,
     exit_code_for,
 )
+from reconciler.plan.grouping import plural
+from reconciler.schemas import DESIRED_STATE_SCHEMA as SCHEMA_NAME
 from reconciler.secret import redact
 from reconciler.session import Settings, open_session
 
@@ -107,8 +109,9 @@ def _set_retry_budget(ctx: click.Context, p: click.Parameter, value: int | None)
         _settings(ctx).retry_budget = value
 
 
-def global_options(f: F) -> F:
-    """The options every command accepts, before or after its name."""
+def global_options(f: F, *, account: bool = True) -> F:
+    """The options every command accepts, before or after its name. ``account`` False: only
+    those that mean something without an account to read (``-v``, ``--no-color``)."""
     options = [
         click.option(
             "--simulate",
@@ -160,9 +163,22 @@ def global_options(f: F) -> F:
             help=f"Most retries in one run, over all API calls (default {DEFAULT_RETRY_BUDGET}).",
         ),
     ]
+    if not account:  # -v and --no-color (the second and third above)
+        options = [options[1], options[2]]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def local_options(f: F) -> F:
+    """:func:`global_options` for a command that reads no account (``--simulate`` and
+    ``--concurrency`` would do nothing there, so they are not offered)."""
+    return global_options(f, account=False)
+
+
+def docs(page: str) -> str:
+    """The last line of a command's ``--help``: where its documentation is."""
+    return f"Docs: {page} in the reconciler repository (docs/ has every topic)."
 
 
 # --------------------------------------------------------------------------- errors, exits
@@ -232,7 +248,11 @@ def command(f: Callable[..., int | None]) -> Callable[..., None]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Docs: README.md (a tour) and docs/ in the reconciler repository; "
+    "docs/commands.md has every command.",
+)
 @click.version_option(__version__, "--version", prog_name="reconciler")
 @global_options
 @click.pass_context
@@ -249,27 +269,37 @@ def cli(ctx: click.Context) -> None:
 
 
 class _ProgressLine:
-    """``Reading live state 1,200/3,203`` on stderr, only when stderr is a terminal, redrawn
-    at most ten times a second (:class:`reconciler.live.progress.Progress` throttles)."""
+    """Progress on stderr (:class:`reconciler.live.progress.Progress` decides what and when):
+    on a terminal one line redrawn in place and cleared at the end; elsewhere (a CI log) a
+    status line every few seconds and a last one at the end."""
 
     def __init__(self, label: str) -> None:
         from reconciler.live.progress import Progress
 
-        self.progress = Progress(label)
-        self.enabled = sys.stderr.isatty()
-        self._shown = False
+        self.interactive = sys.stderr.isatty()
+        self.progress = Progress(label, interactive=self.interactive)
+        self._drawn = False
 
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
+    def __call__(self, done: int, total: int | None) -> None:
         line = self.progress.update(done, total)
-        if line is not None:
-            click.echo(f"\r{line}", err=True, nl=False)
-            self._shown = True
+        if line is None:
+            return
+        if self.interactive:
+            click.echo(f"\r{line}{_CLEAR_LINE}", err=True, nl=False)
+            self._drawn = True
+        else:
+            click.echo(line, err=True)
 
     def close(self) -> None:
-        if self._shown:
-            click.echo("", err=True)
+        if self._drawn:
+            click.echo(f"\r{_CLEAR_LINE}", err=True, nl=False)
+        last = self.progress.finish()
+        if last is not None:
+            click.echo(last, err=True)
+
+
+# ANSI "erase to the end of the line": what a redrawn or finished progress line leaves.
+_CLEAR_LINE = "\x1b[K"
 
 
 def _run_with_progress(label: str, work: Callable[[_ProgressLine], Any]) -> Any:
@@ -288,13 +318,16 @@ def _echo_warnings(warnings: Sequence[Diagnostic]) -> None:
         click.echo(str(d), err=True)
 
 
-def _render_plan(plan: Plan, verdict: Verdict, fmt: str, settings: Settings) -> str:
+def _render_plan(
+    plan: Plan, verdict: Verdict, fmt: str, settings: Settings, *, saved: Path | None = None
+) -> str:
     from reconciler.plan.render import render_json, render_markdown, render_text
 
     if fmt == "json":
         return render_json(plan, verdict)
     if fmt == "markdown":
-        return render_markdown(plan, verdict)
+        # Markdown leaves out what doesn't fit one comment, and names the full plan.
+        return render_markdown(plan, verdict, full_plan=None if saved is None else str(saved))
     return render_text(plan, verdict, color=use_color(settings))
 
 
@@ -306,13 +339,13 @@ FORMAT_OPTION = click.option(
     show_default=True,
     help="Output format.",
 )
-READING = "Reading live state"
+READING = "reading live state"
 
 
 # --------------------------------------------------------------------------- validate
 
 
-@cli.command()
+@cli.command(epilog=docs("docs/commands.md#validate"))
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -351,7 +384,7 @@ def validate(path: Path, fmt: str) -> int:
 # --------------------------------------------------------------------------- plan
 
 
-@cli.command()
+@cli.command(epilog=docs("docs/commands.md#plan"))
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--out",
@@ -379,7 +412,7 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
             READING, lambda progress: operations.plan(session, path, out=out, progress=progress)
         )
     _echo_warnings(result.warnings)
-    click.echo(_render_plan(result.plan, result.verdict, fmt, settings))
+    click.echo(_render_plan(result.plan, result.verdict, fmt, settings, saved=out))
     if out is not None:
         click.echo(
             f"Saved this plan to {out}; apply it with `reconciler apply {path} --plan {out}`.",
@@ -396,7 +429,7 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
 # --------------------------------------------------------------------------- apply
 
 
-@cli.command()
+@cli.command(epilog=docs("docs/commands.md#apply"))
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--plan",
@@ -410,7 +443,12 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
     help="Write nothing: purchases go to tel_purchase_development, bodies are checked "
     "against the server's schema.",
 )
-@click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed without a terminal).")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Apply without asking (needed without a terminal, unless --plan is given).",
+)
 @click.option("--allow-release", is_flag=True, help="Allow releasing numbers (irreversible).")
 @click.option("--force", is_flag=True, help="Apply a plan past the `safety` limits.")
 @click.option(
@@ -443,6 +481,10 @@ def apply(
     fmt: str,
 ) -> int:
     """Make the live account match PATH: plan, show the plan, confirm, apply.
+
+    On a terminal apply asks first: a plan that buys or releases numbers needs the word
+    `yes`. A plan saved with `plan --out` and given with --plan was reviewed already: it is
+    applied without asking (and refused if the account or PATH changed since).
 
     Exit 0 when everything succeeded (or nothing was to change), 1 when anything failed or was
     skipped (run apply again: it converges), 3 when a safety rule refused the plan.
@@ -481,10 +523,13 @@ def apply(
             if out_json:
                 click.echo(render_report_json(run.empty_report()))
             return 0
-        if not (dry_run or yes or the_plan.is_empty) and not _confirm("Apply these changes?"):
+        # A saved plan was reviewed when it was made (and is refused if anything changed
+        # since): like Terraform's `apply PLANFILE`, it doesn't ask again.
+        asks = not (dry_run or yes or plan_file is not None or the_plan.is_empty)
+        if asks and not _confirm(the_plan, run.verdict):
             return EXIT_ERROR
         report = _run_with_progress(
-            "Applying", lambda progress: run.execute(session, progress=progress)
+            "applying", lambda progress: run.execute(session, progress=progress)
         )
     if out_json:
         click.echo(render_report_json(report))
@@ -497,17 +542,41 @@ def apply(
     return 0
 
 
-def _confirm(question: str) -> bool:
-    """Ask on the terminal; without one, apply needs --yes (a ConfigError says so)."""
+def _confirm(the_plan: Plan, verdict: Verdict) -> bool:
+    """Ask on the terminal before changing the account; without one, apply needs --yes (a
+    ConfigError says so). A plan that buys or releases numbers (money, and a release can't
+    be undone) goes ahead only on the word ``yes``; any other plan on ``y`` too. Ctrl-C at
+    the prompt ends apply like Ctrl-C anywhere (exit 130)."""
     from reconciler.errors import ConfigError
 
     if not sys.stdin.isatty():
         raise ConfigError(
             "apply needs confirmation, and there is no terminal to ask on",
-            hint="review the plan above, then run again with --yes",
+            hint="review the plan above, then run again with --yes (or apply a plan saved "
+            "with `plan --out`, which needs no confirmation)",
         )
-    if click.confirm(f"\n{question}", default=False, err=True):
+    counts = the_plan.counts()
+    weighty = []
+    if counts["purchase"]:
+        weighty.append(f"buy {plural(counts['purchase'], 'number')}")
+    if counts["release"] and not verdict.releases_blocked:
+        weighty.append(f"release {plural(counts['release'], 'number')} (irreversible)")
+    if weighty:
+        question = f"\nThis will {' and '.join(weighty)}. Type yes to apply these changes: "
+        accepted = {"yes"}
+    else:
+        question = "\nApply these changes? [y/N] "
+        accepted = {"y", "yes"}
+    click.echo(question, err=True, nl=False)
+    try:
+        answer = sys.stdin.readline().strip().lower()
+    except KeyboardInterrupt:
+        click.echo("", err=True)  # end the prompt's line before "Interrupted."
+        raise
+    if answer in accepted:
         return True
+    if answer in ("y", "ye"):
+        click.echo("Only the word yes applies a plan that buys or releases numbers.", err=True)
     click.echo("Apply cancelled; nothing was changed.", err=True)
     return False
 
@@ -525,7 +594,7 @@ def _terminate_on_sigterm() -> None:
 # --------------------------------------------------------------------------- drift
 
 
-@cli.command()
+@cli.command(epilog=docs("docs/commands.md#drift"))
 @click.argument("path", type=click.Path(path_type=Path))
 @FORMAT_OPTION
 @click.option(
@@ -536,18 +605,37 @@ def _terminate_on_sigterm() -> None:
     help="Silence known drift: ADDRESS_GLOB[/FIELD_GLOB], e.g. 'inbound:*/description' or "
     "'relay:44113000112'. Repeatable; adds to `drift: {ignore: [...]}` in the YAML.",
 )
+@click.option(
+    "--fail-on-unmanaged",
+    is_flag=True,
+    help="Exit 2 also when the account holds numbers or services nothing declares (an "
+    "--ignore rule matching one accepts it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the full report as JSON to FILE (markdown names it when it leaves "
+    "anything out).",
+)
 @global_options
 @command
-def drift(path: Path, fmt: str, ignore: tuple[str, ...]) -> int:
+def drift(
+    path: Path, fmt: str, ignore: tuple[str, ...], fail_on_unmanaged: bool, out: Path | None
+) -> int:
     """Report what changed on the live account by hand: each drifted resource and field
-    (secrets masked) and what `apply` would do about it.
+    (secrets masked) and what `apply` would do about it, and what the account holds that
+    nothing declares.
 
-    Read-only: nothing is written to the account. Exit 0 in sync, 2 drift found, 1 error.
+    Read-only: nothing is written to the account. Exit 0 in sync, 2 drift found (or, with
+    --fail-on-unmanaged, anything unmanaged), 1 error.
     """
     from reconciler import operations
     from reconciler.drift.render import render_json, render_markdown, render_text
 
     settings = _settings()
+    if out is not None:
+        _check_report_target(out)  # before the read: a wrong --out should not cost one
     with open_session(settings) as session:
         result = _run_with_progress(
             READING,
@@ -555,22 +643,49 @@ def drift(path: Path, fmt: str, ignore: tuple[str, ...]) -> int:
         )
     _echo_warnings(result.warnings)
     report = result.report
+    if out is not None:
+        _write_report(out, redact(render_json(report) + "\n"))
     if fmt == "json":
         text = render_json(report) + "\n"
     elif fmt == "markdown":
-        text = render_markdown(report)
+        text = render_markdown(report, full_report=None if out is None else str(out))
     else:
         text = render_text(report, color=use_color(settings)) + "\n"
     # Secrets are masked by type in the report; redact() is the last line of defence.
     click.echo(redact(text), nl=False)
-    code: int = result.exit_code()
+    code: int = result.exit_code(fail_on_unmanaged=fail_on_unmanaged)
     return code
+
+
+def _check_report_target(path: Path) -> None:
+    from reconciler.errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a directory", hint="give --out a file name")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"--out {path}: the directory {path.parent} does not exist",
+            hint="create the directory first, or give --out a path in an existing one",
+        )
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Write a report file (it holds no secret: every value is masked)."""
+    from reconciler.errors import ConfigError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write {path}: {err.strerror or err}",
+            hint="give --out a path in a directory you can write to",
+        ) from None
 
 
 # --------------------------------------------------------------------------- export
 
 
-@cli.command()
+@cli.command(epilog=docs("docs/commands.md#export"))
 @click.argument("account", type=click.Path(path_type=Path))
 @click.option(
     "--out",
@@ -587,6 +702,13 @@ def drift(path: Path, fmt: str, ignore: tuple[str, ...]) -> int:
     help="An aql number whose relay route to export (repeatable; aql has no list call).",
 )
 @click.option(
+    "--relay-numbers-from",
+    "relay_numbers_from",
+    metavar="FILE",
+    help="Read the aql numbers whose relay routes to export from FILE, one per line "
+    "(# comments; '-' for stdin). Adds to --relay-number.",
+)
+@click.option(
     "--pools",
     is_flag=True,
     help="Group numbers into one pool per location (count = numbers there) instead of pins.",
@@ -598,6 +720,7 @@ def export(
     account: Path,
     out: Path | None,
     relay_numbers: tuple[str, ...],
+    relay_numbers_from: str | None,
     pools: bool,
     overwrite: bool,
 ) -> int:
@@ -608,16 +731,20 @@ def export(
     before `reconciler plan`. Read-only. Exit 0, or 1 on any error.
     """
     from reconciler import operations
+    from reconciler.export import normalise_relay_numbers
 
     settings = _settings()
+    numbers = normalise_relay_numbers(relay_numbers)
+    if relay_numbers_from is not None:
+        numbers += _relay_numbers_from(relay_numbers_from)
     with open_session(settings) as session:
         outcome = _run_with_progress(
-            "Reading the account",
+            "reading the account",
             lambda progress: operations.export(
                 session,
                 account,
                 out=out,
-                relay_numbers=relay_numbers,
+                relay_numbers=numbers,
                 pools=pools,
                 overwrite=overwrite,
                 progress=progress,
@@ -634,12 +761,20 @@ def export(
             click.echo(f"Note: {other} is in {out} too; `reconciler plan {out}` merges it.")
     c = result.counts
     click.echo(
-        f"Exported {c['numbers']} numbers"
-        + (f" in {c['pools']} pools" if pools else "")
-        + f", {c['inbound_services']} inbound and {c['outbound_services']} outbound services, "
-        f"{c['relay_routes']} relay routes.",
+        f"Exported {plural(c['numbers'], 'number')}"
+        + (f" in {plural(c['pools'], 'pool')}" if pools else "")
+        + f", {c['inbound_services']:,} inbound and {c['outbound_services']:,} outbound "
+        f"{'service' if c['outbound_services'] == 1 else 'services'}, "
+        f"{plural(c['relay_routes'], 'relay route')}.",
         err=report_to_stderr,
     )
+    if out is None:
+        click.echo(
+            f"Its first line points at {SCHEMA_NAME} beside it (editors check the YAML "
+            f"against it): write that with `reconciler schema --out {SCHEMA_NAME}` where you "
+            "save the YAML.",
+            err=True,
+        )
     for note in result.notes:
         click.echo(f"Left out: {note}", err=report_to_stderr)
     if result.placeholders:
@@ -652,10 +787,59 @@ def export(
     return 0
 
 
+def _relay_numbers_from(source: str) -> list[str]:
+    """The aql numbers listed in the file ``source`` ('-': stdin), one per line."""
+    from reconciler.errors import ConfigError
+    from reconciler.export import read_relay_numbers
+
+    if source == "-":
+        return read_relay_numbers(source, sys.stdin.read())
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ConfigError(
+            f"--relay-numbers-from {source}: cannot read it: {reason}",
+            hint="give a text file with one aql number per line, or - for stdin",
+        ) from None
+    return read_relay_numbers(source, text)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cli.command(epilog=docs("docs/commands.md#schema"))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help=f"Write the schema to FILE (e.g. {SCHEMA_NAME} beside your YAML). Default: stdout.",
+)
+@global_options
+@command
+def schema(out: Path | None) -> int:
+    """Print the JSON Schema of the desired-state YAML, for editors and CI.
+
+    Put it beside your YAML and start each file with
+    `# yaml-language-server: $schema=desired-state.schema.json`: the reference is relative,
+    so it works on every machine the repository is checked out on. `export --out DIR` writes
+    it there for you. Exit 0, or 1 when FILE can't be written.
+    """
+    from reconciler.desired.schema import schema_path
+
+    text = schema_path().read_text(encoding="utf-8")
+    if out is None:
+        click.echo(text, nl=False)
+        return 0
+    _write_report(out, text)
+    click.echo(f"Wrote {out}.", err=True)
+    return 0
+
+
 # --------------------------------------------------------------------------- doctor
 
 
-@cli.command()
+@cli.command(epilog=docs("docs/doctor.md"))
 @click.argument("account", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -704,13 +888,13 @@ def doctor(account: Path, fmt: str, relay_numbers: tuple[str, ...]) -> int:
 # --------------------------------------------------------------------------- simulator
 
 
-@cli.group()
-@global_options
+@cli.group(epilog=docs("docs/simulator.md"))
+@local_options
 def simulator() -> None:
     """The Aculab Cloud + aql simulator: a local stand-in for both APIs, for tests and demos."""
 
 
-@simulator.command("serve")
+@simulator.command("serve", epilog=docs("docs/simulator.md"))
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -801,7 +985,7 @@ def simulator() -> None:
     show_default=True,
     help="aql password accepted (a test value).",
 )
-@global_options
+@local_options
 @command
 def serve(
     port: int,

@@ -12,7 +12,7 @@ on one event loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -41,10 +41,10 @@ from reconciler.export import (
     build_export,
     normalise_relay_numbers,
     other_yaml_files,
-    schema_ref_for,
     write_export,
 )
 from reconciler.live.model import LiveState
+from reconciler.live.progress import ProgressCallback
 from reconciler.live.reader import read_account
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import make_plan
@@ -52,7 +52,7 @@ from reconciler.plan.safety import Verdict, check_safety, enforce_safety
 from reconciler.plan.saved import check_plan_target, load_plan, save_plan
 from reconciler.session import Session, check_workdir
 
-Progress = Callable[[int, int], None]
+Progress = ProgressCallback
 
 __all__ = [
     "ApplyRun",
@@ -366,7 +366,6 @@ async def export(
         accounts.raw,
         pools=pools,
         split=out is not None,
-        schema_ref=schema_ref_for(out if out is not None else Path.cwd()),
         source=source,
         simulate=session.simulator is not None,
     )

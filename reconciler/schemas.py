@@ -11,6 +11,10 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
+# The desired state's schema: the name `reconciler schema` and export write it under, beside
+# the YAML that points at it.
+DESIRED_STATE_SCHEMA = "desired-state.schema.json"
+
 
 def schemas_dir() -> Path:
     """The folder of the schemas: ``reconciler/_schemas`` when installed as a wheel, else the

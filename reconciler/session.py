@@ -14,7 +14,7 @@ desired state with the simulator's: the environment variables the YAML names nee
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from reconciler.desired import LoadResult
     from reconciler.desired.model import AculabAccount, AqlAccount, DesiredState
     from reconciler.live.model import LiveState
+    from reconciler.live.progress import ProgressCallback
     from reconciler.simulator import Simulator
 
 WORKDIR = Path(".reconciler")
@@ -186,7 +187,7 @@ class Session:
         desired: DesiredState,
         aculab: AculabClient | None,
         aql: AqlClient | None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> LiveState:
         """Read the whole live account the desired state needs (raises LiveReadError)."""
         from reconciler.live.reader import read_live

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.document import show
-from reconciler.schemas import schema_file
+from reconciler.schemas import DESIRED_STATE_SCHEMA, schema_file
 
-SCHEMA_NAME = "desired-state.schema.json"
+SCHEMA_NAME = DESIRED_STATE_SCHEMA
 
 # Keys that people put one level too high (or low): a hint better than a spelling guess.
 _BELONGS_UNDER = {

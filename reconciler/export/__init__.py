@@ -5,7 +5,9 @@
 (:mod:`reconciler.export.writer`): numbers pinned, or grouped into pools with ``--pools``;
 every service, keeping only the options that differ from the server schema's
 defaults; the relay routes of the aql numbers asked for; every secret as a ``${PLACEHOLDER}``
-reference, listed at the end and never written in clear.
+reference, listed at the end and never written in clear. A directory export writes
+``desired-state.schema.json`` beside the YAML, whose first line points at it by that relative
+name, so the reference works on every machine the directory is checked out on.
 
 This is how a team adopts reconciler on an account that already exists: export, commit,
 set the listed variables, and ``reconciler plan`` shows no changes.
@@ -13,7 +15,6 @@ set the listed variables, and ``reconciler plan`` shows no changes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +29,6 @@ __all__ = [
     "normalise_relay_numbers",
     "other_yaml_files",
     "read_relay_numbers",
-    "schema_ref_for",
     "write_export",
 ]
 
@@ -49,18 +49,6 @@ def normalise_relay_numbers(numbers: Sequence[str]) -> list[str]:
         if n not in out:
             out.append(n)
     return out
-
-
-def schema_ref_for(directory: Path) -> str:
-    """The ``$schema=`` reference for a file in ``directory``: the installed schema, as a
-    path relative to it (editors resolve it from the file)."""
-    from reconciler.desired.schema import schema_path
-
-    target = schema_path()
-    try:
-        return os.path.relpath(target, directory.resolve())
-    except ValueError:  # another drive (Windows)
-        return target.as_uri()
 
 
 def write_export(result: ExportResult, directory: Path, *, overwrite: bool = False) -> list[Path]:

@@ -58,10 +58,10 @@ from reconciler.live.model import (
     relay_fingerprint,
     service_fingerprint,
 )
+from reconciler.live.progress import ProgressCallback
 from reconciler.workpool import WorkPool
 
 Job = Callable[[], Awaitable[None]]
-ProgressCallback = Callable[[int, int], None]
 
 __all__ = ["read_account", "read_live"]
 
@@ -89,8 +89,9 @@ async def read_live(
 ) -> LiveState:
     """Read everything ``desired`` needs from the live account (see the module docstring).
 
-    ``progress(done, total)`` is called as reads finish; ``total`` grows as finished lists
-    reveal more to read. Raises :class:`LiveReadError` if any read fails.
+    ``progress(done, total)`` is called as reads finish; ``total`` is None until the lists
+    (numbers, services) have revealed everything there is to read, then final. Raises
+    :class:`LiveReadError` if any read fails.
 
     ``aculab`` is None for a desired state without an ``aculab:`` section (an aql customer
     with relay routes only): then nothing of Aculab is read, and the snapshot has no numbers
@@ -168,7 +169,7 @@ class _Reader:
         self.aql = aql
         self.concurrency = concurrency
         self.progress = progress
-        self.pool = WorkPool(concurrency, progress=progress)
+        self.pool = WorkPool(concurrency, progress=None if progress is None else self._report)
         # What was found.
         self.numbers: dict[str, LiveNumber] | None = None
         self.names: dict[ServiceKind, set[str] | None] = {"inbound": None, "outbound": None}
@@ -203,6 +204,14 @@ class _Reader:
         """Queue an Aculab read."""
         self.pool.add(job, self._cloud.http)
 
+    def _report(self, done: int, total: int) -> None:
+        """Progress with the total only once it is final: every read is queued by the time
+        the numbers and both service lists are in (a total that grew as it went would only
+        mislead)."""
+        assert self.progress is not None
+        listed = self.numbers is not None and None not in self.names.values()
+        self.progress(done, total if listed else None)
+
     async def run(self) -> LiveState:
         # The lists first: they unlock the rest. The other reads keep the workers busy
         # meanwhile.
@@ -218,7 +227,7 @@ class _Reader:
         for number in [*self.desired.relay_routes, *self.scope.relay_numbers]:
             self.pool.add(self._relay_job(number), self.aql.http if self.aql else None)
         if self.progress is not None:
-            self.progress(0, self.pool.total)
+            self._report(0, self.pool.total)
 
         try:
             await self.pool.run()

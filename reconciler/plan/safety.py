@@ -24,6 +24,7 @@ from typing import Literal
 from reconciler.desired.model import SafetyLimits
 from reconciler.errors import SafetyRefusal
 from reconciler.plan.changes import Change, Plan
+from reconciler.plan.grouping import plural
 
 Override = Literal["--force", "--allow-release"]
 
@@ -71,10 +72,6 @@ def _percent(count: int, total: int) -> float:
     return 100.0 * count / total if total else 100.0
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
 def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force: bool) -> Verdict:
     """The verdict on ``plan``: every reason apply would refuse it (none when it may go
     ahead). Each message names the limit, the count and the flag that overrides it."""
@@ -85,8 +82,8 @@ def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force
         if counts["purchase"] > limits.max_purchase:
             refusals.append(
                 Refusal(
-                    f"safety.max_purchase: the plan buys {_plural(counts['purchase'], 'number')}"
-                    f", over the limit of {limits.max_purchase}; review the plan, then apply it "
+                    f"safety.max_purchase: the plan buys {plural(counts['purchase'], 'number')}"
+                    f", over the limit of {limits.max_purchase:,}; review the plan, then apply it "
                     "with --force",
                     "--force",
                 )
@@ -101,7 +98,7 @@ def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force
                 refusals.append(
                     Refusal(
                         f"safety.max_{what}_percent: the plan {verb} "
-                        f"{_plural(count, 'service')} of {managed} managed ({pct:.0f}%), over "
+                        f"{plural(count, 'service')} of {managed:,} managed ({pct:.0f}%), over "
                         f"the limit of {limit:g}%; review the plan, then apply it with --force",
                         "--force",
                     )
@@ -110,7 +107,7 @@ def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force
     if releases and not allow_release:
         refusals.append(
             Refusal(
-                f"the plan releases {_plural(releases, 'number')}: releasing is irreversible "
+                f"the plan releases {plural(releases, 'number')}: releasing is irreversible "
                 "(a released number can't be bought back), so the releases are blocked; review "
                 "them, then apply with --allow-release",
                 "--allow-release",

@@ -355,8 +355,8 @@ def test_simulate_runs_with_no_environment_variable_set(tmp_path: Path) -> None:
     assert WAKEUP_PASSWORD not in applied.stdout
 
 
-@pytest.mark.parametrize("answer", ["n", "y"])
-def test_on_a_terminal_apply_asks_first(tmp_path: Path, answer: str) -> None:
+@pytest.mark.parametrize("answer", ["n", "y", "yes"])
+def test_on_a_terminal_apply_that_buys_asks_for_the_word_yes(tmp_path: Path, answer: str) -> None:
     import pty
     import subprocess
 
@@ -380,12 +380,94 @@ def test_on_a_terminal_apply_asks_first(tmp_path: Path, answer: str) -> None:
             os.close(master)
             os.close(slave)
 
-        assert "Apply these changes? [y/N]" in result.stderr
-        if answer == "n":
+        assert "This will buy 4 numbers. Type yes to apply these changes:" in result.stderr
+        if answer != "yes":
             assert result.returncode == 1, explain(result)
             assert "Apply cancelled; nothing was changed." in result.stderr
+            if answer == "y":  # a bare y no longer buys numbers
+                assert "Only the word yes applies" in result.stderr
             assert served.writes() == []
         else:
             assert result.returncode == 0, explain(result)
             assert "Apply complete" in result.stdout
             assert len(served.purchased()) == 4
+
+
+def test_on_a_terminal_apply_that_only_updates_takes_y(tmp_path: Path) -> None:
+    import pty
+    import subprocess
+
+    from .e2e import command
+
+    with serve("empty") as served:
+        path = write(tmp_path, desired_yaml(served))
+        assert cli(tmp_path, "apply", str(path), "--yes").returncode == 0
+        edited = path.read_text(encoding="utf-8").replace("/support/first", "/support/start")
+        path.write_text(edited, encoding="utf-8")
+        master, slave = pty.openpty()
+        try:
+            os.write(master, b"y\n")
+            result = subprocess.run(
+                command("apply", str(path), "--force"),  # 3 of 5 services: past the limit
+                cwd=tmp_path,
+                env=env(),
+                stdin=slave,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        finally:
+            os.close(master)
+            os.close(slave)
+        assert "Apply these changes? [y/N]" in result.stderr
+        assert result.returncode == 0, explain(result)
+        assert "Apply complete" in result.stdout
+
+
+def test_ctrl_c_at_the_prompt_exits_130_and_changes_nothing(tmp_path: Path) -> None:
+    import pty
+    import signal
+    import subprocess
+
+    from .e2e import command
+
+    with serve("empty") as served:
+        path = write(tmp_path, desired_yaml(served))
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen(
+                command("apply", str(path)),
+                cwd=tmp_path,
+                env=env(),
+                stdin=slave,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stderr is not None
+            seen = ""
+            while "Type yes" not in seen:
+                char = proc.stderr.read(1)
+                assert char, f"apply ended before asking: {seen}"
+                seen += char
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            os.close(master)
+            os.close(slave)
+        assert proc.returncode == 130, seen + err
+        assert "Interrupted." in err and "Traceback" not in err
+        assert served.writes() == []
+
+
+def test_a_saved_plan_is_applied_without_asking(tmp_path: Path) -> None:
+    with serve("empty") as served:
+        path = write(tmp_path, desired_yaml(served))
+        saved = tmp_path / "plan.json"
+        planned = cli(tmp_path, "plan", str(path), "--out", str(saved))
+        assert planned.returncode == 0, explain(planned)
+        # No terminal and no --yes: the plan was reviewed when it was saved.
+        applied = cli(tmp_path, "apply", str(path), "--plan", str(saved))
+        assert applied.returncode == 0, explain(applied)
+        assert "Type yes" not in applied.stderr and "Apply complete" in applied.stdout
+        assert len(served.purchased()) == 4

@@ -48,11 +48,16 @@ class Run:
         return self.stdout + self.stderr
 
 
-def reconciler(*args: str, env: Mapping[str, str | None] | None = None) -> Run:
-    """Run the real CLI in-process. Click usage errors count as exit 1, as the console
-    script makes them (2 means "changes pending"). Any other exception fails the test."""
+def reconciler(
+    *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None
+) -> Run:
+    """Run the real CLI in-process (``input``: what stdin holds). Click usage errors count as
+    exit 1, as the console script makes them (2 means "changes pending"). Any other exception
+    fails the test."""
     runner = CliRunner(env=dict(env or {}))
-    result = runner.invoke(cli, list(args), standalone_mode=False, catch_exceptions=True)
+    result = runner.invoke(
+        cli, list(args), input=input, standalone_mode=False, catch_exceptions=True
+    )
     stderr = result.stderr
     code = result.exit_code
     exc = result.exception

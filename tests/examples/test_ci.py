@@ -4,6 +4,7 @@ against a copy of an example setup), in the order a pipeline would run them."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -112,6 +113,10 @@ def test_github_actions_has_the_three_workflows() -> None:
     assert jobs["apply"]["needs"] == "plan-main"
     uploads = [s for s in jobs["plan-main"]["steps"] if "upload-artifact" in s.get("uses", "")]
     assert uploads and uploads[0]["with"]["path"] == "plan.json"
+    # The full plan and drift report, which markdown names when it leaves anything out.
+    for job, kept in (("plan", "plan.json"), ("drift", "drift.json")):
+        steps = jobs[job]["steps"]
+        assert any(kept in s.get("with", {}).get("path", "") for s in steps if "uses" in s)
     assert "schedule" in jobs["drift"]["if"]
     assert any("gh issue create" in s.get("run", "") for s in jobs["drift"]["steps"])
 
@@ -126,10 +131,20 @@ def test_github_actions_commands_run(pipeline_dir: Path) -> None:
         "apply",
         "drift",
     ]
-    assert ["plan", "telephony/", "--format", "markdown", "--detailed-exitcode"] in commands
-    assert ["apply", "telephony/", "--plan", "plan.json", "--yes"] in commands
+    assert [
+        "plan",
+        "telephony/",
+        "--format",
+        "markdown",
+        "--detailed-exitcode",
+        "--out",
+        "plan.json",
+    ] in commands
+    # A saved plan is applied without --yes: it was reviewed, and CI has no terminal.
+    assert ["apply", "telephony/", "--plan", "plan.json"] in commands
     _run_all(commands)
     assert (pipeline_dir / "plan.json").stat().st_mode & 0o077 == 0
+    assert json.loads((pipeline_dir / "drift.json").read_text(encoding="utf-8"))["in_sync"]
 
 
 def test_gitlab_ci_has_the_three_workflows() -> None:
@@ -137,6 +152,8 @@ def test_gitlab_ci_has_the_three_workflows() -> None:
     assert data["stages"] == ["validate", "plan", "apply", "drift"]
     assert "merge_request_event" in data["plan:merge-request"]["rules"][0]["if"]
     assert data["plan:main"]["artifacts"]["paths"] == ["plan.json"]
+    assert "plan.json" in data["plan:merge-request"]["artifacts"]["paths"]
+    assert "drift.json" in data["drift"]["artifacts"]["paths"]
     assert data["apply"]["needs"] == ["plan:main"]
     assert data["apply"]["resource_group"] == data["plan:main"]["resource_group"]
     assert "schedule" in data["drift"]["rules"][0]["if"]

@@ -292,14 +292,18 @@ def test_snapshot_is_typed_concealed_and_stable(sim: Simulator, running: Running
     assert {k for k in before if before[k] != after.get(k)} == {"inbound:sales-sip"}
 
 
-def test_progress_counts_every_read(running: RunningSimulator) -> None:
-    seen: list[tuple[int, int]] = []
+def test_progress_counts_every_read_and_gives_the_total_once_it_is_final(
+    running: RunningSimulator,
+) -> None:
+    seen: list[tuple[int, int | None]] = []
     read(running, demo_desired(), progress=lambda done, total: seen.append((done, total)))
-    assert seen[0][0] == 0
+    assert seen[0] == (0, None)  # the lists are not in yet
     assert seen[-1] == (11, 11)
     dones = [d for d, _ in seen]
     assert dones == sorted(dones) and dones[1:] == list(range(1, 12))
-    assert all(done <= total for done, total in seen)
+    totals = [t for _, t in seen if t is not None]
+    assert totals and set(totals) == {11}  # never a total that grows
+    assert all(total is None or done <= total for done, total in seen)
 
 
 def test_in_flight_reads_are_bounded(running: RunningSimulator) -> None:
