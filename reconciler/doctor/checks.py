@@ -613,82 +613,58 @@ class Doctor:
     async def _errors(self) -> None:
         # A name no one gives a service: reading it must answer the documented 404.
         probe = f"reconciler-doctor-{secrets.token_hex(6)}-does-not-exist"
-        pages = (
+        await self._error_probe(
+            "aculab.errors.services",
+            "Error body of a service call (a read of a name that can't exist)",
             'JSON {"error": {"code", "text", "details"?}, "request": {...}}; 404 "The service '
-            'name does not exist"'
+            'name does not exist"',
+            lambda: self._aculab.read_service("outbound", probe),
+            endpoint="/service/v1/outbound/{name}",
+            expected=404,
+            answered=(
+                "breaks",
+                "a configuration for a name no one made (200, not 404)",
+                "reconciler can't tell a missing service from one that exists: report this "
+                "(attach --format json); don't run apply with prune settings until then",
+            ),
         )
-        title = "Error body of a service call (a read of a name that can't exist)"
-        try:
-            await self._aculab.read_service("outbound", probe)
-        except ApiStatusError as err:
-            self._error_body(
-                "aculab.errors.services",
-                title,
-                pages,
-                err,
-                self.recorder.last("/service/v1/outbound/{name}"),
-                expected=404,
-            )
-        except ApiError as err:
-            self.add(
-                _finding(
-                    "aculab.errors.services",
-                    title,
-                    "unchecked",
-                    pages,
-                    _error_words(err),
-                    "run doctor again",
-                )
-            )
-        else:
-            self.add(
-                _finding(
-                    "aculab.errors.services",
-                    title,
-                    "breaks",
-                    pages,
-                    "a configuration for a name no one made (200, not 404)",
-                    "reconciler can't tell a missing service from one that exists: report this "
-                    "(attach --format json); don't run apply with prune settings until then",
-                )
-            )
-        title = "Error body and code of a number call (tel_get_supported_states, no country)"
-        pages = (
-            "400 with a four-digit code in the JSON error (0001: a mandatory parameter is missing)"
+        await self._error_probe(
+            "aculab.errors.numbers",
+            "Error body and code of a number call (tel_get_supported_states, no country)",
+            "400 with a four-digit code in the JSON error (0001: a mandatory parameter is missing)",
+            lambda: self._tel_raw("tel_get_supported_states", {}),
+            endpoint="/tel_get_supported_states",
+            expected=400,
+            answered=(
+                "adapts",
+                "200: the missing parameter was not refused",
+                "reconciler always sends the country; nothing to do",
+            ),
         )
+
+    async def _error_probe(
+        self,
+        id: str,
+        title: str,
+        pages: str,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        endpoint: str,
+        expected: int,
+        answered: tuple[Verdict, str, str],
+    ) -> None:
+        """Make a call that should fail with ``expected``, and judge the error's body; an
+        answer instead is judged ``answered`` (verdict, what was answered, what to do)."""
         try:
-            await self._tel_raw("tel_get_supported_states", {})
+            await call()
         except ApiStatusError as err:
-            self._error_body(
-                "aculab.errors.numbers",
-                title,
-                pages,
-                err,
-                self.recorder.last("/tel_get_supported_states"),
-                expected=400,
-            )
+            exchange = self.recorder.last(endpoint)
+            self._error_body(id, title, pages, err, exchange, expected=expected)
         except ApiError as err:
-            self.add(
-                _finding(
-                    "aculab.errors.numbers",
-                    title,
-                    "unchecked",
-                    pages,
-                    _error_words(err),
-                    "run doctor again",
-                )
-            )
+            self.add(_finding(id, title, "unchecked", pages, _error_words(err), "run doctor again"))
         else:
-            self.add(
-                _finding(
-                    "aculab.errors.numbers",
-                    title,
-                    "adapts",
-                    pages,
-                    "200: the missing parameter was not refused",
-                    "reconciler always sends the country; nothing to do",
-                )
-            )
+            verdict, said, action = answered
+            self.add(_finding(id, title, verdict, pages, said, action))
 
     def _error_body(
         self,
@@ -1467,10 +1443,12 @@ class Doctor:
         self.add(
             _finding(
                 "writes.read-back",
-                "What a write stores (PUT/PATCH answers, aql modify replies)",
+                "What a write answers and stores (PUT/PATCH, aql modify, tel_purchase, "
+                "tel_delete_numbers)",
                 "unchecked",
-                "a write answers the new full configuration; the pages don't say whether the "
-                "server stores a value exactly as written (a URL's host, a null)",
+                "a write answers the new full configuration (a purchase the numbers bought, a "
+                "delete its status); the pages don't say whether the server stores a value "
+                "exactly as written (a URL's host, a null)",
                 "not asked: only a write shows it, and doctor never writes",
                 "after a relay change apply compares aql's reply with what it sent, and the "
                 "next `reconciler plan` shows any service option the server stored otherwise",

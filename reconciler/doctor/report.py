@@ -136,6 +136,15 @@ def render_text(report: DoctorReport) -> str:
         lines.append(f"{pad}answered:   {redact(f.answered)}")
         lines.append(f"{pad}reconciler: {redact(f.action)}")
         lines.append("")
+    if report.latency:
+        lines.append("Latency per endpoint (median / slowest, calls):")
+        width = max(len(endpoint) for endpoint in report.latency)
+        for endpoint, lat in sorted(report.latency.items()):
+            lines.append(
+                f"  {endpoint:<{width}}  {lat.median_ms:7.1f} ms / {lat.max_ms:7.1f} ms  "
+                f"{lat.calls:>4}"
+            )
+        lines.append("")
     for note in report.notes:
         lines.append(f"Note: {redact(note)}")
     if report.notes:

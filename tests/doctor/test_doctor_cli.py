@@ -153,6 +153,7 @@ def test_text_and_exit_code(dialect: str, served: RunningSimulator, tmp_path: Pa
     assert text.startswith("reconciler doctor: Aculab Cloud at 127.0.0.1:")
     for line in ("pages:", "answered:", "reconciler:"):
         assert line in text
+    assert "Latency per endpoint" in text and "/tel_list_numbers" in text
     if ADAPTS[dialect]:
         assert "ADAPTS" in text and "reconciler adapts to every difference" in text
     else:
