@@ -59,7 +59,7 @@ from reconciler.plan.changes import (
     public,
 )
 from reconciler.secret import redact
-from reconciler.workpool import run_bounded
+from reconciler.workpool import Lane, run_bounded
 
 Status = Literal["succeeded", "failed", "skipped"]
 Progress = Callable[[int, int], None]
@@ -283,7 +283,7 @@ class _Run:
 
     async def _settle_only(self, purchaser: Purchaser, location: Location) -> list[PurchaseResult]:
         try:
-            current = purchaser.at(location, await purchaser.wave_listing())
+            _listed, current = await purchaser.wave_at(location)
         except ApiError as err:
             self.report.notes.append(
                 f"an interrupted purchase at {location} is still unresolved: {describe_error(err)}"
@@ -623,7 +623,13 @@ class _Run:
         wave1 = [self._purchase_result(pr) for pr in purchased]  # in plan order
 
         jobs, skipped = self._service_jobs(purchased)
-        wave2 = await run_bounded(jobs, concurrency)
+        # Service writes go to Aculab, relay routes (last) to aql: each queues for its API
+        # host, so under one vendor's rate limit the workers keep the other busy.
+        relays = len(self.plan.of(ModifyRelay))
+        aculab_host: Lane | None = getattr(self.aculab, "http", None)
+        aql_host: Lane | None = getattr(self.aql, "http", None)
+        lanes = [aculab_host] * (len(jobs) - relays) + [aql_host] * relays
+        wave2 = await run_bounded(jobs, concurrency, lanes=lanes)
         wave2 += skipped
         wave3 = await run_bounded(self._delete_jobs(purchased), concurrency)
         by_address = {r.address: r for r in wave3}

@@ -47,7 +47,7 @@ from reconciler.apply.journal import (
     new_id,
 )
 from reconciler.apply.ports import AculabApi
-from reconciler.desired.model import DesiredState, Location
+from reconciler.desired.model import DesiredState, Location, LocationKey
 from reconciler.errors import (
     ApiConnectionError,
     ApiError,
@@ -164,6 +164,9 @@ class Purchaser:
         self._sleep = sleep
         self._clock = clock
         self._wave: asyncio.Future[Mapping[str, LiveNumber]] | None = None
+        # The wave listing's numbers by pool key, built once: matching 10,000 numbers to a
+        # location once per pool cost a fifth of a second of CPU per 10 pools.
+        self._wave_index: dict[LocationKey, set[str]] = {}
 
     # ----------------------------------------------------------------- journal
 
@@ -184,8 +187,19 @@ class Purchaser:
 
     async def _list_wave(self) -> Mapping[str, LiveNumber]:
         listed = await self.aculab.list_numbers()
+        pool_key = self.desired.pool_key
+        for number, live in listed.items():
+            key = pool_key(number, live.location)
+            if key is not None:
+                self._wave_index.setdefault(key, set()).add(number)
         await self.confirm_listed(listed)
         return listed
+
+    async def wave_at(self, location: Location) -> tuple[Mapping[str, LiveNumber], set[str]]:
+        """The wave listing, and the numbers of it that belong to the pool at ``location``
+        (as :meth:`at` counts them)."""
+        listed = await self.wave_listing()
+        return listed, set(self._wave_index.get(location.key(), ()))
 
     async def confirm_listed(self, listed: Mapping[str, LiveNumber]) -> None:
         """Record that a listing shows numbers the ledger counted as bought but unlisted: from
@@ -312,7 +326,7 @@ class Purchaser:
         known = set(purchase.existing)
         target = len(known) + purchase.quantity
         try:
-            listed = await self.wave_listing()
+            listed, current = await self.wave_at(location)
         except ApiError as err:
             result.reason = (
                 f"could not list the numbers at {location} before buying "
@@ -328,7 +342,6 @@ class Purchaser:
                 "Make the pool's location match the account's listing"
             )
             return result
-        current = self.at(location, listed)
         listing, ours, notes = await self.settle(location, current)
         result.notes.extend(notes)
         if listing is None:
@@ -338,7 +351,7 @@ class Purchaser:
             )
             return result
         # The ledger: bought by an earlier run, not listed yet (however long ago): the pool's.
-        ledger = self.view.ledger_at(location) - listing - set(listed)
+        ledger = {n for n in self.view.ledger_at(location) if n not in listing and n not in listed}
         ours |= (self.view.bought_numbers_at(location) & listing) - known
         ours |= ledger
         if ledger:
