@@ -205,6 +205,7 @@ class SafetyLimits:
     max_purchase: int = 10
     max_delete_percent: float = 30.0
     max_update_percent: float = 30.0
+    min_existing: int = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ _BELONGS_UNDER = {
     "max_purchase": "safety",
     "max_delete_percent": "safety",
     "max_update_percent": "safety",
+    "min_existing": "safety",
     "cloud_id": "aculab",
     "api_key": "aculab",
     "ignore": "prune or drift",

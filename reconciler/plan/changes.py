@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 Action = Literal["add", "change", "remove"]
 
 # Version of the JSON form (and of saved plan files). Bump on any incompatible change.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # The fingerprint recorded for a resource a change depends on that does not exist (yet): a
 # service the plan creates. If it exists when a saved plan is applied, the plan is stale.
@@ -135,6 +135,10 @@ def _str_tuple(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("expected a list of strings")
     return tuple(value)
+
+
+def _counts(value: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in _mapping(value).items()}
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -881,17 +885,19 @@ class Plan:
     declares that are not deleted (service pruning off, ``prune.ignore``, or the service of a
     pool number whose pool has no ``inbound:``). ``fingerprints`` are the live fingerprints
     the changes depend on (:data:`ABSENT` for a resource that does not exist, e.g. a service
-    to create); ``live_fingerprint`` digests the
-    whole snapshot. ``managed_services`` is the denominator of the percentage limits
-    (declared services plus the inbound services of the pools' live numbers). ``safety``
-    holds the limits of the desired state, for output.
+    to create); ``live_fingerprint`` digests the whole snapshot. ``managed_services`` counts,
+    per kind, the services on the account before apply that the YAML manages (declared, the
+    inbound services of the pools' kept numbers, or pruned): the denominators of the
+    percentage limits. ``live_services`` counts every service of each kind on the account.
+    ``safety`` holds the limits of the desired state, for output.
     """
 
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     unmanaged_numbers: tuple[str, ...] = ()
     unmanaged_services: tuple[str, ...] = ()
-    managed_services: int = 0
+    managed_services: Mapping[str, int] = field(default_factory=dict)
+    live_services: Mapping[str, int] = field(default_factory=dict)
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     live_fingerprint: str = ""
     sources: tuple[str, ...] = ()
@@ -990,13 +996,15 @@ class Plan:
             "warnings": list(self.warnings),
             "unmanaged_numbers": list(self.unmanaged_numbers),
             "unmanaged_services": list(self.unmanaged_services),
-            "managed_services": self.managed_services,
+            "managed_services": dict(sorted(self.managed_services.items())),
+            "live_services": dict(sorted(self.live_services.items())),
             "cost": self.cost().as_json(),
             "safety": {
                 "limits": {
                     "max_purchase": self.safety.max_purchase,
                     "max_delete_percent": self.safety.max_delete_percent,
                     "max_update_percent": self.safety.max_update_percent,
+                    "min_existing": self.safety.min_existing,
                 },
             },
             "fingerprints": dict(sorted(self.fingerprints.items())),
@@ -1032,7 +1040,8 @@ class Plan:
             unmanaged_numbers=_str_tuple(data["unmanaged_numbers"]),
             # Absent from plans saved before it was listed.
             unmanaged_services=_str_tuple(data.get("unmanaged_services", [])),
-            managed_services=int(data["managed_services"]),
+            managed_services=_counts(data["managed_services"]),
+            live_services=_counts(data["live_services"]),
             fingerprints={str(k): str(v) for k, v in fingerprints.items()},
             live_fingerprint=str(data["live_fingerprint"]),
             sources=_str_tuple(data["sources"]),
@@ -1040,5 +1049,6 @@ class Plan:
                 max_purchase=int(limits["max_purchase"]),
                 max_delete_percent=float(limits["max_delete_percent"]),
                 max_update_percent=float(limits["max_update_percent"]),
+                min_existing=int(limits["min_existing"]),
             ),
         )

@@ -114,7 +114,9 @@ class _Planner:
         # number -> the pool keeping it (pools with or without inbound)
         self.kept: dict[str, NumberPool] = {}
         self.releasing: set[str] = set()
-        self.managed_services = 0
+        # Per kind, the live services the YAML manages (declared, a kept pool number's, or
+        # pruned): the denominators of the percentage limits (reconciler.plan.safety).
+        self.managed_live: dict[str, set[str]] = {kind: set() for kind in SERVICE_KINDS}
         self._defaults: dict[str, dict[str, Any] | None] = {}
         self._warned_schema: set[tuple[str, Origin]] = set()
 
@@ -136,7 +138,8 @@ class _Planner:
             warnings=tuple(self.warnings),
             unmanaged_numbers=tuple(sorted(self.unmanaged)),
             unmanaged_services=tuple(self.unmanaged_services),
-            managed_services=self.managed_services,
+            managed_services={k: len(v) for k, v in self.managed_live.items()},
+            live_services={k: len(self.live.service_names(k)) for k in SERVICE_KINDS},
             fingerprints={k: all_fps.get(k, ABSENT) for k in deps},
             # One digest of the whole snapshot, from the fingerprints already computed:
             # no resource is fingerprinted twice.
@@ -274,7 +277,6 @@ class _Planner:
             declared = desired.services(kind)
             for name in sorted(declared):
                 spec = declared[name]
-                self.managed_services += 1
                 self._service(spec)
                 if kind == "inbound" and name.isdigit() and name not in self.live.numbers:
                     self.warnings.append(
@@ -287,12 +289,13 @@ class _Planner:
                 continue
             if number in desired.inbound_services:
                 continue  # declared explicitly: that declaration wins, compared above
-            self.managed_services += 1
             self._service(pool.inbound.for_number(number, pool.origin))
         self._prune_services()
 
     def _service(self, spec: ServiceSpec) -> None:
         kind, name = spec.kind, spec.name
+        if name in self.live.service_names(kind):
+            self.managed_live[kind].add(name)
         current = self.live.services(kind).get(name)
         if current is None:
             if name in self.live.service_names(kind):
@@ -355,6 +358,7 @@ class _Planner:
                 if not wanted[kind] or matches_any(name, prune.ignore):
                     self.unmanaged_services.append(f"{kind}:{name}")
                     continue
+                self.managed_live[kind].add(name)
                 self.changes.append(DeleteService(service_kind=kind, name=name))
 
     # ------------------------------------------------------------------------- relay

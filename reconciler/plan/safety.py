@@ -3,10 +3,15 @@
 The limits come from the desired state's ``safety`` section (docs/desired-state.md):
 
 - ``max_purchase``: numbers bought in one apply;
-- ``max_delete_percent`` / ``max_update_percent``: services deleted / updated, as a
-  percentage of the managed services (declared services plus the inbound services of the
-  pools' numbers; :attr:`Plan.managed_services`). With no managed service, any delete or
-  update counts as 100%.
+- ``max_delete_percent`` / ``max_update_percent``: services of a kind (inbound, outbound)
+  deleted / updated, as a percentage of the services of that kind on the account *before*
+  the apply that the YAML manages (declared, a pool's numbers' inbound services, or pruned:
+  :attr:`Plan.managed_services`). Services the plan creates never count, so a plan can't
+  dilute its deletes by declaring new services.
+- ``min_existing``: the percentages apply only from this many live managed services of a
+  kind, as in octoDNS, so a small account is edited without ``--force``;
+- whatever the size, a plan that deletes every live service of a kind (two or more) needs
+  ``--force`` (docs/safety.md).
 
 Each limit passed is one refusal, overridden by ``--force``. Irreversible changes (releases)
 are refused without ``--allow-release`` (and shown as blocked), whatever ``--force`` says. A
@@ -18,12 +23,13 @@ and refused; the plan itself knows nothing of flags.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from reconciler.desired.model import SafetyLimits
 from reconciler.errors import SafetyRefusal
-from reconciler.plan.changes import Change, Plan
+from reconciler.plan.changes import Change, DeleteService, Plan, UpdateService
 from reconciler.plan.grouping import plural
 
 Override = Literal["--force", "--allow-release"]
@@ -66,10 +72,35 @@ class Verdict:
         return tuple(r.message for r in self.refusals if r.override == override)
 
 
-def _percent(count: int, total: int) -> float:
-    if not count:
-        return 0.0
-    return 100.0 * count / total if total else 100.0
+def _service_limits(plan: Plan, limits: SafetyLimits) -> list[str]:
+    """The refusals of the delete and update limits, kind by kind."""
+    deletes: Counter[str] = Counter(c.service_kind for c in plan.of(DeleteService))
+    updates: Counter[str] = Counter(c.service_kind for c in plan.of(UpdateService))
+    refusals: list[str] = []
+    for kind in sorted(set(deletes) | set(updates)):
+        live = plan.live_services.get(kind, 0)
+        managed = plan.managed_services.get(kind, 0)
+        if deletes[kind] >= live >= 2:
+            refusals.append(
+                f"the plan deletes every {kind} service on the account "
+                f"({plural(live, 'service')}); review the plan, then apply it with --force"
+            )
+            continue
+        if managed < limits.min_existing:
+            continue  # a small account: edited freely (safety.min_existing)
+        for what, verb, count, limit in (
+            ("delete", "deletes", deletes[kind], limits.max_delete_percent),
+            ("update", "updates", updates[kind], limits.max_update_percent),
+        ):
+            pct = 100.0 * count / managed if managed else 100.0
+            if pct > limit:
+                refusals.append(
+                    f"safety.max_{what}_percent: the plan {verb} "
+                    f"{plural(count, kind + ' service')} of the {managed:,} on the account that "
+                    f"the YAML manages ({pct:.0f}%), over the limit of {limit:g}%; review the "
+                    "plan, then apply it with --force"
+                )
+    return refusals
 
 
 def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force: bool) -> Verdict:
@@ -77,7 +108,6 @@ def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force
     ahead). Each message names the limit, the count and the flag that overrides it."""
     refusals: list[Refusal] = []
     counts = plan.counts()
-    managed = plan.managed_services
     if not force:
         if counts["purchase"] > limits.max_purchase:
             refusals.append(
@@ -88,21 +118,9 @@ def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force
                     "--force",
                 )
             )
-        for what, verb, limit in (
-            ("delete", "deletes", limits.max_delete_percent),
-            ("update", "updates", limits.max_update_percent),
-        ):
-            count = counts[what]
-            pct = _percent(count, managed)
-            if pct > limit:
-                refusals.append(
-                    Refusal(
-                        f"safety.max_{what}_percent: the plan {verb} "
-                        f"{plural(count, 'service')} of {managed:,} managed ({pct:.0f}%), over "
-                        f"the limit of {limit:g}%; review the plan, then apply it with --force",
-                        "--force",
-                    )
-                )
+        refusals.extend(
+            Refusal(message, "--force") for message in _service_limits(plan, limits)
+        )
     releases = sum(1 for c in plan.changes if c.irreversible)
     if releases and not allow_release:
         refusals.append(

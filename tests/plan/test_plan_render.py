@@ -151,7 +151,7 @@ def test_markdown_golden(name: str) -> None:
 def test_every_json_plan_validates_against_the_schema(name: str, allow_release: bool) -> None:
     data = json.loads(_json(PLANS[name](), allow=allow_release))
     jsonschema.Draft202012Validator(plan_schema()).validate(data)
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
 
 
 def test_the_schema_is_a_valid_json_schema() -> None:

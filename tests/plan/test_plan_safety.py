@@ -30,15 +30,21 @@ def make(
     releases: int = 0,
     creates: int = 0,
     managed: int = 10,
+    live: int | None = None,
+    kind: str = "inbound",
 ) -> Plan:
     changes: list[Change] = []
     if purchase:
         changes.append(Purchase(pool="p", location=location(), quantity=purchase))
     changes += [CreateService("inbound", f"c{i}", {}) for i in range(creates)]
-    changes += [UpdateService("inbound", f"u{i}", "PATCH", {}, ()) for i in range(updates)]
-    changes += [DeleteService("inbound", f"d{i}") for i in range(deletes)]
+    changes += [UpdateService(kind, f"u{i}", "PATCH", {}, ()) for i in range(updates)]  # type: ignore[arg-type]
+    changes += [DeleteService(kind, f"d{i}") for i in range(deletes)]  # type: ignore[arg-type]
     changes += [Release(number=f"44{i}", reason="test") for i in range(releases)]
-    return Plan(changes=tuple(changes), managed_services=managed)
+    return Plan(
+        changes=tuple(changes),
+        managed_services={kind: managed},
+        live_services={kind: managed + 1 if live is None else live},
+    )
 
 
 def refusals(plan: Plan, *, allow_release: bool = True, force: bool = False) -> list[str]:
@@ -53,20 +59,45 @@ def refusals(plan: Plan, *, allow_release: bool = True, force: bool = False) -> 
         (make(deletes=3), None),  # 30% is not over 30%
         (
             make(deletes=4),
-            "safety.max_delete_percent: the plan deletes 4 services of 10 managed (40%), over "
-            "the limit of 30%",
+            "safety.max_delete_percent: the plan deletes 4 inbound services of the 10 on the "
+            "account that the YAML manages (40%), over the limit of 30%",
         ),
         (make(updates=3), None),
         (
             make(updates=4),
-            "safety.max_update_percent: the plan updates 4 services of 10 managed (40%), over "
-            "the limit of 30%",
+            "safety.max_update_percent: the plan updates 4 inbound services of the 10 on the "
+            "account that the YAML manages (40%), over the limit of 30%",
         ),
         (
-            make(deletes=1, managed=0),
-            "safety.max_delete_percent: the plan deletes 1 service of 0 managed (100%)",
+            make(updates=4, kind="outbound"),
+            "safety.max_update_percent: the plan updates 4 outbound services of the 10",
         ),
         (make(creates=50), None),  # creating is never limited
+        # Below safety.min_existing live managed services, the percentages do not apply:
+        (make(updates=1, managed=1), None),  # 1 update of 1 service
+        (make(updates=2, managed=6), None),  # 2 of 6
+        (make(deletes=5, managed=9, live=9), None),  # not every live service: 5 of 9
+        # ... but deleting every live service of a kind (two or more) always needs --force,
+        (
+            make(deletes=9, managed=9, live=9),
+            "the plan deletes every inbound service on the account (9 services)",
+        ),
+        (
+            make(deletes=2, managed=2, live=2, kind="outbound"),
+            "the plan deletes every outbound service on the account (2 services)",
+        ),
+        (make(deletes=1, managed=1, live=1), None),  # one is not "every" worth a --force
+        # ... and creates never dilute the deletes: 9 live, 30 declared new, all 9 pruned.
+        (
+            make(deletes=9, managed=9, live=9, creates=30),
+            "the plan deletes every inbound service on the account (9 services)",
+        ),
+        # A large account: 12 of 40 (30%) is within the limit, 13 (33%) over it.
+        (make(deletes=12, managed=40, live=60), None),
+        (
+            make(deletes=13, managed=40, live=60),
+            "safety.max_delete_percent: the plan deletes 13 inbound services of the 40",
+        ),
     ],
 )
 def test_limits(plan: Plan, limit: str | None) -> None:
@@ -78,6 +109,12 @@ def test_limits(plan: Plan, limit: str | None) -> None:
     assert message.startswith(limit)
     assert message.endswith("apply it with --force")
     assert refusals(plan, force=True) == []
+
+
+def test_min_existing_is_the_threshold_of_the_percentages() -> None:
+    limits = SafetyLimits(max_delete_percent=30, max_update_percent=30, min_existing=3)
+    assert check_safety(make(updates=2, managed=3), limits, allow_release=True, force=False)
+    assert not check_safety(make(updates=2, managed=2), limits, allow_release=True, force=False)
 
 
 def test_every_violated_limit_is_one_refusal() -> None:

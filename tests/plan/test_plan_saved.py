@@ -51,7 +51,7 @@ def test_the_file_holds_the_fingerprints_the_changes_depend_on(plan: Plan, tmp_p
     assert set(data["fingerprints"]) == deps
     assert data["fingerprints"]["inbound:sales-sip"] == "absent"  # created: must stay absent
     assert data["live_fingerprint"] == plan.live_fingerprint != ""
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["checksum"].startswith("sha256:")
 
 
@@ -111,7 +111,7 @@ def test_an_unchanged_plan_file_keeps_the_same_content_but_the_time(
         (b"\xff\xfe garbage", "not JSON"),
         (b"plan = 1", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
-        (b'{"format_version": 2}', "format version 2"),
+        (b'{"format_version": 1}', "format version 1"),
         (b"{}", "format version None"),
         (b"[" * 100000 + b"]" * 100000, "not JSON"),
     ],

@@ -293,7 +293,8 @@ def test_every_live_number_of_a_pool_with_inbound_gets_its_service() -> None:
     assert update.body == {"rest": {"first_page": {"address": "https://pool"}}}
     counts = plan.counts()
     assert (counts["purchase"], counts["create"], counts["create_pending"]) == (1, 2, 1)
-    assert plan.managed_services == 3
+    # Live and managed: 441 and 442; 443's service is a create, and creates never count.
+    assert plan.managed_services == {"inbound": 2, "outbound": 0}
 
 
 def test_an_explicit_declaration_wins_over_the_pool_template() -> None:
@@ -306,7 +307,7 @@ def test_an_explicit_declaration_wins_over_the_pool_template() -> None:
     [update] = plan.changes
     assert isinstance(update, UpdateService)
     assert update.body == {"description": "Main line"}  # not the template's rest.first_page
-    assert plan.managed_services == 1  # counted once
+    assert plan.managed_services == {"inbound": 1, "outbound": 0}  # counted once
 
 
 @pytest.mark.parametrize(
