@@ -1066,6 +1066,15 @@ def main() -> None:
     Click's own usage errors exit 1 here, not click's default 2: exit code 2 means "changes
     pending" in reconciler (docs/commands.md).
     """
+    from reconciler.secret import Redactor
+
+    # One redactor per command: every secret the command meets is masked in all it prints,
+    # errors included.
+    with Redactor().active():
+        _main()
+
+
+def _main() -> None:
     try:
         rv = cli.main(prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:

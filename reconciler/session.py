@@ -75,14 +75,24 @@ class Session:
         self.settings = settings
         self.environ = environ
         self._stack = contextlib.ExitStack()
+        # The redactor of this run: the command's when one is active (the command line makes
+        # one per command), or its own. Every Secret made in the session is known to it.
+        from reconciler.secret import Redactor, active_redactor
+
+        self.redactor = active_redactor() or Redactor()
         self._simulator: Simulator | None = None
         self._sim_base_url: str | None = None
         self._sim_aql_url: str | None = None
         self.retry_budget = RetryBudget(settings.retry_budget)
 
     def __enter__(self) -> Session:
-        if self.settings.simulate:
-            self._start_simulator()
+        self._stack.enter_context(self.redactor.active())
+        try:
+            if self.settings.simulate:
+                self._start_simulator()
+        except BaseException:
+            self._stack.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

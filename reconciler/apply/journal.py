@@ -41,7 +41,7 @@ from typing import Any
 
 from reconciler.desired.model import Location
 from reconciler.errors import JournalError
-from reconciler.secret import conceal, json_default, to_jsonable
+from reconciler.secret import json_default, masked, redact
 from reconciler.storage import fsync_directory
 
 JOURNAL_NAME = "journal.jsonl"
@@ -208,9 +208,11 @@ class Journal:
             "run": self.run_id,
             "event": event,
         }
-        # Secrets are masked: Secret values, values under secret keys, URLs with passwords.
-        entry.update(to_jsonable(conceal(fields)))
+        # Secrets are masked: Secret values, values under secret keys, URLs with passwords;
+        # then whatever the command's redactor knows, in any form (a reason quoting a server).
+        entry.update(masked(fields))
         line = json.dumps(entry, default=json_default, separators=(",", ":"), sort_keys=False)
+        line = redact(line)
         data = (line + "\n").encode()
         with self._cond:
             self._pending.append(data)

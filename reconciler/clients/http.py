@@ -55,7 +55,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -73,7 +73,7 @@ from reconciler.errors import (
     RelayError,
     ServerError,
 )
-from reconciler.secret import MASK, Secret, redact, reveal
+from reconciler.secret import MASK, Redactor, Secret, active_redactor, reveal
 
 log = logging.getLogger("reconciler.http")
 
@@ -302,15 +302,6 @@ def parse_aculab_error(content: bytes) -> ErrorBody:
 # --------------------------------------------------------------------------- the client
 
 
-def _secret_forms(value: str) -> set[str]:
-    """A secret as it may appear in foreign text: raw, and as URL encodings put it."""
-    forms = {value, quote(value, safe=""), quote_plus(value)}
-    parts = urlsplit(value) if "://" in value else None
-    if parts is not None and parts.password:
-        forms.add(parts.password)
-    return {f for f in forms if f}
-
-
 def secrets_in(value: Any) -> set[str]:
     """The revealed values of every :class:`Secret` inside a JSON-like value."""
     found: set[str] = set()
@@ -330,7 +321,8 @@ class HttpClient:
 
     ``service`` names the API in messages ("Aculab Cloud", "aql"); ``auth_hint`` is the hint
     of an :class:`AuthenticationError`. ``secrets`` are values that must never appear in any
-    message (the account's API key or password): they are masked in every foreign text.
+    message (the account's API key or password): they are made known to ``redactor`` (the
+    command's, by default), which masks them in every foreign text, in every form.
     ``headers`` are sent on every call (e.g. ``Accept`` and the Basic authorisation).
     ``error_parser`` reads an error body (Aculab's JSON by default).
     """
@@ -342,6 +334,7 @@ class HttpClient:
         base_url: str,
         auth_hint: str,
         secrets: Iterable[str] = (),
+        redactor: Redactor | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         concurrency: int = 16,
@@ -371,9 +364,8 @@ class HttpClient:
         self.deadline = deadline
         self.budget = budget if budget is not None else RetryBudget()
         self.pacer = pacer if pacer is not None else Pacer()
-        self._secret_forms: set[str] = set()
-        for s in secrets:
-            self._secret_forms |= _secret_forms(s)
+        self.redactor = redactor or active_redactor() or Redactor()
+        self.redactor.add(*secrets)
         common = {"User-Agent": USER_AGENT, **(headers or {})}
         self._headers = httpx.Headers(common)
         self._json_headers = httpx.Headers({**common, "Content-Type": "application/json"})
@@ -430,14 +422,10 @@ class HttpClient:
     # ----------------------------------------------------------------- secrets
 
     def scrub(self, text: str, extra: Iterable[str] = ()) -> str:
-        """``text`` with every secret this client knows (and ``extra``) masked."""
-        forms = set(self._secret_forms)
-        for s in extra:
-            forms |= _secret_forms(s)
-        for form in sorted(forms, key=len, reverse=True):
-            if form in text:
-                text = text.replace(form, MASK)
-        return redact(text)
+        """``text`` with every secret this client's redactor knows (and ``extra``) masked, in
+        every form (:class:`reconciler.secret.Redactor`)."""
+        self.redactor.add(*extra)
+        return self.redactor.redact(text)
 
     # ----------------------------------------------------------------- calls
 

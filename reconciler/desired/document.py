@@ -29,7 +29,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.desired.model import Origin
 from reconciler.errors import Diagnostic
-from reconciler.secret import SECRET_KEYS, secret_url, url_has_password
+from reconciler.secret import SECRET_KEYS, password_span, secret_url, url_has_password
 
 try:  # libyaml: the same nodes and marks, composed in C
     from yaml import CSafeLoader as _BaseLoader
@@ -77,8 +77,6 @@ _CONSTRUCTED = {_TAG + t for t in ("int", "float", "bool", "null")}
 
 _ENV = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# ``scheme://user:PASSWORD@``: group 1 is the password (as reconciler.secret recognises it).
-_URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@")
 
 
 class EnvStr(str):
@@ -138,10 +136,10 @@ class EnvStr(str):
         its scheme, user and host from the environment, its password becomes
         ``simulated-NAME``); the rest of the URL reads the environment as usual."""
         text = str.__str__(self)
-        match = _URL_PASSWORD.match(text) if self.simulate and self.refs else None
-        if match is None:
+        span = password_span(text) if self.simulate and self.refs else None
+        if span is None:
             return text
-        start, end = match.span(1)
+        start, end = span
         return text[:start] + self._simulated(start, end) + text[end:]
 
 

@@ -50,7 +50,14 @@ from reconciler.desired.numbers import (
     normalise_number,
 )
 from reconciler.desired.schema import service_options, where
-from reconciler.secret import SECRET_KEYS, Secret, secret_url, url_has_password
+from reconciler.secret import (
+    SECRET_KEYS,
+    Secret,
+    know,
+    password_span,
+    secret_url,
+    url_has_password,
+)
 
 # Sections that hold one thing for the whole state: in one file only.
 SINGLE_SECTIONS = ("aculab", "aql", "prune", "safety", "drift")
@@ -591,6 +598,7 @@ class _Builder:
             max_purchase=int(data.get("max_purchase", defaults.max_purchase)),
             max_delete_percent=float(data.get("max_delete_percent", defaults.max_delete_percent)),
             max_update_percent=float(data.get("max_update_percent", defaults.max_update_percent)),
+            min_existing=int(data.get("min_existing", defaults.min_existing)),
         )
 
     def drift(self, section: tuple[Any, Document] | None) -> tuple[str, ...]:
@@ -624,13 +632,11 @@ _ALLOW_KEYS = ("allow_landline", "allow_cellular", "allow_payphone")
 
 def _make_known(detail: str) -> None:
     """A relay detail stays plain text in the model (aql needs it whole, and the planner
-    compares it with what aql reports), so the password of a URL in it is made known to
-    :func:`reconciler.secret.redact`, the last line of defence of every output: making a
-    :class:`Secret` of it does that."""
-    if "@" in detail and url_has_password(detail):
-        password = urlsplit(detail).password
-        if password:
-            Secret(password)
+    compares it with what aql reports), so the password of a URL in it is made known to the
+    command's redactor, the last line of defence of every output."""
+    span = password_span(detail)
+    if span is not None:
+        know([detail[span[0] : span[1]]])
 
 
 def _service_name(written: str) -> str:

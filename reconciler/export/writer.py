@@ -31,14 +31,20 @@ from reconciler.desired.model import Location, ServiceKind
 from reconciler.desired.schema import SCHEMA_NAME, schema_path
 from reconciler.export.defaults import strip_defaults
 from reconciler.live.model import LiveNumber, LiveState
-from reconciler.secret import MASK, Secret, conceal, secret_url, url_has_password
+from reconciler.secret import (
+    MASK,
+    Secret,
+    conceal,
+    password_span,
+    secret_url,
+    url_has_password,
+)
 
 SCHEMA_LINE = "# yaml-language-server: $schema={ref}"
 _ENV_NAME = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 # What a simulated account holds for a secret the desired state wrote as ``${NAME}``.
 _SIMULATED = re.compile(r"^simulated-([A-Za-z_][A-Za-z0-9_]*)$")
 # ``scheme://user:PASSWORD@``: group 1 is the password.
-_URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:([^/@\s]*)@")
 
 # The files of a directory export, in the order they are written: the YAML, and the schema
 # its first lines point at.
@@ -143,8 +149,8 @@ def _secret_text(secret: Secret, where: str, secrets: _Secrets, env_name: str | 
     display = secret.display
     value = secret.reveal()
     if display != MASK and display.count(MASK) == 1:
-        match = _URL_PASSWORD.match(value)
-        simulated = secrets.simulated_name(match.group(1)) if match else None
+        span = password_span(value)
+        simulated = secrets.simulated_name(value[span[0] : span[1]]) if span else None
         if simulated is not None:
             name = secrets.name_for(where + ".password", simulated, shared=True)
         else:

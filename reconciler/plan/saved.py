@@ -27,7 +27,7 @@ from reconciler.errors import PlanFileError
 from reconciler.plan.changes import FORMAT_VERSION, Plan
 from reconciler.plan.safety import check_safety
 from reconciler.schemas import schema_file
-from reconciler.secret import json_default
+from reconciler.secret import json_default, redact
 from reconciler.storage import write_private_atomic
 
 # Refuse to parse anything larger: a saved plan of a very large account is a few MB.
@@ -105,6 +105,8 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     text = json.dumps(
         plan_document(plan), sort_keys=True, indent=2, ensure_ascii=False, default=json_default
     )
+    # Secrets are masked by type; the command's redactor is the last line of defence.
+    text = redact(text)
     check_plan_target(target)
     try:
         write_private_atomic(target, (text + "\n").encode("utf-8"))

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from reconciler.secret import masked
 from reconciler.simulator import numbers, relay, services
 from reconciler.simulator.account import SimState
 from reconciler.simulator.faults import Dice, RateLimiter, rate_for
@@ -46,8 +47,6 @@ GARBAGE_HTML = (
     b"<h1>Bad Gateway</h1><p>The proxy server received an invalid response from an upstream "
     b"server.</p><hr><address>Apache Server</address></body></html>\n"
 )
-_MASK = "(sensitive)"
-_SECRET_KEYS = frozenset({"password", "service_password", "api_key"})
 _AQL_CREDENTIALS = frozenset({"username", "password"})
 
 
@@ -123,16 +122,6 @@ def _json(status: int, payload: Any, **kw: Any) -> Outcome:
     return Outcome(status, json.dumps(payload).encode(), JSON, **kw)
 
 
-def _mask(value: Any, key: str | None = None) -> Any:
-    if isinstance(value, dict):
-        return {k: _mask(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(v) for v in value]
-    if key in _SECRET_KEYS and value is not None:
-        return _MASK
-    return value
-
-
 async def _client_gone(receive: Receive) -> None:
     while True:
         message = await receive()
@@ -190,7 +179,7 @@ class Pipeline:
         body: Any = None
         if not is_form and raw:
             try:
-                body = _mask(json.loads(raw))
+                body = masked(json.loads(raw))  # the product's own secret keys
             except ValueError:
                 body = raw.decode("utf-8", "replace")
         call = SimCall(method, path, public, body, at=requested_at)

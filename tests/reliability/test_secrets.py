@@ -23,6 +23,7 @@ world-readable journal is refused before anything is written to the account.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 from apply.e2e import cli as subprocess_cli
 from apply.e2e import env as subprocess_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.simulator import Faults, SimCredentials, Simulator
 from reconciler.simulator import services as sim_services
@@ -39,6 +42,7 @@ from reconciler.simulator import services as sim_services
 from .support import Run, account_yaml, run_cli
 
 pytestmark = pytest.mark.e2e
+SOAK = bool(os.environ.get("RECONCILER_SOAK"))
 
 API_KEY = "APIKEY-5ecr3t-a1b2c3d4"
 WRONG_KEY = "WRONGKEY-5ecr3t-e5f6a7"
@@ -356,3 +360,105 @@ def test_files_are_private_whatever_the_umask(
     assert _mode(saved) == 0o600
     assert _mode(workdir / "journal.jsonl") == 0o600
     assert _mode(workdir) & 0o077 == 0
+
+
+# --------------------------------------------------------------------------- any secret
+
+_ANY = st.characters(codec="utf-8", exclude_characters="\x00")
+_URL_SAFE = st.characters(
+    codec="utf-8", exclude_characters="@,%", exclude_categories=("Z", "C")
+)  # a URL password: anything but "@" (ends it), "," (aql joins details with it), spaces
+
+
+def _encodings(secret: str) -> set[str]:
+    once = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        once,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        once.replace("/", "\\/"),
+        json.dumps(once)[1:-1],
+        repr(secret)[1:-1],
+    }
+
+
+@settings(
+    max_examples=60 if SOAK else 6,
+    deadline=None,
+    derandomize=not SOAK,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    # Distinctive ends, so that finding a form is unambiguous; any characters between them.
+    service=st.text(_ANY, min_size=1, max_size=24).map(lambda s: f"Sv9{s}q"),
+    aql=st.text(_ANY, min_size=1, max_size=24).map(lambda s: f"Aq7{s}z"),
+    hook=st.text(_URL_SAFE, min_size=1, max_size=24).map(lambda s: f"Hk5{s}/w"),
+    live=st.text(_ANY, min_size=1, max_size=24).map(lambda s: f"Lv3{s}k"),
+)
+def test_a_secret_of_any_characters_never_appears_in_any_form(
+    service: str, aql: str, hook: str, live: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A generated service password (longer than the server allows at times: it is quoted
+    back in a 400), aql password (sent form-encoded), relay callback URL password and a live
+    service's password: no form of any of them (raw, URL-encoded, JSON-escaped, escaped twice,
+    repr-quoted) in any output, file or log of plan (three formats and a saved plan), drift,
+    apply and export."""
+    work = tmp_path_factory.mktemp("any")
+    sim = Simulator(seed="demo", credentials=SimCredentials(api_key=API_KEY, aql_password=aql))
+    sim.state.services["outbound"]["legacy"] = sim_services.fill_defaults(
+        "outbound",
+        {
+            "service_password": live,
+            "application_type": "REST",
+            "rest": {"first_page": {"address": "https://old.example.com/legacy"}},
+        },
+    )
+    environ = {"ACULAB_API_KEY": API_KEY, "AQL_PASSWORD": aql, "SVC": service, "HOOK": hook}
+    body = """\
+outbound_services:
+  wakeup:
+    service_password: "${SVC}"
+    application_type: REST
+    rest: {first_page: {address: "https://app.example.com/wakeup"}}
+relay_routes:
+  "44113000111":
+    action: httppost
+    detail: ["https://hook:${HOOK}@sms.example.com/in?id=%i"]
+safety: {max_update_percent: 100}
+"""
+    forbidden = set().union(*(_encodings(s) for s in (service, aql, hook, live)))
+    with sim.serve() as running:
+        path = work / "desired.yaml"
+        path.write_text(account_yaml(running.base_url, running.aql_url, body))
+        p = str(path)
+        commands = [
+            ("plan", p, "-vv"),
+            ("plan", p, "--format", "json"),
+            ("plan", p, "--format", "markdown", "--out", str(work / "plan.json")),
+            ("drift", p, "--format", "json", "-v"),
+            ("apply", p, "--yes", "-vv"),
+            ("drift", p, "--format", "markdown"),
+            ("export", p, "--out", str(work / "exported"), "--relay-number", "44113000111"),
+        ]
+        codes = []
+        for args in commands:
+            run = run_cli(work, *args, environ=environ)
+            assert run.crash is None, run.explain()
+            codes.append(run.code)
+            shown = run.stdout + run.stderr
+            for form in forbidden:
+                assert form not in shown, f"{form!r} shown by {args}\n{run.explain()}"
+        # The commands really ran: plan and drift read the account (and see the changes),
+        # apply wrote the secrets where they belong.
+        assert codes[:4] == [0, 0, 0, 2], codes
+        assert sim.state.services["outbound"]["wakeup"]["service_password"] == service or (
+            len(service) > 64 and codes[4] == 1
+        ), codes
+        assert hook in sim.state.relay["44113000111"][1], codes
+    for file in files_under(work):
+        text = file.read_bytes().decode("utf-8", "replace")
+        for form in forbidden:
+            assert form not in text, f"{form!r} is in {file}"
