@@ -238,6 +238,21 @@ class _Run:
         self._tick()
         return ChangeResult(change_address, action, "succeeded", detail=detail)
 
+    async def _confirm_absent(self, kind: str, name: str) -> None:
+        """A create never writes over a service that exists: the name was missing from a
+        list (which can lag, or be cut short), so read it first. A PUT over an existing
+        service would reset every setting the YAML doesn't declare (``mode: merge`` promises
+        to leave them alone); the next plan compares it instead."""
+        try:
+            await self.aculab.read_service(kind, name)
+        except NotFoundError:
+            return
+        raise _Mismatch(
+            f"not created: {kind} service {name} exists on the account although the service "
+            "list did not show it, and a create would write over its settings; run `reconciler "
+            "plan` again to see what would change in it"
+        )
+
     # ----------------------------------------------------------------- wave 1: purchases
 
     async def purchases(self) -> list[PurchaseResult]:
@@ -365,6 +380,8 @@ class _Run:
                 if method == "PATCH":
                     await self.aculab.modify_service(kind, name, body)
                     return "updated (PATCH)"
+                if action == "create":
+                    await self._confirm_absent(kind, name)
                 created, _config = await self.aculab.write_service(kind, name, body)
                 if action == "create":
                     return "created" if created else "written (it already existed: replaced)"
@@ -389,6 +406,7 @@ class _Run:
                 return await self._validate(address, "create", "inbound", number, body, "PUT")
 
             async def call() -> str:
+                await self._confirm_absent("inbound", number)
                 created, _config = await self.aculab.write_service("inbound", number, body)
                 what = "created" if created else "written (replaced)"
                 return f"{what} for the new number of pool {purchase.pool}"
@@ -657,7 +675,8 @@ def _bought(result: PurchaseResult, *, of: int | None = None) -> str:
 
 
 class _Mismatch(ReconcilerError):
-    """aql accepted a modify but reports a different route."""
+    """The account is not what a change expected: aql accepted a modify but reports another
+    route, or a service to create exists (nothing was written over it)."""
 
 
 async def apply_plan(

@@ -7,6 +7,7 @@ Each test runs the real CLI against the simulator over HTTP on 127.0.0.1 (the de
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,70 @@ def test_a_pin_with_a_trunk_zero_says_which_account_number_it_probably_means(
     assert run.code == 1, run.explain()
     assert "4401908538007" in run.stderr and "did you mean 441908538007" in run.stderr
     assert "bought back" not in run.stderr, run.explain()
+
+
+# --------------------------------------------------------------------------- safety limits
+
+
+def test_new_services_never_dilute_a_prune_of_every_live_service(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    before = set(simulator.state.services["inbound"])
+    assert len(before) == 3
+    declared = "".join(
+        f"  new-{i}: {{application_type: REST, rest: {{first_page: {{address: "
+        f'"https://app.example.com/{i}"}}}}}}\n'
+        for i in range(30)
+    )
+    path = _write(
+        tmp_path, sim, f"inbound_services:\n{declared}prune: {{inbound_services: true}}\n"
+    )
+    run = _run(tmp_path, "apply", path, "--yes")
+    assert run.code == 3, run.explain()
+    assert "deletes every inbound service on the account (3 services)" in run.stderr
+    assert set(simulator.state.services["inbound"]) == before  # nothing was done
+    assert _run(tmp_path, "apply", path, "--yes", "--force").code == 0
+
+
+def test_one_update_of_a_small_account_needs_no_force(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    path = _write(tmp_path, sim, "inbound_services:\n  sales-sip: {description: Sales desk}\n")
+    run = _run(tmp_path, "apply", path, "--yes")  # 1 update of the 1 service managed: 100%
+    assert run.code == 0, run.explain()
+    assert simulator.state.services["inbound"]["sales-sip"]["description"] == "Sales desk"
+
+
+# --------------------------------------------------------------------------- partial views
+
+
+class _ListedWithout(dict[str, Any]):
+    """A kind's services, as a service list that lags (or is cut short) shows them: one name
+    is left out of ``items()`` (the list), while a read of it still finds it."""
+
+    hidden: str = ""
+
+    def items(self) -> Any:
+        return [(k, v) for k, v in super().items() if k != self.hidden]
+
+
+def test_a_create_never_writes_over_a_service_the_list_did_not_show(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    inbound = _ListedWithout(simulator.state.services["inbound"])
+    inbound.hidden = "sales-sip"
+    simulator.state.services["inbound"] = inbound
+    before = dict(inbound["sales-sip"])
+    path = _write(tmp_path, sim, "inbound_services:\n  sales-sip: {description: Sales desk}\n")
+
+    planned = _run(tmp_path, "plan", path)
+    assert "+ inbound:sales-sip" in planned.stdout, planned.explain()  # the list misled it
+    run = _run(tmp_path, "apply", path, "--yes")
+
+    assert run.code == 1, run.explain()
+    assert "exists on the account although the service list did not show it" in run.stdout
+    assert inbound["sales-sip"] == before, "the PUT wiped the settings the YAML doesn't declare"
+    assert not [c for c in simulator.calls if c.method == "PUT"], run.explain()
