@@ -118,9 +118,7 @@ def check_safety(plan: Plan, limits: SafetyLimits, *, allow_release: bool, force
                     "--force",
                 )
             )
-        refusals.extend(
-            Refusal(message, "--force") for message in _service_limits(plan, limits)
-        )
+        refusals.extend(Refusal(message, "--force") for message in _service_limits(plan, limits))
     releases = sum(1 for c in plan.changes if c.irreversible)
     if releases and not allow_release:
         refusals.append(

@@ -113,8 +113,10 @@ def test_limits(plan: Plan, limit: str | None) -> None:
 
 def test_min_existing_is_the_threshold_of_the_percentages() -> None:
     limits = SafetyLimits(max_delete_percent=30, max_update_percent=30, min_existing=3)
-    assert check_safety(make(updates=2, managed=3), limits, allow_release=True, force=False)
-    assert not check_safety(make(updates=2, managed=2), limits, allow_release=True, force=False)
+    assert check_safety(make(updates=2, managed=3), limits, allow_release=True, force=False).refused
+    assert not check_safety(
+        make(updates=2, managed=2), limits, allow_release=True, force=False
+    ).refused
 
 
 def test_every_violated_limit_is_one_refusal() -> None:

@@ -7,8 +7,8 @@ Each test runs the real CLI against the simulator over HTTP on 127.0.0.1 (the de
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
