@@ -42,7 +42,7 @@ from typing import Any
 from reconciler.desired.model import Location
 from reconciler.errors import JournalError
 from reconciler.secret import json_default, masked, redact
-from reconciler.storage import fsync_directory
+from reconciler.storage import NotAFile, fsync_directory, open_private
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -171,7 +171,13 @@ class Journal:
             os.chmod(directory, 0o700)
         existed = self.path.exists()
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except NotAFile as err:
+            raise JournalError(
+                f"the journal {self.path} {err.strerror}; refusing to write to it",
+                hint=f"replace {self.path} with the journal file itself (or move it away if "
+                "it is not one), then apply again",
+            ) from None
         except OSError as err:
             raise JournalError(
                 f"cannot open the journal {self.path}: {err.strerror}",

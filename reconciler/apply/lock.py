@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply.journal import new_id, now_iso
-from reconciler.errors import LockHeldError
+from reconciler.errors import ConfigError, LockHeldError
+from reconciler.storage import LINK, NotAFile, open_private
 
 LOCK_NAME = "apply.lock"
 
@@ -166,15 +167,26 @@ class ApplyLock:
 
     def _create(self, me: LockInfo) -> bool:
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # O_EXCL: never through a link (a link there, even to nothing, "exists").
+            fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
+            if self.path.is_symlink():
+                raise self._refused(NotAFile(self.path, LINK)) from None
             return False
+        except NotAFile as err:
+            raise self._refused(err) from None
         try:
             os.write(fd, (json.dumps(me.as_json()) + "\n").encode())
             os.fsync(fd)
         finally:
             os.close(fd)
         return True
+
+    def _refused(self, err: NotAFile) -> ConfigError:
+        return ConfigError(
+            f"cannot take the apply lock: {err.path} {err.strerror}",
+            hint=f"remove {err.path} (it is not reconciler's), then apply again",
+        )
 
     def _is_stale(self, holder: LockInfo) -> bool:
         if holder.host != socket.gethostname() or holder.pid is None:
@@ -192,7 +204,10 @@ class ApplyLock:
             yield
             return
         guard = self.path.with_name(self.path.name + ".guard")
-        fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = open_private(guard, os.O_RDWR | os.O_CREAT)
+        except NotAFile as err:
+            raise self._refused(err) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -20,6 +20,7 @@ from reconciler.desired.document import Diagnostics, Document, parse
 from reconciler.desired.model import DesiredState, Origin
 from reconciler.desired.validate import Checked, bad_paths, build
 from reconciler.errors import Diagnostic, ValidationFailed
+from reconciler.storage import NotAFile, check_entry, read_regular
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ def load(
     # The load allocates some hundred thousand containers that all live on; the cyclic
     # garbage collector would scan them again and again as they are made (half the time of
     # a large file), and there are no cycles here for it to find.
+    if not str(path):
+        # Path("") is the current directory: an empty PATH ('') is an error, not a read of it.
+        diags = Diagnostics()
+        diags.error(Origin("PATH", 1, 1), "PATH is empty: give a YAML file or a directory of them")
+        raise ValidationFailed(diags.sorted())
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -84,12 +90,24 @@ def _discover(root: Path) -> tuple[list[Path], Diagnostics]:
     diags = Diagnostics()
     here = Origin(str(root), 1, 1)
     if root.is_dir():
-        files = sorted(
+        entries = sorted(
             (p for p in root.iterdir() if p.suffix == ".yaml" and not p.name.startswith(".")),
             key=lambda p: p.name,
         )
-        files = [p for p in files if p.is_file()]
-        diags.files = [str(p) for p in files]
+        # An entry that is not a file (a dangling link, a directory named x.yaml, a FIFO) is
+        # an error, never skipped: what it declares would otherwise be pruned.
+        files = []
+        for entry in entries:
+            problem = check_entry(entry)
+            if problem is None:
+                files.append(entry)
+            else:
+                diags.error(
+                    Origin(str(entry), 1, 1),
+                    f"{entry.name} {problem}: every *.yaml entry of a desired-state directory "
+                    "must be a YAML file (fix it, or rename it so it doesn't end in .yaml)",
+                )
+        diags.files = [str(p) for p in entries]
         for other in sorted(root.glob("*.yml")):
             diags.warning(
                 Origin(str(other), 1, 1),
@@ -107,7 +125,10 @@ def _discover(root: Path) -> tuple[list[Path], Diagnostics]:
 
 def _read(file: Path, name: str, diags: Diagnostics) -> str | None:
     try:
-        data = file.read_bytes()
+        data = read_regular(file)
+    except NotAFile as err:
+        diags.error(Origin(name, 1, 1), f"cannot read it: it {err.strerror}")
+        return None
     except OSError as err:
         diags.error(Origin(name, 1, 1), f"cannot read the file: {err.strerror or err}")
         return None

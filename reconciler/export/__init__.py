@@ -15,11 +15,14 @@ set the listed variables, and ``reconciler plan`` shows no changes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import ConfigError
 from reconciler.export.writer import FILES, ExportResult, Placeholder, build_export
+from reconciler.secret import redact
+from reconciler.storage import NotAFile, write_atomic
 
 __all__ = [
     "FILES",
@@ -55,7 +58,12 @@ def write_export(result: ExportResult, directory: Path, *, overwrite: bool = Fal
     """Write a split export into ``directory`` (created if missing). Refuses to replace a
     file that holds something else unless ``overwrite``; never touches other files."""
     targets = [directory / name for name in result.files]
-    existing = [p for p in targets if p.exists() and not _holds(p, result.files[p.name])]
+    # A dangling link is in the way too; a link is never taken for the file it points at.
+    existing = [
+        p
+        for p in targets
+        if os.path.lexists(p) and (p.is_symlink() or not _holds(p, result.files[p.name]))
+    ]
     if existing and not overwrite:
         raise ConfigError(
             f"{existing[0]} already exists; export does not replace files",
@@ -64,7 +72,14 @@ def write_export(result: ExportResult, directory: Path, *, overwrite: bool = Fal
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for path in targets:
-            path.write_text(result.files[path.name], encoding="utf-8")
+            # Never through a link; the redactor is the last line of defence (secrets are
+            # ${NAME} placeholders in an export).
+            write_atomic(path, redact(result.files[path.name]).encode("utf-8"), mode=0o644)
+    except NotAFile as err:
+        raise ConfigError(
+            f"cannot write the export: {err}",
+            hint="remove it (or choose another --out directory), then export again",
+        ) from None
     except OSError as err:
         raise ConfigError(
             f"cannot write the export into {directory}: {err.strerror or err}",

@@ -28,7 +28,7 @@ from reconciler.plan.changes import FORMAT_VERSION, Plan
 from reconciler.plan.safety import check_safety
 from reconciler.schemas import schema_file
 from reconciler.secret import json_default, redact
-from reconciler.storage import write_private_atomic
+from reconciler.storage import NotAFile, read_regular, write_private_atomic
 
 # Refuse to parse anything larger: a saved plan of a very large account is a few MB.
 MAX_SIZE = 256 * 1024 * 1024
@@ -110,6 +110,11 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     check_plan_target(target)
     try:
         write_private_atomic(target, (text + "\n").encode("utf-8"))
+    except NotAFile as err:
+        raise PlanFileError(
+            f"cannot save the plan to {target}: it {err.strerror}",
+            hint="give --out a path that is not a link (or remove the link first)",
+        ) from None
     except OSError as err:
         raise PlanFileError(
             f"cannot save the plan to {target}: {err.strerror or err}",
@@ -124,10 +129,9 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     source = Path(path)
     hint = "make a new one with `reconciler plan --out`"
     try:
-        size = source.stat().st_size
-        if size > MAX_SIZE:
-            raise PlanFileError(f"{source} is not a saved plan (it is {size:,} bytes)", hint=hint)
-        raw = source.read_bytes()
+        raw = read_regular(source, limit=MAX_SIZE)
+    except NotAFile as err:
+        raise PlanFileError(f"{source} is not a saved plan: it {err.strerror}", hint=hint) from None
     except OSError as err:
         raise PlanFileError(
             f"cannot read the saved plan {source}: {err.strerror or err}",
