@@ -416,6 +416,16 @@ _YAML_HINTS = (
 )  # fmt: skip
 
 
+def _after_long_key(source: str, index: int, text: str) -> bool:
+    """Is the error at ``index`` libyaml's way of refusing a plain key over 1,024 characters
+    (it stops looking for the ':' of a "simple key" there)?"""
+    if "simple key" not in text and "mapping values are not allowed" not in text:
+        return False
+    start = source.rfind("\n", 0, index) + 1
+    key = source[start:index].lstrip(" -?")
+    return len(key) > 1024 and ": " not in key
+
+
 def _yaml_message(err: yaml.MarkedYAMLError, source: str) -> str:
     problem = err.problem or "invalid YAML"
     text = f"{problem} {err.context or ''}"
@@ -424,6 +434,12 @@ def _yaml_message(err: yaml.MarkedYAMLError, source: str) -> str:
     mark = err.problem_mark
     if mark is not None and 0 <= mark.index < len(source) and source[mark.index] == "\t":
         return "invalid YAML: a tab character: YAML is indented with spaces only"
+    if mark is not None and _after_long_key(source, mark.index, text):
+        return (
+            "invalid YAML: a key longer than 1,024 characters (YAML's limit for a plain key): "
+            "shorten it, or write it as an explicit key (`? the-key` on one line, `: value` on "
+            "the next)"
+        )
     for words, hint in _YAML_HINTS:
         if words in text:
             return f"invalid YAML: {problem}: {hint}"
