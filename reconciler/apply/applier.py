@@ -30,6 +30,7 @@ server's schema, and the report says what would have happened.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -127,6 +128,8 @@ class ApplyReport:
     bought: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     purchase_calls: int = 0
+    # "SIGINT"/"SIGTERM" when the run was asked to stop: nothing new was started after it.
+    interrupted: str | None = None
 
     def with_status(self, status: Status) -> list[ChangeResult]:
         return [r for r in self.results if r.status == status]
@@ -165,6 +168,7 @@ class ApplyReport:
             "results": [r.as_json() for r in self.results],
             "bought": {pool: list(nums) for pool, nums in self.bought.items()},
             "notes": list(self.notes),
+            "interrupted": self.interrupted,
         }
 
 
@@ -184,6 +188,7 @@ class _Run:
         journal: Journal | None,
         live: LiveState | None,
         progress: Progress | None,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.plan = plan
         self.desired = desired
@@ -197,6 +202,7 @@ class _Run:
             run_id=journal.run_id if journal is not None else new_id(), dry_run=options.dry_run
         )
         self.view = journal.view() if journal is not None else JournalView()
+        self.stop = stop if stop is not None else asyncio.Event()
         self.schemas = ServiceSchemas(aculab, live.service_schemas if live else None)
         self._done = 0
         # Every change, plus the inbound service of each number a purchase will bring.
@@ -238,20 +244,24 @@ class _Run:
         self._tick()
         return ChangeResult(change_address, action, "succeeded", detail=detail)
 
-    async def _confirm_absent(self, kind: str, name: str) -> None:
-        """A create never writes over a service that exists: the name was missing from a
-        list (which can lag, or be cut short), so read it first. A PUT over an existing
-        service would reset every setting the YAML doesn't declare (``mode: merge`` promises
-        to leave them alone); the next plan compares it instead."""
+    async def _write_existing(
+        self, kind: str, name: str, body: Mapping[str, Any], mode: str
+    ) -> str | None:
+        """A create never writes over a service that exists: the name was missing from a list
+        (which can lag, or be cut short), so read it first. When it exists after all, it is
+        updated as its declaration's mode says: ``merge`` PATCHes the declared options and
+        leaves the others alone (a PUT would reset them), ``replace`` PUTs. Returns what was
+        done, or None when the service doesn't exist (the caller creates it)."""
         try:
             await self.aculab.read_service(kind, name)
         except NotFoundError:
-            return
-        raise _Mismatch(
-            f"not created: {kind} service {name} exists on the account although the service "
-            "list did not show it, and a create would write over its settings; run `reconciler "
-            "plan` again to see what would change in it"
-        )
+            return None
+        why = "it exists although the service list did not show it"
+        if mode == "replace":
+            await self.aculab.write_service(kind, name, body)
+            return f"replaced (PUT): {why}"
+        await self.aculab.modify_service(kind, name, body)
+        return f"updated (PATCH, the declared options only): {why}"
 
     # ----------------------------------------------------------------- wave 1: purchases
 
@@ -287,6 +297,9 @@ class _Run:
         self, purchaser: Purchaser, purchase: Purchase
     ) -> Callable[[], Awaitable[PurchaseResult]]:
         async def job() -> PurchaseResult:
+            if self.stop.is_set():
+                # Asked to stop before this purchase started: nothing bought, nothing spent.
+                return PurchaseResult(purchase, False, reason=_INTERRUPTED)
             if self.options.dry_run:
                 result = await purchaser.rehearse(purchase)
             else:
@@ -312,6 +325,8 @@ class _Run:
 
     def _purchase_result(self, result: PurchaseResult) -> ChangeResult:
         p = result.purchase
+        if result.reason == _INTERRUPTED and not result.calls and not result.numbers:
+            return ChangeResult(p.address, "purchase", "skipped", reason=_INTERRUPTED)
         self.report.purchase_calls += result.calls
         self.report.notes.extend(result.notes)
         if result.numbers and not self.options.dry_run:  # placeholders are not bought
@@ -381,7 +396,12 @@ class _Run:
                     await self.aculab.modify_service(kind, name, body)
                     return "updated (PATCH)"
                 if action == "create":
-                    await self._confirm_absent(kind, name)
+                    spec = self.desired.services(kind).get(name)
+                    found = await self._write_existing(
+                        kind, name, body, spec.mode if spec is not None else "merge"
+                    )
+                    if found is not None:
+                        return found
                 created, _config = await self.aculab.write_service(kind, name, body)
                 if action == "create":
                     return "created" if created else "written (it already existed: replaced)"
@@ -406,7 +426,9 @@ class _Run:
                 return await self._validate(address, "create", "inbound", number, body, "PUT")
 
             async def call() -> str:
-                await self._confirm_absent("inbound", number)
+                found = await self._write_existing("inbound", number, body, inbound.mode)
+                if found is not None:
+                    return f"{found}, for the new number of pool {purchase.pool}"
                 created, _config = await self.aculab.write_service("inbound", number, body)
                 what = "created" if created else "written (replaced)"
                 return f"{what} for the new number of pool {purchase.pool}"
@@ -647,16 +669,62 @@ class _Run:
         aculab_host: Lane | None = getattr(self.aculab, "http", None)
         aql_host: Lane | None = getattr(self.aql, "http", None)
         lanes = [aculab_host] * (len(jobs) - relays) + [aql_host] * relays
-        wave2 = await run_bounded(jobs, concurrency, lanes=lanes)
+        wave2 = await self._until_stopped(jobs, concurrency, lanes=lanes)
         wave2 += skipped
-        wave3 = await run_bounded(self._delete_jobs(purchased), concurrency)
-        by_address = {r.address: r for r in wave3}
-        wave4 = await self.releases(by_address)
+        wave3: list[ChangeResult] = []
+        wave4: list[ChangeResult] = []
+        if not self.stop.is_set():
+            wave3 = await self._until_stopped(self._delete_jobs(purchased), concurrency)
+        if not self.stop.is_set():
+            wave4 = await self.releases({r.address: r for r in wave3})
 
         ordered = wave1 + wave2 + wave3 + wave4
+        if self.stop.is_set():
+            ordered += self._not_attempted(ordered, purchased)
         self.report.results = ordered
-        await self.record("run_end", summary=self.report.counts())
+        await self.record("run_end", summary=self.report.counts(), stopped=self.stop.is_set())
         return self.report
+
+    async def _until_stopped(
+        self,
+        jobs: Sequence[Callable[[], Awaitable[ChangeResult]]],
+        concurrency: int,
+        lanes: Sequence[Lane | None] | None = None,
+    ) -> list[ChangeResult]:
+        """``run_bounded``, except that once a stop is asked no job starts (those running
+        finish); the results of the jobs that ran, in job order."""
+
+        def unless_stopped(
+            job: Callable[[], Awaitable[ChangeResult]],
+        ) -> Callable[[], Awaitable[ChangeResult | None]]:
+            async def run() -> ChangeResult | None:
+                return None if self.stop.is_set() else await job()
+
+            return run
+
+        done = await run_bounded([unless_stopped(j) for j in jobs], concurrency, lanes=lanes)
+        return [r for r in done if r is not None]
+
+    def _not_attempted(
+        self, done: Sequence[ChangeResult], purchased: Sequence[PurchaseResult]
+    ) -> list[ChangeResult]:
+        """After a stop: every change that has no result, skipped (the inbound services of
+        the numbers bought included), in plan order."""
+        seen = {r.address for r in done}
+        out: list[ChangeResult] = []
+        for result in purchased:
+            if result.purchase.inbound is None:
+                continue
+            for number in result.numbers:
+                if f"inbound:{number}" not in seen:
+                    out.append(
+                        ChangeResult(f"inbound:{number}", "create", "skipped", reason=_INTERRUPTED)
+                    )
+        for change in self.plan.changes:
+            if change.address not in seen and not isinstance(change, Purchase):
+                action = _ACTION[type(change)]
+                out.append(ChangeResult(change.address, action, "skipped", reason=_INTERRUPTED))
+        return out
 
 
 def _bought(result: PurchaseResult, *, of: int | None = None) -> str:
@@ -674,9 +742,18 @@ def _bought(result: PurchaseResult, *, of: int | None = None) -> str:
     return "; ".join(parts)
 
 
+_INTERRUPTED = "not attempted: apply was interrupted; run apply again to finish"
+_ACTION: dict[type, str] = {
+    CreateService: "create",
+    UpdateService: "update",
+    ModifyRelay: "relay",
+    DeleteService: "delete",
+    Release: "release",
+}
+
+
 class _Mismatch(ReconcilerError):
-    """The account is not what a change expected: aql accepted a modify but reports another
-    route, or a service to create exists (nothing was written over it)."""
+    """aql accepted a modify but reports a different route."""
 
 
 async def apply_plan(
@@ -689,15 +766,86 @@ async def apply_plan(
     journal: Journal | None = None,
     live: LiveState | None = None,
     progress: Progress | None = None,
+    stop: Stop | None = None,
 ) -> ApplyReport:
     """Apply ``plan`` (see the module docstring) and report what happened.
 
     ``journal`` is required unless ``options.dry_run``: no write goes out unrecorded.
     ``live`` (the snapshot the plan was made from) lets a dry run check PATCH bodies merged
     into the live configuration without reading them again. ``progress(done, total)`` is
-    called as changes finish. API failures never raise: they are in the report.
+    called as changes finish. API failures never raise: they are in the report. ``stop``
+    (:class:`Stop`) asks the run to start nothing new; the report then says so.
     """
     options = options or ApplyOptions()
     if journal is None and not options.dry_run:
         raise ValueError("apply_plan needs a journal unless it is a dry run")
-    return await _Run(plan, desired, aculab, aql, options, journal, live, progress).run()
+    event = stop.event if stop is not None else None
+    run = _Run(plan, desired, aculab, aql, options, journal, live, progress, event)
+    report = await run.run()
+    if stop is not None and stop.event.is_set():
+        report.interrupted = stop.signal_name
+    return report
+
+
+class Stop:
+    """Ctrl-C (SIGINT) or SIGTERM during apply (``docs/safety.md``): the first signal asks the
+    run to start nothing new while the calls in flight finish, within ``grace`` seconds; the
+    second, or the end of the grace, stops at once (the task running the apply is cancelled:
+    :class:`asyncio.CancelledError`). ``on_signal(name, first)`` is told of each signal, so
+    that the command line can say what is happening.
+
+    Use as ``with Stop(...) as stop:`` inside the task that runs the apply; the handlers are
+    removed on exit. Where the loop can't install them (not the main thread), signals keep
+    their usual effect.
+    """
+
+    def __init__(
+        self, *, grace: float = 30.0, on_signal: Callable[[str, bool], None] | None = None
+    ) -> None:
+        self.grace = grace
+        self.on_signal = on_signal
+        self.event = asyncio.Event()
+        self.signal_name: str | None = None
+        self.forced = False
+        self._task: asyncio.Task[Any] | None = None
+        self._installed: list[int] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __enter__(self) -> Stop:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._signalled, signum)
+            except (RuntimeError, ValueError, NotImplementedError):
+                continue
+            self._installed.append(signum)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._installed:
+            loop.remove_signal_handler(signum)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def request(self, name: str = "SIGINT") -> None:
+        """Ask to stop, as a signal does: the first time gently, the second at once."""
+        first = not self.event.is_set()
+        if first:
+            self.signal_name = name
+            self.event.set()
+            self._timer = asyncio.get_running_loop().call_later(self.grace, self._force)
+        else:
+            self._force()
+        if self.on_signal is not None:
+            self.on_signal(name, first)
+
+    def _signalled(self, signum: int) -> None:
+        self.request(signal.Signals(signum).name)
+
+    def _force(self) -> None:
+        if not self.forced:
+            self.forced = True
+            if self._task is not None:
+                self._task.cancel()

@@ -50,8 +50,19 @@ def summary_line(report: ApplyReport) -> str:
             f"Dry run: nothing was changed. {c['succeeded']} would succeed, "
             f"{c['failed']} would fail, {c['skipped']} would be skipped."
         )
-    head = "Apply complete" if report.ok else "Apply finished with failures"
+    if report.interrupted:
+        head = "Apply interrupted"
+    else:
+        head = "Apply complete" if report.ok else "Apply finished with failures"
     return f"{head}: {c['succeeded']} succeeded, {c['failed']} failed, {c['skipped']} skipped."
+
+
+def bought_lines(report: ApplyReport) -> list[str]:
+    """``pool london: bought 441632960001, 441632960002``: what this run spent, first thing
+    an interrupted run tells."""
+    return [
+        f"pool {pool}: {', '.join(numbers)}" for pool, numbers in report.bought.items() if numbers
+    ]
 
 
 def failure_message(report: ApplyReport) -> str:
@@ -59,6 +70,11 @@ def failure_message(report: ApplyReport) -> str:
     c = report.counts()
     if report.dry_run:
         return f"the dry run found {c['failed']} change(s) that would fail"
+    if report.interrupted:
+        return (
+            f"apply was interrupted ({report.interrupted}): {c['succeeded']} succeeded, "
+            f"{c['failed']} failed, {c['skipped']} not attempted"
+        )
     return (
         f"apply finished with failures: {c['failed']} failed, {c['skipped']} skipped "
         f"(and {c['succeeded']} succeeded)"
@@ -83,6 +99,20 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
     """The report for a terminal: every change, the notes, then the one-line summary."""
     style = click.style if color else _no_style
     out: list[str] = []
+    if report.interrupted:
+        # Money first: what this run bought, whatever else it did not get to.
+        out.append(
+            style(
+                f"Interrupted ({report.interrupted}): nothing new was started; the calls in "
+                "flight finished.",
+                fg="yellow",
+                bold=True,
+            )
+        )
+        bought = bought_lines(report)
+        out.append("Numbers bought by this run:" if bought else "No number was bought.")
+        out.extend(f"  {line}" for line in bought)
+        out.append("")
     if report.results:
         out.append("Dry run (nothing is written):" if report.dry_run else "Applied:")
         out.extend(result_line(r, color=color) for r in report.results)

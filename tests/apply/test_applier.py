@@ -83,7 +83,8 @@ def test_waves_run_in_the_documented_order(tmp_path: Path) -> None:
 
     assert report.ok, render_report_text(report)
     kinds = [c[0] for c in fake.calls if c[0] != "list"]
-    assert kinds == ["purchase", "PUT", "relay", "DELETE", "delete_numbers"]
+    # The GET: a create confirms that the service doesn't exist before it PUTs.
+    assert kinds == ["purchase", "GET", "PUT", "relay", "DELETE", "delete_numbers"]
 
 
 def test_new_pool_numbers_get_their_inbound_service(tmp_path: Path) -> None:

@@ -1,0 +1,135 @@
+"""Ctrl-C and SIGTERM during apply (docs/safety.md): the first starts nothing new, lets the
+calls in flight finish (bounded) and journals them, and the report tells the numbers bought
+first; the second stops at once. On a scripted account (``apply.fakes``), and end to end
+through the real ``reconciler`` process with a real SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from apply.fakes import FakeAculab, FakeAql
+
+from reconciler.apply.applier import ApplyOptions, ApplyReport, Stop, apply_plan
+from reconciler.apply.journal import Journal
+from reconciler.apply.report import render_report_json, render_report_text
+from reconciler.desired.model import DesiredState, Location, PoolInbound
+from reconciler.plan.changes import Change, CreateService, DeleteService, Plan, Purchase, Release
+
+from .support import journal_records
+
+LONDON = Location(country="United Kingdom", region="London")
+APP = {"application_type": "REST", "rest": {"first_page": {"address": "https://a/x"}}}
+
+
+def _changes(fake: FakeAculab) -> list[Change]:
+    fake.add_number("441632000001", "United Kingdom", "Bristol")
+    fake.services["inbound"]["old"] = {}
+    return [
+        Purchase(pool="london", location=LONDON, quantity=2, inbound=PoolInbound(config=APP)),
+        CreateService(service_kind="inbound", name="sales-sip", body=APP),
+        DeleteService(service_kind="inbound", name="old"),
+        Release(number="441632000001", reason="prune"),
+    ]
+
+
+async def _apply(
+    fake: FakeAculab, tmp_path: Path, stop: Stop, changes: list[Change]
+) -> ApplyReport:
+    return await apply_plan(
+        Plan(changes=tuple(changes)),
+        DesiredState(),
+        fake,
+        FakeAql(fake.calls),
+        options=ApplyOptions(purchase_wait=0.5, allow_release=True),
+        journal=Journal(tmp_path / ".reconciler" / "journal.jsonl"),
+        stop=stop,
+    )
+
+
+def test_a_first_signal_finishes_what_is_in_flight_and_starts_nothing_new(
+    tmp_path: Path,
+) -> None:
+    fake = FakeAculab()
+    changes = _changes(fake)
+    told: list[tuple[str, bool]] = []
+
+    async def main() -> ApplyReport:
+        with Stop(on_signal=lambda name, first: told.append((name, first))) as stop:
+            # Ctrl-C arrives while the purchase is on the wire: it completes and is journalled.
+            fake.on_purchase = lambda _params: stop.request("SIGINT")
+            return await _apply(fake, tmp_path, stop, changes)
+
+    report = asyncio.run(main())
+
+    assert told == [("SIGINT", True)]
+    assert report.interrupted == "SIGINT"
+    [bought] = fake.purchase_log
+    assert report.bought == {"london": bought}
+    statuses = {r.address: r.status for r in report.results}
+    assert statuses["pool:london"] == "succeeded"
+    for address in ("inbound:sales-sip", "inbound:old", "number:441632000001"):
+        assert statuses[address] == "skipped", report.results
+    for number in bought:  # the new numbers' services: not started, and said so
+        assert statuses[f"inbound:{number}"] == "skipped"
+    assert [c for c in fake.writes() if c[0] != "purchase"] == []
+    assert "441632000001" in fake.numbers and "old" in fake.services["inbound"]
+    # The journal holds the purchase's outcome and the run's end.
+    records = journal_records(tmp_path)
+    assert any(r["event"] == "outcome" and r.get("numbers") == bought for r in records)
+    assert records[-1]["event"] == "run_end" and records[-1]["stopped"] is True
+    # The report tells the money first.
+    text = render_report_text(report)
+    lines = text.splitlines()
+    assert lines[0].startswith("Interrupted (SIGINT): nothing new was started")
+    assert lines[1] == "Numbers bought by this run:"
+    assert lines[2] == f"  pool london: {', '.join(bought)}"
+    assert text.splitlines()[-1].startswith("Apply interrupted:")
+    assert json.loads(render_report_json(report))["interrupted"] == "SIGINT"
+
+
+def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
+    fake = FakeAculab()
+    fake.write_delay = 30.0  # a write that would hang: the second Ctrl-C doesn't wait for it
+    changes: list[Change] = [CreateService(service_kind="inbound", name="slow", body=APP)]
+
+    async def main() -> None:
+        with Stop(grace=60.0) as stop:
+
+            async def press_twice() -> None:
+                while not fake.in_flight:
+                    await asyncio.sleep(0.01)
+                stop.request("SIGINT")
+                await asyncio.sleep(0.05)
+                stop.request("SIGINT")
+
+            asyncio.get_running_loop().create_task(press_twice())
+            await _apply(fake, tmp_path, stop, changes)
+
+    # Cancelled: neither the 30 s write nor the 60 s grace was waited for (had it been, the
+    # write would have finished and nothing would be cancelled).
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(main())
+
+
+def test_the_grace_is_bounded(tmp_path: Path) -> None:
+    fake = FakeAculab()
+    fake.write_delay = 30.0
+    changes: list[Change] = [CreateService(service_kind="inbound", name="slow", body=APP)]
+
+    async def main() -> None:
+        with Stop(grace=0.2) as stop:
+
+            async def press_once() -> None:
+                while not fake.in_flight:
+                    await asyncio.sleep(0.01)
+                stop.request("SIGTERM")
+
+            asyncio.get_running_loop().create_task(press_once())
+            await _apply(fake, tmp_path, stop, changes)
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(main())
