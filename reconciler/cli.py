@@ -36,11 +36,12 @@ from reconciler.errors import (
 from reconciler.plan.grouping import plural
 from reconciler.schemas import DESIRED_STATE_SCHEMA as SCHEMA_NAME
 from reconciler.secret import redact
-from reconciler.session import Settings, open_session
+from reconciler.session import Session, Settings, open_session
 
 if TYPE_CHECKING:
     import logging
 
+    from reconciler import operations
     from reconciler.errors import Diagnostic
     from reconciler.plan.changes import Plan
     from reconciler.plan.safety import Verdict
@@ -279,6 +280,7 @@ class _ProgressLine:
         self.interactive = sys.stderr.isatty()
         self.progress = Progress(label, interactive=self.interactive)
         self._drawn = False
+        self._closed = False
 
     def __call__(self, done: int, total: int | None) -> None:
         line = self.progress.update(done, total)
@@ -291,6 +293,9 @@ class _ProgressLine:
             click.echo(line, err=True)
 
     def close(self) -> None:
+        if self._closed:  # Ctrl-C closes it early, the end of the run again
+            return
+        self._closed = True
         if self._drawn:
             click.echo(f"\r{_CLEAR_LINE}", err=True, nl=False)
         last = self.progress.finish()
@@ -501,7 +506,7 @@ def apply(
         force=force,
         purchase_wait=purchase_wait,
     )
-    _terminate_on_sigterm()
+    _terminate_on_sigterm()  # until the apply runs; then SIGTERM stops it as Ctrl-C does
     with (
         operations.ApplyRun(path, request, settings.workdir) as run,
         open_session(settings) as session,
@@ -528,9 +533,7 @@ def apply(
         asks = not (dry_run or yes or plan_file is not None or the_plan.is_empty)
         if asks and not _confirm(the_plan, run.verdict):
             return EXIT_ERROR
-        report = _run_with_progress(
-            "applying", lambda progress: run.execute(session, progress=progress)
-        )
+        report = _run_with_progress("applying", lambda progress: _execute(run, session, progress))
     if out_json:
         click.echo(render_report_json(report))
     else:
@@ -540,6 +543,26 @@ def apply(
     if failure is not None:
         raise failure
     return 0
+
+
+async def _execute(run: operations.ApplyRun, session: Session, progress: _ProgressLine) -> Any:
+    """``run.execute`` under a :class:`~reconciler.apply.applier.Stop`: the first Ctrl-C or
+    SIGTERM lets the calls in flight finish and reports (exit 130), the second stops at once."""
+    from reconciler.apply.applier import Stop
+
+    def told(name: str, first: bool) -> None:
+        progress.close()
+        if first:
+            click.echo(
+                f"\n{name}: stopping. Nothing new starts; waiting up to {stop.grace:g} s for the "
+                "calls in flight to finish (press Ctrl-C again to stop at once).",
+                err=True,
+            )
+        else:
+            click.echo(f"{name}: stopping at once.", err=True)
+
+    with Stop(on_signal=told) as stop:
+        return await run.execute(session, progress=progress, stop=stop)
 
 
 def _confirm(the_plan: Plan, verdict: Verdict) -> bool:

@@ -281,3 +281,10 @@ class ApplyFailed(ReconcilerError):
     def __init__(self, message: str, *, report: Any, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.report = report
+
+
+class ApplyInterrupted(ApplyFailed):
+    """Apply stopped on Ctrl-C or SIGTERM (exit 130). ``report`` says what was done, and the
+    numbers bought, up to the stop."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from reconciler.apply.applier import ApplyOptions, ApplyReport, apply_plan
+from reconciler.apply.applier import ApplyOptions, ApplyReport, Stop, apply_plan
 from reconciler.apply.freshness import check_saved_plan
 from reconciler.apply.journal import JOURNAL_NAME, Journal
 from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
@@ -33,6 +33,7 @@ from reconciler.errors import (
     EXIT_OK,
     EXIT_REFUSED,
     ApplyFailed,
+    ApplyInterrupted,
     Diagnostic,
     ValidationFailed,
 )
@@ -278,8 +279,10 @@ class ApplyRun:
         assert self.journal is not None, "check() first"
         return ApplyReport(run_id=self.journal.run_id, dry_run=self.request.dry_run)
 
-    async def execute(self, session: Session, *, progress: Progress | None = None) -> ApplyReport:
-        """Apply the plan (a dry run journals nothing)."""
+    async def execute(
+        self, session: Session, *, progress: Progress | None = None, stop: Stop | None = None
+    ) -> ApplyReport:
+        """Apply the plan (a dry run journals nothing); ``stop`` lets Ctrl-C end it well."""
         assert self.plan is not None and self.loaded is not None and self.journal is not None
         r = self.request
         options = ApplyOptions(
@@ -300,11 +303,20 @@ class ApplyRun:
                 journal=None if r.dry_run else self.journal,
                 live=self.live,
                 progress=progress,
+                stop=stop,
             )
 
 
 def apply_failure(report: ApplyReport) -> ApplyFailed | None:
-    """The error of a run in which anything failed or was skipped (exit 1), else None."""
+    """The error of a run in which anything failed or was skipped (exit 1), or that was
+    interrupted (exit 130), else None."""
+    if report.interrupted:
+        return ApplyInterrupted(
+            failure_message(report),
+            report=report,
+            hint="run apply again: it plans from the account as it is now and does what this "
+            "run did not get to",
+        )
     if report.ok:
         return None
     return ApplyFailed(

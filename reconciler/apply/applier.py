@@ -130,6 +130,7 @@ class ApplyReport:
     purchase_calls: int = 0
     # "SIGINT"/"SIGTERM" when the run was asked to stop: nothing new was started after it.
     interrupted: str | None = None
+    stopped_at_once: bool = False  # a second signal, or the grace's end: results are partial
 
     def with_status(self, status: Status) -> list[ChangeResult]:
         return [r for r in self.results if r.status == status]
@@ -304,6 +305,8 @@ class _Run:
                 result = await purchaser.rehearse(purchase)
             else:
                 result = await purchaser.buy(purchase)
+                if result.numbers:  # known at once: a stop at once still reports them
+                    self.report.bought[purchase.pool] = list(result.numbers)
             self._tick()
             return result
 
@@ -781,7 +784,18 @@ async def apply_plan(
         raise ValueError("apply_plan needs a journal unless it is a dry run")
     event = stop.event if stop is not None else None
     run = _Run(plan, desired, aculab, aql, options, journal, live, progress, event)
-    report = await run.run()
+    try:
+        report = await run.run()
+    except asyncio.CancelledError:
+        if stop is None or not stop.forced:
+            raise
+        # Stopped at once: what is known (the numbers bought first) is still told.
+        report = run.report
+        report.notes.append(
+            "stopped at once: the calls in flight were abandoned; the journal holds them, and "
+            "the next apply settles any purchase among them before it buys anything"
+        )
+        report.stopped_at_once = True
     if stop is not None and stop.event.is_set():
         report.interrupted = stop.signal_name
     return report

@@ -101,14 +101,12 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
     out: list[str] = []
     if report.interrupted:
         # Money first: what this run bought, whatever else it did not get to.
-        out.append(
-            style(
-                f"Interrupted ({report.interrupted}): nothing new was started; the calls in "
-                "flight finished.",
-                fg="yellow",
-                bold=True,
-            )
+        how = (
+            "stopped at once; the calls in flight were abandoned"
+            if report.stopped_at_once
+            else "nothing new was started; the calls in flight finished"
         )
+        out.append(style(f"Interrupted ({report.interrupted}): {how}.", fg="yellow", bold=True))
         bought = bought_lines(report)
         out.append("Numbers bought by this run:" if bought else "No number was bought.")
         out.extend(f"  {line}" for line in bought)

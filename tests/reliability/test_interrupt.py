@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from apply.e2e import cli, desired_yaml, explain, serve, start
 from apply.fakes import FakeAculab, FakeAql
 
 from reconciler.apply.applier import ApplyOptions, ApplyReport, Stop, apply_plan
@@ -18,6 +22,7 @@ from reconciler.apply.journal import Journal
 from reconciler.apply.report import render_report_json, render_report_text
 from reconciler.desired.model import DesiredState, Location, PoolInbound
 from reconciler.plan.changes import Change, CreateService, DeleteService, Plan, Purchase, Release
+from reconciler.simulator import Faults
 
 from .support import journal_records
 
@@ -96,7 +101,7 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
     fake.write_delay = 30.0  # a write that would hang: the second Ctrl-C doesn't wait for it
     changes: list[Change] = [CreateService(service_kind="inbound", name="slow", body=APP)]
 
-    async def main() -> None:
+    async def main() -> ApplyReport:
         with Stop(grace=60.0) as stop:
 
             async def press_twice() -> None:
@@ -107,12 +112,14 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
                 stop.request("SIGINT")
 
             asyncio.get_running_loop().create_task(press_twice())
-            await _apply(fake, tmp_path, stop, changes)
+            return await _apply(fake, tmp_path, stop, changes)
 
-    # Cancelled: neither the 30 s write nor the 60 s grace was waited for (had it been, the
-    # write would have finished and nothing would be cancelled).
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(main())
+    report = asyncio.run(main())
+    # Neither the 30 s write nor the 60 s grace was waited for: had they been, the write
+    # would have finished and the run would not be "stopped at once".
+    assert report.stopped_at_once and report.interrupted == "SIGINT"
+    assert "slow" not in fake.services["inbound"]
+    assert render_report_text(report).startswith("Interrupted (SIGINT): stopped at once")
 
 
 def test_the_grace_is_bounded(tmp_path: Path) -> None:
@@ -120,7 +127,7 @@ def test_the_grace_is_bounded(tmp_path: Path) -> None:
     fake.write_delay = 30.0
     changes: list[Change] = [CreateService(service_kind="inbound", name="slow", body=APP)]
 
-    async def main() -> None:
+    async def main() -> ApplyReport:
         with Stop(grace=0.2) as stop:
 
             async def press_once() -> None:
@@ -129,7 +136,75 @@ def test_the_grace_is_bounded(tmp_path: Path) -> None:
                 stop.request("SIGTERM")
 
             asyncio.get_running_loop().create_task(press_once())
-            await _apply(fake, tmp_path, stop, changes)
+            return await _apply(fake, tmp_path, stop, changes)
 
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(main())
+    report = asyncio.run(main())
+    assert report.stopped_at_once and report.interrupted == "SIGTERM"
+
+
+# --------------------------------------------------------------------------- the real process
+
+
+def _wait_for_purchase_intent(work: Path, proc: subprocess.Popen[str]) -> None:
+    """Until the journal announces a purchase (the call is on the wire, or about to be)."""
+    for _ in range(1200):
+        if proc.poll() is not None:
+            raise AssertionError(f"apply ended early: {proc.communicate()}")
+        if any(
+            r.get("event") == "intent" and r.get("action") == "purchase"
+            for r in journal_records(work)
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no purchase was started")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_during_apply_reports_the_numbers_bought_and_exits_130(
+    signum: signal.Signals, tmp_path: Path
+) -> None:
+    with serve(faults=Faults(latency_ms=700)) as served:
+        path = tmp_path / "desired.yaml"
+        path.write_text(desired_yaml(served, london=2, calgary=1))
+        proc = start(tmp_path, "apply", str(path), "--yes", "--concurrency", "1")
+        _wait_for_purchase_intent(tmp_path, proc)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=120)
+
+        assert proc.returncode == 130, (out, err)
+        name = signum.name
+        assert f"{name}: stopping" in err, err
+        lines = out.strip().splitlines()
+        start_at = lines.index(
+            f"Interrupted ({name}): nothing new was started; the calls in flight finished."
+        )
+        bought = served.purchased()
+        assert bought, "the purchase in flight was let finish"
+        assert lines[start_at + 1] == "Numbers bought by this run:", out
+        assert all(n in out for n in bought)
+        assert "not attempted: apply was interrupted" in out
+        assert "Traceback" not in err
+        records = journal_records(tmp_path)
+        assert records[-1]["event"] == "run_end" and records[-1]["stopped"] is True
+        # The next apply finishes the job, buying nothing twice.
+        done = cli(tmp_path, "apply", str(path), "--yes")
+        assert done.returncode == 0, explain(done)
+        assert len(served.purchased()) == 3
+
+
+@pytest.mark.e2e
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
+    with serve(faults=Faults(latency_ms=3000)) as served:
+        path = tmp_path / "desired.yaml"
+        path.write_text(desired_yaml(served, london=1, calgary=0))
+        proc = start(tmp_path, "apply", str(path), "--yes", "--concurrency", "1")
+        _wait_for_purchase_intent(tmp_path, proc)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (out, err)
+        assert "SIGINT: stopping at once." in err, err
+        assert "Interrupted (SIGINT): stopped at once" in out, out
+        assert "Traceback" not in err
