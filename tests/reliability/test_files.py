@@ -96,7 +96,7 @@ def test_every_odd_entry_of_a_directory_is_an_error_naming_it(
     entries: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     directory = tmp_path_factory.mktemp("desired")
-    (directory / "account.yaml").write_text(ACCOUNT)
+    (directory / "Account.yaml").write_text(ACCOUNT)  # a name no generated entry takes
     for number, (name, kind) in enumerate(sorted(entries.items())):
         _make(directory, name, kind, number)
     errors = _load_bounded(directory)
