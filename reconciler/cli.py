@@ -536,10 +536,21 @@ def apply(
     else:
         click.echo("")
         click.echo(render_report_text(report, color=use_color(settings)))
-    failure = operations.apply_failure(report)
+    again = _command(settings, "apply", str(path), *(["--yes"] if yes else []))
+    failure = operations.apply_failure(report, again=again)
     if failure is not None:
         raise failure
     return 0
+
+
+def _command(settings: Settings, *words: str) -> str:
+    """A reconciler command line that works as typed (``--simulate`` kept, paths quoted)."""
+    import shlex
+
+    line = ["reconciler", *words]
+    if settings.simulate:
+        line.append("--simulate")
+    return shlex.join(line)
 
 
 def _confirm(the_plan: Plan, verdict: Verdict) -> bool:

@@ -12,6 +12,7 @@ on one event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,8 @@ from reconciler.apply.freshness import check_saved_plan
 from reconciler.apply.journal import JOURNAL_NAME, Journal
 from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
 from reconciler.apply.ports import NoAculabAccount
-from reconciler.apply.report import failure_message
+from reconciler.apply.report import failure_hint, failure_message
+from reconciler.apply.schemas import ServiceSchemas, check_plan_bodies
 from reconciler.desired import LoadResult, load
 from reconciler.desired.accounts import load_accounts
 from reconciler.desired.model import DesiredState
@@ -46,6 +48,7 @@ from reconciler.export import (
 from reconciler.live.model import LiveState
 from reconciler.live.progress import ProgressCallback
 from reconciler.live.reader import read_account
+from reconciler.plan.bodies import bodies_to_write, check_shipped
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import make_plan
 from reconciler.plan.safety import Verdict, check_safety, enforce_safety
@@ -94,6 +97,11 @@ def validate(
         loaded = load(path, environ=environ, simulate=simulate)
     except ValidationFailed as err:
         return Validation(path, err.diagnostics, None)
+    # The service bodies, against the schema copies reconciler ships (the server's decides).
+    refused = check_shipped(loaded.state)
+    if refused:
+        found = sorted([*loaded.warnings, *refused], key=lambda d: (d.file, d.line, d.column))
+        return Validation(path, found, None)
     return Validation(path, loaded.warnings, loaded.state)
 
 
@@ -106,6 +114,23 @@ async def read_live(
     """Read the live account ``desired`` needs, through the session's clients."""
     async with session.clients(desired) as (aculab, aql):
         return await session.read_live(desired, aculab, aql, progress=progress)
+
+
+async def check_bodies(
+    session: Session, desired: DesiredState, live: LiveState, the_plan: Plan
+) -> LiveState:
+    """Every body ``the_plan`` would write, against the server's schema (raises
+    :class:`~reconciler.errors.PlanError` naming each refused key); ``live`` with the
+    schemas this read, so that apply reads none again."""
+    bodies = bodies_to_write(the_plan, desired, live)
+    if not bodies:
+        return live
+    async with session.clients(desired) as (aculab, _aql):
+        schemas = ServiceSchemas(
+            aculab if aculab is not None else NoAculabAccount(), live.service_schemas
+        )
+        await check_plan_bodies(bodies, schemas)
+    return dataclasses.replace(live, service_schemas=dict(schemas.known))
 
 
 @dataclass(frozen=True, repr=False)
@@ -147,6 +172,7 @@ async def plan(
     loaded = session.load(path)
     live = await read_live(session, loaded.state, progress)
     the_plan = make_plan(loaded.state, live)
+    await check_bodies(session, loaded.state, live, the_plan)
     if out is not None:
         save_plan(the_plan, out)
     verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
@@ -257,6 +283,8 @@ class ApplyRun:
         self.plan = make_plan(desired, self.live)
         if self._saved is not None:
             check_saved_plan(self._saved, self.plan, self.live)
+        # Before anything is bought: a body the server would refuse stops the apply here.
+        self.live = await check_bodies(session, desired, self.live, self.plan)
         r = self.request
         self.verdict = check_safety(
             self.plan, desired.safety, allow_release=r.allow_release, force=r.force
@@ -303,16 +331,13 @@ class ApplyRun:
             )
 
 
-def apply_failure(report: ApplyReport) -> ApplyFailed | None:
-    """The error of a run in which anything failed or was skipped (exit 1), else None."""
+def apply_failure(report: ApplyReport, *, again: str = "reconciler apply") -> ApplyFailed | None:
+    """The error of a run in which anything failed or was skipped (exit 1), else None. Its
+    hint says to run ``again`` (the command as typed) only where a re-run can help."""
     if report.ok:
         return None
     return ApplyFailed(
-        failure_message(report),
-        report=report,
-        hint=None
-        if report.dry_run
-        else "run apply again: it plans from the account as it is now and converges",
+        failure_message(report), report=report, hint=failure_hint(report, again=again)
     )
 
 
