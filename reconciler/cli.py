@@ -414,10 +414,8 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
     _echo_warnings(result.warnings)
     click.echo(_render_plan(result.plan, result.verdict, fmt, settings, saved=out))
     if out is not None:
-        click.echo(
-            f"Saved this plan to {out}; apply it with `reconciler apply {path} --plan {out}`.",
-            err=True,
-        )
+        apply_it = _command(settings, "apply", str(path), "--plan", str(out))
+        click.echo(f"Saved this plan to {out}; apply it with `{apply_it}`.", err=True)
     # Blocked releases are shown in the plan itself; here only the limits that would make
     # apply refuse without --force.
     for refusal in result.refusals:
@@ -496,6 +494,7 @@ def apply(
     out_json = fmt == "json"
     request = operations.ApplyRequest(
         plan_file=plan_file,
+        replan=_command(settings, "plan", str(path), "--out", str(plan_file or "FILE")),
         dry_run=dry_run,
         allow_release=allow_release,
         force=force,

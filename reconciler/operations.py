@@ -36,6 +36,8 @@ from reconciler.errors import (
     EXIT_REFUSED,
     ApplyFailed,
     Diagnostic,
+    PlanFileError,
+    StalePlanError,
     ValidationFailed,
 )
 from reconciler.export import (
@@ -52,7 +54,14 @@ from reconciler.plan.bodies import bodies_to_write, check_shipped
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import make_plan
 from reconciler.plan.safety import Verdict, check_safety, enforce_safety
-from reconciler.plan.saved import check_plan_target, load_plan, save_plan
+from reconciler.plan.saved import (
+    PlanAccount,
+    SavedPlan,
+    check_account,
+    check_plan_target,
+    load_saved,
+    save_plan,
+)
 from reconciler.session import Session, check_workdir
 
 Progress = ProgressCallback
@@ -162,6 +171,12 @@ class PlanResult:
         return EXIT_OK
 
 
+def plan_account(session: Session, desired: DesiredState) -> PlanAccount:
+    """The account this session's clients talk to, as a saved plan records it."""
+    aculab, aql = session.accounts(desired)
+    return PlanAccount.of(aculab, aql, simulated=session.simulator is not None)
+
+
 async def plan(
     session: Session, path: Path, *, out: Path | None = None, progress: Progress | None = None
 ) -> PlanResult:
@@ -174,7 +189,7 @@ async def plan(
     the_plan = make_plan(loaded.state, live)
     await check_bodies(session, loaded.state, live, the_plan)
     if out is not None:
-        save_plan(the_plan, out)
+        save_plan(the_plan, out, account=plan_account(session, loaded.state))
     verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
     return PlanResult(loaded, the_plan, verdict, out)
 
@@ -220,6 +235,9 @@ class ApplyRequest:
     """The options of one apply."""
 
     plan_file: Path | None = None
+    # The command that makes a new plan for ``plan_file``, as the user would type it: what
+    # the hint of a refused saved plan tells them to run.
+    replan: str = "reconciler plan PATH --out FILE"
     dry_run: bool = False
     allow_release: bool = False
     force: bool = False
@@ -248,13 +266,18 @@ class ApplyRun:
     plan: Plan | None = None
     verdict: Verdict | None = None
     journal: Journal | None = None
-    _saved: Plan | None = None
+    _saved: SavedPlan | None = None
     _lock: ApplyLock | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __enter__(self) -> ApplyRun:
         if self.request.plan_file is not None:
-            self._saved = load_plan(self.request.plan_file)
+            try:
+                self._saved = load_saved(self.request.plan_file)
+            except PlanFileError as err:
+                # The hint names the command as the user would type it (PATH, FILE, flags).
+                err.hint = f"make a plan with `{self.request.replan}`, review it, then apply it"
+                raise
         check_workdir(self.workdir)
         self._lock = self._stack.enter_context(ApplyLock(self.workdir / LOCK_NAME))
         return self
@@ -279,10 +302,22 @@ class ApplyRun:
         matches (:class:`~reconciler.errors.StalePlanError`)."""
         self.loaded = session.load(self.path)
         desired = self.loaded.state
+        if self._saved is not None:
+            # Before the read: a plan made for another account is refused at once.
+            check_account(
+                self._saved,
+                plan_account(session, desired),
+                source=str(self.request.plan_file),
+                replan=self.request.replan,
+            )
         self.live = await read_live(session, desired, progress)
         self.plan = make_plan(desired, self.live)
         if self._saved is not None:
-            check_saved_plan(self._saved, self.plan, self.live)
+            try:
+                check_saved_plan(self._saved.plan, self.plan, self.live)
+            except StalePlanError as err:
+                err.hint = f"make a new plan with `{self.request.replan}`, review it, then apply it"
+                raise
         # Before anything is bought: a body the server would refuse stops the apply here.
         self.live = await check_bodies(session, desired, self.live, self.plan)
         r = self.request
