@@ -419,10 +419,8 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
     _echo_warnings(result.warnings)
     click.echo(_render_plan(result.plan, result.verdict, fmt, settings, saved=out))
     if out is not None:
-        click.echo(
-            f"Saved this plan to {out}; apply it with `reconciler apply {path} --plan {out}`.",
-            err=True,
-        )
+        apply_it = _command(settings, "apply", str(path), "--plan", str(out))
+        click.echo(f"Saved this plan to {out}; apply it with `{apply_it}`.", err=True)
     # Blocked releases are shown in the plan itself; here only the limits that would make
     # apply refuse without --force.
     for refusal in result.refusals:
@@ -501,6 +499,7 @@ def apply(
     out_json = fmt == "json"
     request = operations.ApplyRequest(
         plan_file=plan_file,
+        replan=_command(settings, "plan", str(path), "--out", str(plan_file or "FILE")),
         dry_run=dry_run,
         allow_release=allow_release,
         force=force,
@@ -539,7 +538,8 @@ def apply(
     else:
         click.echo("")
         click.echo(render_report_text(report, color=use_color(settings)))
-    failure = operations.apply_failure(report)
+    again = _command(settings, "apply", str(path), *(["--yes"] if yes else []))
+    failure = operations.apply_failure(report, again=again)
     if failure is not None:
         raise failure
     return 0
@@ -563,6 +563,16 @@ async def _execute(run: operations.ApplyRun, session: Session, progress: _Progre
 
     with Stop(on_signal=told) as stop:
         return await run.execute(session, progress=progress, stop=stop)
+
+
+def _command(settings: Settings, *words: str) -> str:
+    """A reconciler command line that works as typed (``--simulate`` kept, paths quoted)."""
+    import shlex
+
+    line = ["reconciler", *words]
+    if settings.simulate:
+        line.append("--simulate")
+    return shlex.join(line)
 
 
 def _confirm(the_plan: Plan, verdict: Verdict) -> bool:

@@ -12,6 +12,7 @@ on one event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,8 @@ from reconciler.apply.freshness import check_saved_plan
 from reconciler.apply.journal import JOURNAL_NAME, Journal
 from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
 from reconciler.apply.ports import NoAculabAccount
-from reconciler.apply.report import failure_message
+from reconciler.apply.report import failure_hint, failure_message
+from reconciler.apply.schemas import ServiceSchemas, check_plan_bodies
 from reconciler.desired import LoadResult, load
 from reconciler.desired.accounts import load_accounts
 from reconciler.desired.model import DesiredState
@@ -35,6 +37,8 @@ from reconciler.errors import (
     ApplyFailed,
     ApplyInterrupted,
     Diagnostic,
+    PlanFileError,
+    StalePlanError,
     ValidationFailed,
 )
 from reconciler.export import (
@@ -47,10 +51,18 @@ from reconciler.export import (
 from reconciler.live.model import LiveState
 from reconciler.live.progress import ProgressCallback
 from reconciler.live.reader import read_account
+from reconciler.plan.bodies import bodies_to_write, check_shipped
 from reconciler.plan.changes import Plan
 from reconciler.plan.planner import make_plan
 from reconciler.plan.safety import Verdict, check_safety, enforce_safety
-from reconciler.plan.saved import check_plan_target, load_plan, save_plan
+from reconciler.plan.saved import (
+    PlanAccount,
+    SavedPlan,
+    check_account,
+    check_plan_target,
+    load_saved,
+    save_plan,
+)
 from reconciler.session import Session, check_workdir
 
 Progress = ProgressCallback
@@ -95,6 +107,11 @@ def validate(
         loaded = load(path, environ=environ, simulate=simulate)
     except ValidationFailed as err:
         return Validation(path, err.diagnostics, None)
+    # The service bodies, against the schema copies reconciler ships (the server's decides).
+    refused = check_shipped(loaded.state)
+    if refused:
+        found = sorted([*loaded.warnings, *refused], key=lambda d: (d.file, d.line, d.column))
+        return Validation(path, found, None)
     return Validation(path, loaded.warnings, loaded.state)
 
 
@@ -107,6 +124,23 @@ async def read_live(
     """Read the live account ``desired`` needs, through the session's clients."""
     async with session.clients(desired) as (aculab, aql):
         return await session.read_live(desired, aculab, aql, progress=progress)
+
+
+async def check_bodies(
+    session: Session, desired: DesiredState, live: LiveState, the_plan: Plan
+) -> LiveState:
+    """Every body ``the_plan`` would write, against the server's schema (raises
+    :class:`~reconciler.errors.PlanError` naming each refused key); ``live`` with the
+    schemas this read, so that apply reads none again."""
+    bodies = bodies_to_write(the_plan, desired, live)
+    if not bodies:
+        return live
+    async with session.clients(desired) as (aculab, _aql):
+        schemas = ServiceSchemas(
+            aculab if aculab is not None else NoAculabAccount(), live.service_schemas
+        )
+        await check_plan_bodies(bodies, schemas)
+    return dataclasses.replace(live, service_schemas=dict(schemas.known))
 
 
 @dataclass(frozen=True, repr=False)
@@ -138,6 +172,12 @@ class PlanResult:
         return EXIT_OK
 
 
+def plan_account(session: Session, desired: DesiredState) -> PlanAccount:
+    """The account this session's clients talk to, as a saved plan records it."""
+    aculab, aql = session.accounts(desired)
+    return PlanAccount.of(aculab, aql, simulated=session.simulator is not None)
+
+
 async def plan(
     session: Session, path: Path, *, out: Path | None = None, progress: Progress | None = None
 ) -> PlanResult:
@@ -148,8 +188,9 @@ async def plan(
     loaded = session.load(path)
     live = await read_live(session, loaded.state, progress)
     the_plan = make_plan(loaded.state, live)
+    await check_bodies(session, loaded.state, live, the_plan)
     if out is not None:
-        save_plan(the_plan, out)
+        save_plan(the_plan, out, account=plan_account(session, loaded.state))
     verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
     return PlanResult(loaded, the_plan, verdict, out)
 
@@ -195,6 +236,9 @@ class ApplyRequest:
     """The options of one apply."""
 
     plan_file: Path | None = None
+    # The command that makes a new plan for ``plan_file``, as the user would type it: what
+    # the hint of a refused saved plan tells them to run.
+    replan: str = "reconciler plan PATH --out FILE"
     dry_run: bool = False
     allow_release: bool = False
     force: bool = False
@@ -223,13 +267,18 @@ class ApplyRun:
     plan: Plan | None = None
     verdict: Verdict | None = None
     journal: Journal | None = None
-    _saved: Plan | None = None
+    _saved: SavedPlan | None = None
     _lock: ApplyLock | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __enter__(self) -> ApplyRun:
         if self.request.plan_file is not None:
-            self._saved = load_plan(self.request.plan_file)
+            try:
+                self._saved = load_saved(self.request.plan_file)
+            except PlanFileError as err:
+                # The hint names the command as the user would type it (PATH, FILE, flags).
+                err.hint = f"make a plan with `{self.request.replan}`, review it, then apply it"
+                raise
         check_workdir(self.workdir)
         self._lock = self._stack.enter_context(ApplyLock(self.workdir / LOCK_NAME))
         return self
@@ -254,10 +303,24 @@ class ApplyRun:
         matches (:class:`~reconciler.errors.StalePlanError`)."""
         self.loaded = session.load(self.path)
         desired = self.loaded.state
+        if self._saved is not None:
+            # Before the read: a plan made for another account is refused at once.
+            check_account(
+                self._saved,
+                plan_account(session, desired),
+                source=str(self.request.plan_file),
+                replan=self.request.replan,
+            )
         self.live = await read_live(session, desired, progress)
         self.plan = make_plan(desired, self.live)
         if self._saved is not None:
-            check_saved_plan(self._saved, self.plan, self.live)
+            try:
+                check_saved_plan(self._saved.plan, self.plan, self.live)
+            except StalePlanError as err:
+                err.hint = f"make a new plan with `{self.request.replan}`, review it, then apply it"
+                raise
+        # Before anything is bought: a body the server would refuse stops the apply here.
+        self.live = await check_bodies(session, desired, self.live, self.plan)
         r = self.request
         self.verdict = check_safety(
             self.plan, desired.safety, allow_release=r.allow_release, force=r.force
@@ -307,24 +370,20 @@ class ApplyRun:
             )
 
 
-def apply_failure(report: ApplyReport) -> ApplyFailed | None:
-    """The error of a run in which anything failed or was skipped (exit 1), or that was
-    interrupted (exit 130), else None."""
+def apply_failure(report: ApplyReport, *, again: str = "reconciler apply") -> ApplyFailed | None:
+    """The error of a run in which anything failed or was skipped (exit 1), else None. Its
+    hint says to run ``again`` (the command as typed) only where a re-run can help."""
     if report.interrupted:
         return ApplyInterrupted(
             failure_message(report),
             report=report,
-            hint="run apply again: it plans from the account as it is now and does what this "
-            "run did not get to",
+            hint=f"run `{again}` again: it plans from the account as it is now and does what "
+            "this run did not get to",
         )
     if report.ok:
         return None
     return ApplyFailed(
-        failure_message(report),
-        report=report,
-        hint=None
-        if report.dry_run
-        else "run apply again: it plans from the account as it is now and converges",
+        failure_message(report), report=report, hint=failure_hint(report, again=again)
     )
 
 

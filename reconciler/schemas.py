@@ -7,7 +7,10 @@ service schemas the simulator serves.
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -31,3 +34,16 @@ def schema_file(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{name} is missing from this installation")
     return path
+
+
+@functools.cache
+def _service_schema_text(kind: str) -> str:
+    return schema_file(f"service-{kind}.schema.json").read_text(encoding="utf-8")
+
+
+def shipped_service_schema(kind: str) -> dict[str, Any]:
+    """The copy of the vendor's ``kind`` service schema shipped in ``schemas/`` (the one the
+    simulator serves; a fresh object each call). Offline checks use it; against an account,
+    the server's own schema is the authority. FileNotFoundError when it is missing."""
+    data: dict[str, Any] = json.loads(_service_schema_text(kind))
+    return data

@@ -44,11 +44,13 @@ from reconciler.apply.purchases import (
     describe_error,
     is_outcome_unknown,
 )
+from reconciler.apply.remedy import remedy_of
 from reconciler.apply.schemas import ServiceSchemas
 from reconciler.configuration import deep_merge
-from reconciler.desired.model import DesiredState, Location
+from reconciler.desired.model import DesiredState, Location, ServiceSpec
 from reconciler.errors import ApiError, NotFoundError, ReconcilerError
 from reconciler.live.model import LiveState
+from reconciler.plan.bodies import declaration
 from reconciler.plan.changes import (
     CreateService,
     DeleteService,
@@ -59,6 +61,7 @@ from reconciler.plan.changes import (
     UpdateService,
     public,
 )
+from reconciler.plan.planner import expected_defaults, stored_differs
 from reconciler.secret import redact
 from reconciler.workpool import Lane, run_bounded
 
@@ -93,7 +96,10 @@ class ChangeResult:
 
     ``action``: ``purchase`` | ``create`` | ``update`` | ``delete`` | ``relay`` | ``release``.
     ``detail``: what was done (or, in a dry run, would be). ``reason``: why it failed (the
-    API's words) or was skipped.
+    API's words) or was skipped. ``differences``: after a service write, each field the
+    server stored otherwise than the plan expected, and what to declare or ignore (the next
+    plan would otherwise plan the same change again). ``retry``: for a failure, whether
+    running apply again (unchanged) can help (:mod:`reconciler.apply.remedy`).
     """
 
     address: str
@@ -102,6 +108,8 @@ class ChangeResult:
     detail: str = ""
     reason: str | None = None
     numbers: tuple[str, ...] = ()
+    differences: tuple[str, ...] = ()
+    retry: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -114,6 +122,10 @@ class ChangeResult:
             out["reason"] = self.reason
         if self.numbers:
             out["numbers"] = list(self.numbers)
+        if self.differences:
+            out["differences"] = list(self.differences)
+        if self.retry is not None:
+            out["retry"] = self.retry
         return out
 
 
@@ -205,6 +217,7 @@ class _Run:
         self.view = journal.view() if journal is not None else JournalView()
         self.stop = stop if stop is not None else asyncio.Event()
         self.schemas = ServiceSchemas(aculab, live.service_schemas if live else None)
+        self._defaults: dict[str, dict[str, Any] | None] = {}
         self._done = 0
         # Every change, plus the inbound service of each number a purchase will bring.
         self._total = len(plan.changes) + sum(
@@ -229,8 +242,12 @@ class _Run:
         call: Callable[[], Awaitable[str]],
         *,
         intent: Mapping[str, Any],
+        differences: list[str] | None = None,
     ) -> ChangeResult:
-        """Journal an intent, make the call, journal the outcome; never raise an API error."""
+        """Journal an intent, make the call, journal the outcome; never raise an API error.
+
+        ``differences``: filled by ``call`` with what the server stored otherwise than
+        expected; journalled with the outcome and reported."""
         op = new_id()
         await self.record("intent", op=op, address=change_address, action=action, **intent)
         try:
@@ -240,29 +257,54 @@ class _Run:
             reason = describe_error(err)
             await self.record("outcome", op=op, status=status, error=reason)
             self._tick()
-            return ChangeResult(change_address, action, "failed", reason=reason)
-        await self.record("outcome", op=op, status=SUCCEEDED, detail=detail)
+            remedy = remedy_of(err)
+            return ChangeResult(
+                change_address,
+                action,
+                "failed",
+                reason=f"{reason} ({remedy.advice})",
+                retry=remedy.retry,
+            )
+        found = tuple(differences or ())
+        extra: dict[str, Any] = {"differences": list(found)} if found else {}
+        await self.record("outcome", op=op, status=SUCCEEDED, detail=detail, **extra)
         self._tick()
-        return ChangeResult(change_address, action, "succeeded", detail=detail)
+        return ChangeResult(change_address, action, "succeeded", detail=detail, differences=found)
+
+    def _differences(
+        self, spec: ServiceSpec | None, kind: str, stored: Mapping[str, Any]
+    ) -> list[str]:
+        """What the server stored otherwise than the plan expected (see
+        :func:`reconciler.plan.planner.stored_differs`)."""
+        if spec is None:
+            return []
+        defaults = None
+        if spec.mode == "replace":
+            if kind not in self._defaults:
+                schema = self.schemas.known.get(kind)
+                self._defaults[kind] = None if schema is None else expected_defaults(kind, schema)
+            defaults = self._defaults[kind]
+        return stored_differs(spec, stored, defaults)
 
     async def _write_existing(
         self, kind: str, name: str, body: Mapping[str, Any], mode: str
-    ) -> str | None:
+    ) -> tuple[str, dict[str, Any]] | None:
         """A create never writes over a service that exists: the name was missing from a list
         (which can lag, or be cut short), so read it first. When it exists after all, it is
         updated as its declaration's mode says: ``merge`` PATCHes the declared options and
         leaves the others alone (a PUT would reset them), ``replace`` PUTs. Returns what was
-        done, or None when the service doesn't exist (the caller creates it)."""
+        done and the configuration the server stored, or None when the service doesn't exist
+        (the caller creates it)."""
         try:
             await self.aculab.read_service(kind, name)
         except NotFoundError:
             return None
         why = "it exists although the service list did not show it"
         if mode == "replace":
-            await self.aculab.write_service(kind, name, body)
-            return f"replaced (PUT): {why}"
-        await self.aculab.modify_service(kind, name, body)
-        return f"updated (PATCH, the declared options only): {why}"
+            _created, stored = await self.aculab.write_service(kind, name, body)
+            return f"replaced (PUT): {why}", stored
+        stored = await self.aculab.modify_service(kind, name, body)
+        return f"updated (PATCH, the declared options only): {why}", stored
 
     # ----------------------------------------------------------------- wave 1: purchases
 
@@ -347,8 +389,13 @@ class _Run:
         detail = (
             _bought(result, of=p.quantity) if result.numbers and not self.options.dry_run else ""
         )
+        reason = result.reason
+        retry = "apply again" in (reason or "")  # the purchaser's own words say so
+        if result.error is not None:
+            remedy = remedy_of(result.error)
+            reason, retry = f"{reason} ({remedy.advice})", remedy.retry
         return ChangeResult(
-            p.address, "purchase", "failed", detail, result.reason, tuple(result.numbers)
+            p.address, "purchase", "failed", detail, reason, tuple(result.numbers), retry=retry
         )
 
     # ----------------------------------------------------------------- wave 2: services, relay
@@ -394,24 +441,34 @@ class _Run:
             if self.options.dry_run:
                 return await self._validate(change.address, action, kind, name, body, method)
 
+            spec = declaration(self.desired, self.live, kind, name) if self.live else None
+            differences: list[str] = []
+
             async def call() -> str:
                 if method == "PATCH":
-                    await self.aculab.modify_service(kind, name, body)
+                    stored = await self.aculab.modify_service(kind, name, body)
+                    differences.extend(self._differences(spec, kind, stored))
                     return "updated (PATCH)"
                 if action == "create":
-                    spec = self.desired.services(kind).get(name)
                     found = await self._write_existing(
                         kind, name, body, spec.mode if spec is not None else "merge"
                     )
                     if found is not None:
-                        return found
-                created, _config = await self.aculab.write_service(kind, name, body)
+                        done, stored = found
+                        differences.extend(self._differences(spec, kind, stored))
+                        return done
+                created, stored = await self.aculab.write_service(kind, name, body)
+                differences.extend(self._differences(spec, kind, stored))
                 if action == "create":
                     return "created" if created else "written (it already existed: replaced)"
                 return "replaced (PUT)" if not created else "created (it had disappeared)"
 
             return await self._write(
-                change.address, action, call, intent={"method": method, "body": body}
+                change.address,
+                action,
+                call,
+                intent={"method": method, "body": body},
+                differences=differences,
             )
 
         return job
@@ -428,16 +485,26 @@ class _Run:
             if self.options.dry_run:
                 return await self._validate(address, "create", "inbound", number, body, "PUT")
 
+            spec = inbound.for_number(number)
+            differences: list[str] = []
+
             async def call() -> str:
                 found = await self._write_existing("inbound", number, body, inbound.mode)
                 if found is not None:
-                    return f"{found}, for the new number of pool {purchase.pool}"
-                created, _config = await self.aculab.write_service("inbound", number, body)
+                    done, stored = found
+                    differences.extend(self._differences(spec, "inbound", stored))
+                    return f"{done}, for the new number of pool {purchase.pool}"
+                created, stored = await self.aculab.write_service("inbound", number, body)
+                differences.extend(self._differences(spec, "inbound", stored))
                 what = "created" if created else "written (replaced)"
                 return f"{what} for the new number of pool {purchase.pool}"
 
             return await self._write(
-                address, "create", call, intent={"method": "PUT", "body": body}
+                address,
+                "create",
+                call,
+                intent={"method": "PUT", "body": body},
+                differences=differences,
             )
 
         return job
@@ -501,7 +568,11 @@ class _Run:
             problems = await self.schemas.problems(kind, checked)
         except ApiError as err:
             return ChangeResult(
-                address, action, "failed", reason=f"could not validate: {describe_error(err)}"
+                address,
+                action,
+                "failed",
+                reason=f"could not validate: {describe_error(err)}",
+                retry=remedy_of(err).retry,
             )
         if problems:
             return ChangeResult(
@@ -509,6 +580,7 @@ class _Run:
                 action,
                 "failed",
                 reason="the server's schema rejects it: " + "; ".join(problems),
+                retry=False,
             )
         verb = {"create": "would create", "update": f"would update ({method})"}[action]
         return ChangeResult(address, action, "succeeded", f"{verb}; valid against the schema")

@@ -47,6 +47,7 @@ from reconciler.apply.journal import (
     new_id,
 )
 from reconciler.apply.ports import AculabApi
+from reconciler.apply.remedy import vendor_reason
 from reconciler.desired.model import DesiredState, Location, LocationKey
 from reconciler.errors import (
     ApiConnectionError,
@@ -97,6 +98,9 @@ class PurchaseResult:
     calls: int = 0
     at_location: frozenset[str] = frozenset()
     earlier: frozenset[str] = frozenset()  # of ``numbers``: bought by an earlier run
+    # The failure behind ``reason``, when a call failed: what to do about it is
+    # reconciler.apply.remedy's to say. None with a reason: a re-run can't help by itself.
+    error: BaseException | None = None
 
     @property
     def shortfall(self) -> int:
@@ -137,7 +141,7 @@ def describe_error(err: BaseException) -> str:
         missing = [d for d in err.details if d.rstrip(".") not in text]
         if missing:
             text += ": " + "; ".join(missing)
-    return redact(text)
+    return redact(vendor_reason(text))
 
 
 class Purchaser:
@@ -332,6 +336,7 @@ class Purchaser:
                 f"could not list the numbers at {location} before buying "
                 f"(nothing was bought): {describe_error(err)}"
             )
+            result.error = err
             return result
         misplaced = self._misplaced(location, listed)
         if misplaced:
@@ -436,6 +441,7 @@ class Purchaser:
             )
             wait = err.retry_after if err.retry_after is not None else self.policy.poll_max
             result.reason = f"rate limited: {describe_error(err)}"
+            result.error = err
             await self._sleep(min(max(wait, 0.0), self.policy.max_retry_after))
             return "rate-limited"
         except BaseException as err:
@@ -446,6 +452,7 @@ class Purchaser:
                     "outcome", op=op, status=FAILED, error=describe_error(err), numbers=[]
                 )
                 result.reason = describe_error(err)
+                result.error = err
                 return None
             await self._record("outcome", op=op, status=UNKNOWN, error=describe_error(err))
             return await self._recount(purchase, op, quantity, before, err, result)
@@ -476,6 +483,7 @@ class Purchaser:
                 f"numbers at {purchase.location} could not be re-listed to count what was "
                 "bought; nothing more was bought. Run apply again: it re-counts first"
             )
+            result.error = err
             return None
         new = listing - before
         await self._record(
@@ -489,6 +497,7 @@ class Purchaser:
         )
         self._note_recount(result, quantity, new, err)
         result.reason = None if len(new) >= quantity else describe_error(err)
+        result.error = None if len(new) >= quantity else err
         return new, listing
 
     @staticmethod
@@ -526,6 +535,7 @@ class Purchaser:
             await self.aculab.purchase(purchase.purchase_params(), development=True)
         except Exception as err:
             result.reason = describe_error(err)
+            result.error = err
             return result
         result.succeeded = True
         result.numbers = [placeholder(purchase.pool, i) for i in range(1, purchase.quantity + 1)]

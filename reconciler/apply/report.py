@@ -81,6 +81,35 @@ def failure_message(report: ApplyReport) -> str:
     )
 
 
+def failure_hint(report: ApplyReport, *, again: str = "reconciler apply") -> str | None:
+    """What to do after a run that did not fully succeed: run ``again`` (the command, as
+    typed) only where a re-run can help; otherwise what to change first. A dry run: None
+    (each failure says what is wrong)."""
+    if report.dry_run:
+        return None
+    failed = report.failed
+    passing = [r for r in failed if r.retry]
+    lasting = [r for r in failed if not r.retry]
+    blocked = [r for r in report.skipped if (r.reason or "").startswith("blocked")]
+    parts: list[str] = []
+    if lasting:
+        parts.append(
+            f"{len(lasting)} failure(s) will fail again as they are: change first what each "
+            "one names (after 'change first:')"
+        )
+    if passing:
+        parts.append(
+            ("then " if lasting else "")
+            + f"run `{again}` again for the {len(passing)} that can pass (a timeout, a 5xx, "
+            "a 429): it re-plans from the account as it is now"
+        )
+    elif not lasting and len(blocked) < len(report.skipped):
+        parts.append(f"run `{again}` again: it re-plans from the account as it is now")
+    if blocked:
+        parts.append(f"releasing numbers needs `{again} --allow-release` (irreversible)")
+    return "; ".join(parts) or None
+
+
 def result_line(result: ChangeResult, *, color: bool = False) -> str:
     """One change: status, mark, address, and what happened (or why not)."""
     style = click.style if color else _no_style
@@ -113,7 +142,10 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
         out.append("")
     if report.results:
         out.append("Dry run (nothing is written):" if report.dry_run else "Applied:")
-        out.extend(result_line(r, color=color) for r in report.results)
+        for r in report.results:
+            out.append(result_line(r, color=color))
+            # At once, under the write: the next plan would plan the same change again.
+            out.extend(f"            ! the server stored otherwise: {d}" for d in r.differences)
         out.append("")
     if report.notes:
         out.append(style("Notes:", bold=True))

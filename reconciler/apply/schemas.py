@@ -1,55 +1,22 @@
-"""Dry-run validation of service bodies against the server's own schema.
+"""The server's service schemas, read at most once per kind and run, and the plan's bodies
+checked against them.
 
 The server's schema (``GET /service/v1/schema/{kind}``) is the authority on what a service
-configuration may hold. A dry run fetches it once per kind and checks every body a real apply
-would send: a PUT body as it is (omitted options take their defaults), a PATCH body merged
-into the live configuration first (the server merges, then validates the result).
-
-Messages never carry a secret: the check runs on the revealed body (a password must be a
-string, and only the real value says whether it is), but a message about a value that holds
-a secret is written from the masked value, and every message passes through
-:func:`reconciler.secret.redact`.
+configuration may hold. :func:`check_plan_bodies` checks every body a plan would write
+(:mod:`reconciler.plan.bodies`) before anything is written or bought: ``plan`` fails on a
+body the server would refuse, and ``apply`` refuses before its first purchase. A dry run
+checks each change's body again as it goes (:meth:`ServiceSchemas.problems`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.apply.ports import AculabApi
-from reconciler.secret import redact, reveal, to_jsonable
-
-if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
-
-
-def _at(document: Any, path: Iterable[Any]) -> Any:
-    for step in path:
-        try:
-            document = document[step]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return document
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, default=str, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# Rules whose messages name keys, never values.
-_KEYS_ONLY = frozenset({"additionalProperties", "required", "dependentRequired", "dependencies"})
-
-
-def _message(error: ValidationError, shown: Any) -> str:
-    """jsonschema's own message when the value it quotes holds no secret; otherwise one
-    built from the masked value (a secret's value, or its length, is never quoted)."""
-    if shown == error.instance or error.validator in _KEYS_ONLY:
-        return redact(error.message)
-    rule = _short(error.validator_value, 60)
-    return redact(f"{_short(shown)} does not satisfy the schema's {error.validator} {rule}")
+from reconciler.errors import PlanError
+from reconciler.plan.bodies import Body, check_bodies, kinds_to_check, schema_problems
 
 
 class ServiceSchemas:
@@ -61,6 +28,11 @@ class ServiceSchemas:
         self.aculab = aculab
         self._schemas: dict[str, Mapping[str, Any]] = dict(known or {})
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def known(self) -> Mapping[str, Mapping[str, Any]]:
+        """The schemas read so far (or given), by kind."""
+        return self._schemas
 
     async def get(self, kind: str) -> Mapping[str, Any]:
         if kind in self._schemas:
@@ -74,20 +46,22 @@ class ServiceSchemas:
     async def problems(self, kind: str, body: Mapping[str, Any]) -> list[str]:
         """Every way ``body`` breaks the server's schema for ``kind`` (empty when valid),
         as ``path: message`` lines, secrets masked."""
-        from jsonschema import Draft7Validator
-        from jsonschema.exceptions import SchemaError
+        return [str(p) for p in schema_problems(await self.get(kind), body)]
 
-        schema = await self.get(kind)
-        try:
-            validator = Draft7Validator(schema)
-        except SchemaError as err:  # pragma: no cover - the server's schema is broken
-            return [f"the server's {kind} schema is not a valid JSON Schema: {err.message}"]
-        public = to_jsonable(body)
-        out: list[str] = []
-        errors = sorted(
-            validator.iter_errors(reveal(body)), key=lambda e: [str(p) for p in e.absolute_path]
+
+async def check_plan_bodies(bodies: Sequence[Body], schemas: ServiceSchemas) -> None:
+    """Raise :class:`PlanError` naming every one of ``bodies`` (a plan's, from
+    :func:`reconciler.plan.bodies.bodies_to_write`) that the server's schema refuses, each at
+    the place of the offending key. Reads the schema of a kind only when a body of that kind
+    is to be written (and the live read didn't already)."""
+    if not bodies:
+        return
+    kinds = sorted(kinds_to_check(bodies))
+    read = await asyncio.gather(*(schemas.get(kind) for kind in kinds))
+    problems = check_bodies(bodies, dict(zip(kinds, read, strict=True)), whose="the server's")
+    if problems:
+        raise PlanError(
+            problems,
+            hint="the server would refuse these bodies (nothing was changed); fix each place "
+            "named above: `reconciler validate` checks these bodies offline",
         )
-        for error in errors:
-            path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-            out.append(f"{path}: {_message(error, _at(public, error.absolute_path))}")
-        return out

@@ -8,7 +8,7 @@ JSON (validated against the vendor's schema) with its secrets wrapped in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +22,10 @@ LocationKey = tuple[str, str, str, str]
 
 # A service configuration: the vendor's JSON with secrets wrapped.
 ServiceConfig = Mapping[str, Any]
+# Where a key of a service configuration is written: a path into the configuration
+# (``("rest", "first_page", "address")``) -> the place of that key in the YAML (its own
+# declaration first, then its templates'), or the nearest place above it.
+ConfigPlaces = Callable[[tuple[str | int, ...]], "Origin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,12 @@ class ServiceSpec:
     mode: ServiceMode = "merge"
     ignore_changes: tuple[str, ...] = ()
     origin: Origin = NO_ORIGIN
+    places: ConfigPlaces | None = field(default=None, compare=False, repr=False)
+
+    def place_of(self, path: tuple[str | int, ...]) -> Origin:
+        """``file:line:column`` of the key at ``path`` in ``config`` (see
+        :data:`ConfigPlaces`); the service's own origin when unknown."""
+        return self.places(path) if self.places is not None else self.origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +135,7 @@ class PoolInbound:
     config: ServiceConfig
     mode: ServiceMode = "merge"
     ignore_changes: tuple[str, ...] = ()
+    places: ConfigPlaces | None = field(default=None, compare=False, repr=False)
 
     def for_number(self, number: str, origin: Origin = NO_ORIGIN) -> ServiceSpec:
         return ServiceSpec(
@@ -134,6 +145,7 @@ class PoolInbound:
             mode=self.mode,
             ignore_changes=self.ignore_changes,
             origin=origin,
+            places=self.places,
         )
 
 

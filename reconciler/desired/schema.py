@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.document import show
-from reconciler.schemas import DESIRED_STATE_SCHEMA, schema_file
+from reconciler.schemas import DESIRED_STATE_SCHEMA, schema_file, shipped_service_schema
 
 SCHEMA_NAME = DESIRED_STATE_SCHEMA
 
@@ -67,8 +67,7 @@ def service_options(kind: str) -> frozenset[str]:
     of the vendor's schema in ``schemas/`` (the one the simulator serves); empty when it is
     missing. The server's own schema is the authority: this only catches typos early."""
     try:
-        path = schema_path(f"service-{kind}.schema.json")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = shipped_service_schema(kind)
     except (OSError, ValueError):
         return frozenset()
     properties = data.get("properties") if isinstance(data, dict) else None

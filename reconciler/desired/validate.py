@@ -30,6 +30,7 @@ from reconciler.desired.document import (
 from reconciler.desired.model import (
     AculabAccount,
     AqlAccount,
+    ConfigPlaces,
     DesiredState,
     Location,
     NumberPool,
@@ -364,6 +365,28 @@ class _Builder:
 
     # ------------------------------------------------------------------ services
 
+    def places(self, doc: Document, path: Path, value: Any) -> ConfigPlaces:
+        """Where each key of the configuration declared at ``path`` is written: the service's
+        own declaration first, then its template chain's (found lazily, only for a key a
+        message needs to place)."""
+        templates = self.templates
+
+        def place(sub: tuple[str | int, ...]) -> Origin:
+            here_doc, here_path, here_value = doc, path, value
+            seen: set[str] = set()
+            while True:
+                knode, vnode = here_doc.nodes((*here_path, *sub))
+                if vnode is not None:
+                    return here_doc.at((*here_path, *sub), key=knode is not None)
+                name = here_value.get("template") if isinstance(here_value, dict) else None
+                entry = templates.get(name) if isinstance(name, str) else None
+                if entry is None or not isinstance(name, str) or name in seen:
+                    return doc.at((*path, *sub), key=True)
+                seen.add(name)
+                here_doc, here_path, here_value = entry.doc, entry.path, entry.value
+
+        return place
+
     def service_parts(
         self, entry: Entry, value: Any, path: Path
     ) -> tuple[dict[str, Any], ServiceMode, tuple[str, ...]] | None:
@@ -399,6 +422,7 @@ class _Builder:
                 mode=mode,
                 ignore_changes=ignore,
                 origin=entry.origin,
+                places=self.places(entry.doc, entry.path, entry.value),
             )
         return out
 
@@ -452,7 +476,12 @@ class _Builder:
                 if parts is None:
                     continue
                 config, mode, ignore = parts
-                inbound = PoolInbound(config=config, mode=mode, ignore_changes=ignore)
+                inbound = PoolInbound(
+                    config=config,
+                    mode=mode,
+                    ignore_changes=ignore,
+                    places=self.places(entry.doc, (*entry.path, "inbound"), data["inbound"]),
+                )
             pool = NumberPool(
                 name=name,
                 location=location,

@@ -271,7 +271,8 @@ class Doctor:
             quirks.append("an empty JSON array for no numbers (PHP's empty object)")
         else:
             entries = [v for v in data.values() if isinstance(v, dict)]
-            if any(not isinstance(v.get("price"), str) for v in entries if "price" in v):
+            prices = [v.get("price") for v in entries]
+            if any(isinstance(p, int | float) and not isinstance(p, bool) for p in prices):
                 quirks.append("prices as JSON numbers, not strings")
             missing = sorted(
                 {f for v in entries for f in ("price", "purchased") if v.get(f) in (None, "")}
@@ -1187,6 +1188,19 @@ class Doctor:
         target = self.relay[0] if self.relay else None
         try:
             reply = await aql.query_reply(target.number if target else "")
+        except AuthenticationError as err:  # a gateway that answers 401 as an HTTP status
+            self.add(
+                _finding(
+                    "aql.credentials",
+                    "aql credentials",
+                    "breaks",
+                    pages_creds,
+                    f"refused: {_error_words(err)}",
+                    "every command that reads relay routes fails: check aql.username and "
+                    "aql.password; this is not a reconciler bug",
+                )
+            )
+            return
         except ApiError as err:
             self.add(
                 _finding(

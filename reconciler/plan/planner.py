@@ -48,6 +48,7 @@ didn't cover) is collected and raised together as one :class:`PlanError`.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -70,9 +71,11 @@ from reconciler.plan.changes import (
     Purchase,
     Release,
     UpdateService,
+    public,
 )
-from reconciler.plan.diff import compare_merge, compare_replace
+from reconciler.plan.diff import ServiceDiff, compare_merge, compare_replace
 from reconciler.plan.preflight import check_purchase
+from reconciler.schemas import shipped_service_schema
 
 SERVICE_KINDS: tuple[ServiceKind, ...] = ("inbound", "outbound")
 CENT = Decimal("0.01")
@@ -84,6 +87,68 @@ def make_plan(desired: DesiredState, live: LiveState) -> Plan:
     Raises :class:`PlanError` listing every problem that prevents a plan.
     """
     return _Planner(desired, live).plan()
+
+
+def expected_defaults(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """What the server stores for the options a PUT omits, as far as it can be known: the
+    defaults of the server's schema; when it gives none (the vendor's pages show none), those
+    of reconciler's copy of it (``schemas/service-{kind}.schema.json``, the documented
+    read-back), so that ``mode: replace`` converges either way. Where the server stores
+    something else, apply says so after its write (:func:`stored_differs`)."""
+    defaults = schema_defaults(schema)
+    if defaults:
+        return defaults
+    try:
+        return schema_defaults(shipped_service_schema(kind))
+    except (OSError, ValueError):  # pragma: no cover - an installation without its schemas
+        return {}
+
+
+def compare_service(
+    spec: ServiceSpec, current: Mapping[str, Any], defaults: Mapping[str, Any] | None
+) -> ServiceDiff | None:
+    """The one comparison of a declared service with a configuration (the live one, or the
+    one the server answered a write with): None when nothing would change. ``defaults`` (of
+    :func:`expected_defaults`, or None when the schema wasn't read) matter in replace mode."""
+    if spec.mode == "replace":
+        return compare_replace(spec.config, current, defaults, spec.ignore_changes)
+    return compare_merge(spec.config, current, spec.ignore_changes)
+
+
+def stored_differs(
+    spec: ServiceSpec, stored: Mapping[str, Any], defaults: Mapping[str, Any] | None
+) -> list[str]:
+    """After a write: each field where the configuration the server answered with differs
+    from what the plan expected (a default filled in, a value normalised), with what to do.
+    Empty when the next plan would find nothing to change."""
+    found = compare_service(spec, stored, defaults)
+    if found is None:
+        return []
+    out: list[str] = []
+    for change in found.diff:
+        # FieldChange runs from what the server stored (old) to what the plan wants (new).
+        if change.action == "remove":
+            out.append(
+                f"{change.path}: the server stored {_shown(change.old)}, which the plan did not "
+                f"expect (a default of the server's?): declare `{change.path}: "
+                f"{_shown(change.old)}`, or add {change.path} to ignore_changes"
+            )
+        elif change.action == "add":
+            out.append(
+                f"{change.path}: the server did not store it (the plan wrote "
+                f"{_shown(change.new)}): remove it from the YAML, or add it to ignore_changes"
+            )
+        else:
+            out.append(
+                f"{change.path}: the server stored {_shown(change.old)} where the plan wrote "
+                f"{_shown(change.new)} (normalised?): declare the server's value, or add "
+                f"{change.path} to ignore_changes"
+            )
+    return out
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(public(value), sort_keys=True, ensure_ascii=False, default=str)
 
 
 def matches_any(name: str, globs: Iterable[str]) -> bool:
@@ -306,11 +371,8 @@ class _Planner:
             else:
                 self.changes.append(CreateService(service_kind=kind, name=name, body=spec.config))
             return
-        if spec.mode == "replace":
-            defaults = self._schema_defaults(kind, spec)
-            found = compare_replace(spec.config, current.config, defaults, spec.ignore_changes)
-        else:
-            found = compare_merge(spec.config, current.config, spec.ignore_changes)
+        defaults = self._schema_defaults(kind, spec) if spec.mode == "replace" else None
+        found = compare_service(spec, current.config, defaults)
         if found is not None:
             self.changes.append(
                 UpdateService(
@@ -325,19 +387,27 @@ class _Planner:
     def _schema_defaults(self, kind: ServiceKind, spec: ServiceSpec) -> dict[str, Any] | None:
         schema = self.live.service_schemas.get(kind)
         if kind not in self._defaults:
-            # A schema without any `default` keyword (the vendor pages don't show whether it
-            # has them) says nothing of the undeclared options: expecting them unset would
-            # plan the same PUT on every run.
-            self._defaults[kind] = (schema_defaults(schema) or None) if schema else None
+            self._defaults[kind] = None if schema is None else expected_defaults(kind, schema)
         defaults = self._defaults[kind]
-        if defaults is None and (kind, spec.origin) not in self._warned_schema:
-            # Once per declaration: a pool's template would otherwise warn once per number.
-            self._warned_schema.add((kind, spec.origin))
-            why = "was not read" if schema is None else "has no default values"
+        if (kind, spec.origin) in self._warned_schema:
+            return defaults
+        # Once per declaration: a pool's template would otherwise warn once per number.
+        self._warned_schema.add((kind, spec.origin))
+        if schema is None:
             self.warnings.append(
                 f"{spec.origin}: {kind} service {spec.name} uses mode: replace, but the "
-                f"server's {kind} schema {why}: only its declared keys were compared "
+                f"server's {kind} schema was not read: only its declared keys were compared "
                 "(a PUT still resets the undeclared ones)"
+            )
+        elif not schema_defaults(schema):
+            # The vendor's pages don't show whether the schema has them; expecting the
+            # undeclared options unset would plan the same PUT on every run.
+            self.warnings.append(
+                f"{spec.origin}: {kind} service {spec.name} uses mode: replace, and the "
+                f"server's {kind} schema has no default values: the options it doesn't "
+                f"declare are expected at the defaults of reconciler's copy "
+                f"(schemas/service-{kind}.schema.json); apply names any option the server "
+                "stores otherwise"
             )
         return defaults
 

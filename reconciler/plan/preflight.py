@@ -3,9 +3,11 @@
 A bad location must be a plan error before any money moves: an unsupported country, state,
 region or did_type, or a regulation address that doesn't exist or doesn't fit the country.
 Each check runs only when its list was fetched (a missing key in
-:class:`~reconciler.live.model.Catalogue` means "not fetched"); names compare
-case-insensitively, as the vendor's do. Every problem names the pool's origin and lists what
-is valid, closest matches first.
+:class:`~reconciler.live.model.Catalogue` means "not fetched"). A purchase must spell each
+name exactly as the server lists it (a purchase for region ``LONDON`` is refused where
+``London`` is sold), so a name that differs only in case is an error saying how the server
+spells it. Every problem names the pool's origin and lists what is valid, closest matches
+first.
 """
 
 from __future__ import annotations
@@ -43,8 +45,21 @@ def _fold(key: object) -> object:
 
 
 def _contains(values: Sequence[str], value: str) -> bool:
+    """``value`` is one of ``values``, spelt exactly (see :func:`_misspelt`)."""
+    return value in values
+
+
+def _misspelt(values: Sequence[str], value: str) -> str | None:
+    """The server's spelling of ``value`` when it differs from it only in case."""
     folded = value.casefold()
-    return any(v.casefold() == folded for v in values)
+    return next((v for v in values if v.casefold() == folded and v != value), None)
+
+
+def _spelling(where: str, what: str, value: str, server: str) -> str:
+    return (
+        f"{where}: {what} {value!r} is not spelt as the server lists it: did you mean "
+        f"{server!r}? (a purchase must name it exactly)"
+    )
 
 
 def _valid(values: Sequence[str], wrong: str) -> str:
@@ -73,6 +88,10 @@ def check_purchase(pool: NumberPool, catalogue: Catalogue) -> list[str]:
 
     countries = catalogue.countries.get(loc.did_type)
     if countries is not None and not _contains(countries, loc.country):
+        server = _misspelt(countries, loc.country)
+        if server is not None:
+            problems.append(_spelling(where, "country", loc.country, server))
+            return problems
         problems.append(
             f"{where}: country {loc.country!r} has no {loc.did_type} numbers for sale "
             f"({_valid(countries, loc.country)})"
@@ -92,6 +111,10 @@ def check_purchase(pool: NumberPool, catalogue: Catalogue) -> list[str]:
             problems.append(f"{where}: {loc.country} has no states; remove state {loc.state!r}")
             return problems
         if loc.state and not _contains(states, loc.state):
+            server = _misspelt(states, loc.state)
+            if server is not None:
+                problems.append(_spelling(where, "state", loc.state, server))
+                return problems
             problems.append(
                 f"{where}: state {loc.state!r} is not sold in {loc.country} "
                 f"({_valid(states, loc.state)})"
@@ -100,6 +123,10 @@ def check_purchase(pool: NumberPool, catalogue: Catalogue) -> list[str]:
 
     regions = _lookup(catalogue.regions, (loc.country, loc.state or "", loc.did_type))
     if regions is not None and not _contains(regions, loc.region):
+        server = _misspelt(regions, loc.region)
+        if server is not None:
+            problems.append(_spelling(where, "region", loc.region, server))
+            return problems
         scope = f"{loc.country}/{loc.state}" if loc.state else loc.country
         problems.append(
             f"{where}: region {loc.region!r} has no {loc.did_type} numbers for sale in {scope} "
@@ -108,8 +135,11 @@ def check_purchase(pool: NumberPool, catalogue: Catalogue) -> list[str]:
 
     addresses = catalogue.regulation_addresses
     if pool.regulation_address and addresses is not None:
-        found = _lookup(addresses, pool.regulation_address)
-        if found is None:
+        found = addresses.get(pool.regulation_address)
+        server = _misspelt(list(addresses), pool.regulation_address)
+        if found is None and server is not None:
+            problems.append(_spelling(where, "regulation address", pool.regulation_address, server))
+        elif found is None:
             problems.append(
                 f"{where}: regulation address {pool.regulation_address!r} does not exist "
                 f"on the account ({_valid(list(addresses), pool.regulation_address)})"

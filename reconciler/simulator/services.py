@@ -26,7 +26,7 @@ from typing import Any, Literal
 import jsonschema
 
 from reconciler.configuration import deep_merge, schema_defaults
-from reconciler.schemas import schemas_dir
+from reconciler.schemas import shipped_service_schema
 
 Kind = Literal["inbound", "outbound"]
 KINDS: tuple[Kind, ...] = ("inbound", "outbound")
@@ -35,9 +35,7 @@ KINDS: tuple[Kind, ...] = ("inbound", "outbound")
 @functools.cache
 def service_schema(kind: Kind) -> dict[str, Any]:
     """The service schema of ``kind`` (a fresh copy is the caller's to change)."""
-    path = schemas_dir() / f"service-{kind}.schema.json"
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    return shipped_service_schema(kind)
 
 
 @functools.cache

@@ -290,7 +290,7 @@ def test_dry_run_writes_nothing_and_checks_bodies_against_the_schema(tmp_path: P
     assert results["inbound:<new ldn #2>"].status == "succeeded"
     assert "enabeld" in results["inbound:typo"].reason
     wakeup = results["outbound:wakeup"]
-    assert wakeup.status == "failed" and "minLength 8" in wakeup.reason
+    assert wakeup.status == "failed" and "at least 8 characters" in wakeup.reason
     assert "short'" not in wakeup.reason  # the secret's value is masked
     assert results["number:441632000001"].detail == "would release"
     assert not (tmp_path / ".reconciler").exists()  # no journal for a dry run

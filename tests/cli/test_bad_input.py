@@ -200,10 +200,11 @@ def test_apply_with_a_missing_or_damaged_saved_plan(tmp_path: Path) -> None:
     desired = tmp_path / "x.yaml"
     desired.write_text("version: 1\n", encoding="utf-8")
     run = _run(tmp_path, "apply", "x.yaml", "--simulate", "--yes", "--plan", "missing.json")
-    _assert_error(run, "missing.json", "reconciler plan --out")
+    _assert_error(run, "missing.json", "`reconciler plan x.yaml --out missing.json --simulate`")
     (tmp_path / "garbage.json").write_bytes(b"\xff\xfenot json")
     run = _run(tmp_path, "apply", "x.yaml", "--simulate", "--yes", "--plan", "garbage.json")
-    _assert_error(run, "garbage.json is not a saved plan", "reconciler plan --out")
+    typed = "`reconciler plan x.yaml --out garbage.json --simulate`"
+    _assert_error(run, "garbage.json is not a saved plan", typed)
 
 
 def test_export_out_onto_an_existing_file(tmp_path: Path) -> None:

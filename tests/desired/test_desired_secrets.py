@@ -36,10 +36,12 @@ outbound_services:
   wakeup:
     service_password: ${WAKEUP_PASSWORD}
     rest:
-      authentication: {username: bob, password: INLINEPW-a1s2d3f4}
+      authentication: {username: bob, password: 9876543210987}
       first_page: {address: "https://bob:INLINEURL-g5h6j7k8@app.example.com/first"}
       error_page: {address: "https://bob:${HOOK_PASSWORD}@app.example.com/error"}
-      call_recording: {password: 9876543210987}
+  other:
+    service_password: INLINEPW-a1s2d3f4
+    uas: {application_name: other}
 relay_routes:
   "44113000111":
     action: httppost
@@ -47,6 +49,13 @@ relay_routes:
 templates:
   unused: {password: INLINEAQL-l9k8j7h6}
 """
+
+# Valid YAML whose service bodies the vendor's schema refuses, next to secrets: validate's
+# offline body check must not show them either.
+BAD_BODIES = VALID.replace(
+    "authentication: {username: bob, password: 9876543210987}",
+    "authentication: {username: bob, password: 9876543210987, pasword: INLINEPW-a1s2d3f4}",
+)
 
 # Each line is a mistake right next to a secret; the messages must still not show it.
 INVALID = """\
@@ -97,7 +106,7 @@ def test_a_valid_state_shows_no_secret_anywhere(tmp_path: Path) -> None:
     assert config["rest"]["error_page"]["address"].reveal() == (
         "https://bob:ENVHOOK-p0o9i8u7@app.example.com/error"
     )
-    assert config["rest"]["call_recording"]["password"].reveal() == "9876543210987"
+    assert config["rest"]["authentication"]["password"].reveal() == "9876543210987"
 
 
 def test_messages_about_mistakes_next_to_secrets_show_none(tmp_path: Path) -> None:
@@ -119,7 +128,9 @@ def test_messages_about_mistakes_next_to_secrets_show_none(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-@pytest.mark.parametrize("body", [VALID, INVALID], ids=["valid", "invalid"])
+@pytest.mark.parametrize(
+    "body", [VALID, INVALID, BAD_BODIES], ids=["valid", "invalid", "bad-bodies"]
+)
 def test_the_validate_command_prints_no_secret(tmp_path: Path, fmt: str, body: str) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(body)

@@ -148,8 +148,8 @@ def test_export_plans_clean(
 def test_errors_stay_clear(
     served: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A body the server refuses and a wrong key: the same clear errors in every dialect
-    (the server's validation details included, even from an HTML error page)."""
+    """A body the server's schema refuses and a wrong key: the same clear errors in every
+    dialect. The body is refused before anything is written, at its place in the YAML."""
     monkeypatch.chdir(tmp_path)
     bad = DESIRED.replace(
         'rest: {first_page: {address: "https://app.example.com/sales"}}',
@@ -158,9 +158,9 @@ def test_errors_stay_clear(
     path = _write(tmp_path, served, bad)
     refused = reconciler("apply", str(path), "--yes", "--force", env=ENVIRONMENT)
     assert refused.code == 1, refused.output
-    assert "inbound:sales-sip" in refused.output
-    assert "answered 400" in refused.output
-    assert "rest.first_page.method 'HAHA' is not one of" in refused.output
+    assert "inbound service sales-sip: rest.first_page.method" in refused.output
+    assert "HAHA" in refused.output
+    assert writes(served.simulator) == []
     assert "<" not in refused.output  # never HTML on the user's screen
 
     wrong_key = reconciler("plan", str(path), env={**ENVIRONMENT, "ACULAB_API_KEY": "wrong"})

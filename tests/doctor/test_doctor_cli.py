@@ -312,18 +312,24 @@ def test_an_account_file_alone_checks_what_it_can(tmp_path: Path) -> None:
     assert "the account has no inbound services to read" in run.stdout
 
 
-def test_simulate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("modes", "code"), [("documented", 0), ("aql-star,inbound-keyed", 2)])
+def test_simulate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modes: str, code: int) -> None:
+    """Under --simulate the embedded simulator plays RECONCILER_SIMULATOR_DIALECT's modes."""
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "account.yaml"
     path.write_text(
         'version: 1\naculab: {cloud_id: "1-2-0", username: ops@example.com, api_key: "${K}"}\n'
         'aql: {username: example, password: "${P}"}\n' + POOLS
     )
+    env = {"RELAY_PASSWORD": "x", "RECONCILER_SIMULATOR_DIALECT": modes}
 
-    run = reconciler("doctor", str(path), "--simulate", env={"RELAY_PASSWORD": "x"})
+    run = reconciler("doctor", str(path), "--simulate", "--format", "json", env=env)
 
-    assert run.code == 0, run.output
-    assert "21 hold" in run.stdout or "hold, 0 adapt, 0 break" in run.stdout
+    assert run.code == code, run.output
+    found = verdicts(json.loads(run.stdout))
+    assert found["pool.london"] == "holds" and found["aql.reply"] == "holds"
+    adapts = {id for id, v in found.items() if v == "adapts"}
+    assert adapts == (set() if code == 0 else {"aql.separator", "aculab.services.inbound-list"})
 
 
 def test_a_bad_account_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -119,3 +119,53 @@ def test_the_exit_code_follows_the_worst_verdict(verdicts: tuple[str, ...], code
     assert text.count("pages:") == len(verdicts)
     if code == EXIT_ERROR:
         assert "BREAKS" in text and "--format json" in text
+
+
+def _aql_doctor(response: httpx.Response) -> Doctor:
+    from clients.support import aql_account, fast_retry
+
+    from reconciler.clients.aql import AqlClient
+
+    recorder = Recorder()
+    transport = recorder.wrap(httpx.MockTransport(lambda _r: response), "aql")
+    aql = AqlClient(aql_account(), transport=transport, retry=fast_retry())
+    doctor = Doctor(None, aql, recorder)
+
+    async def go() -> None:
+        async with aql:
+            await doctor._aql()
+
+    asyncio.run(go())
+    return doctor
+
+
+def test_an_aql_gateway_that_answers_401_as_a_status_breaks_on_the_credentials() -> None:
+    doctor = _aql_doctor(httpx.Response(401, text="401: Authentication error"))
+    (finding,) = doctor.findings
+    assert (finding.id, finding.verdict) == ("aql.credentials", "breaks")
+    assert "aql.password" in finding.action
+
+
+def test_an_aql_gateway_that_answers_html_breaks_on_the_failure_line() -> None:
+    page = "<html><title>Maintenance</title></html>"
+    doctor = _aql_doctor(httpx.Response(200, text=page))
+    found = {f.id: f for f in doctor.findings}
+    assert found["aql.credentials"].verdict == "unchecked"  # no number: a query without one
+    assert found["aql.failure"].verdict == "breaks"
+    assert "an HTML page" in found["aql.failure"].answered
+
+
+def test_numbers_list_variants_adapt() -> None:
+    from reconciler.clients.http import Reply
+
+    doctor = Doctor(None, None, Recorder())
+    body = b'{"441234567890": {"country": "UK", "region": "London", "did_type": "geographic",'
+    body += b' "price": 3.5, "purchased": "2024-01-01"}}'
+    doctor._numbers(Reply("POST /tel_list_numbers", 200, httpx.Headers(), body, 1))
+    doctor._numbers(Reply("POST /tel_list_numbers", 200, httpx.Headers(), b"[]", 1))
+    doctor._numbers(Reply("POST /tel_list_numbers", 200, httpx.Headers(), b'"nope"', 1))
+    priced, empty, wrong = doctor.findings
+    assert priced.verdict == "adapts" and "prices as JSON numbers" in priced.answered
+    assert "441234567890" not in priced.answered  # counts, not numbers
+    assert empty.verdict == "adapts" and "empty JSON array" in empty.answered
+    assert wrong.verdict == "breaks"

@@ -37,7 +37,7 @@ def problems_for(p: NumberPool, catalogue: Catalogue = CATALOGUE) -> list[str]:
     ("loc", "regulation_address"),
     [
         (location(region="London"), None),
-        (location(country="united kingdom", region="leeds"), "HQ"),  # case-insensitive
+        (location(country="United Kingdom", region="Leeds"), "HQ"),
         (location(country="Canada", state="Alberta", region="Calgary"), "Toronto office"),
         # Lists that were not fetched are not checked.
         (location(country="Germany", region="Berlin"), None),
@@ -132,3 +132,25 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "pinned number 449 is not on the account" in text
     assert "desired.yaml:3:3: pool a: country 'Narnia'" in text
     assert "desired.yaml:4:3: pool b: region 'Nowhere'" in text
+
+
+@pytest.mark.parametrize(
+    ("loc", "regulation_address", "expected"),
+    [
+        (location(region="LONDON"), None, "region 'LONDON' is not spelt as the server lists it: "
+         "did you mean 'London'?"),
+        (location(country="united kingdom", region="Leeds"), None, "country 'united kingdom' is "
+         "not spelt as the server lists it: did you mean 'United Kingdom'?"),
+        (location(country="Canada", state="alberta", region="Calgary"), None, "state 'alberta' "
+         "is not spelt as the server lists it: did you mean 'Alberta'?"),
+        (location(region="London"), "hq", "regulation address 'hq' is not spelt as the server "
+         "lists it: did you mean 'HQ'?"),
+    ],
+)  # fmt: skip
+def test_a_name_spelt_otherwise_than_the_server_lists_it_is_a_plan_error(
+    loc: Location, regulation_address: str | None, expected: str
+) -> None:
+    # The vendor refuses a purchase for "LONDON" where it sells "London".
+    [problem] = problems_for(pool("p", 1, loc=loc, regulation_address=regulation_address))
+    assert expected in problem
+    assert problem.startswith("desired.yaml:")

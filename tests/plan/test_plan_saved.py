@@ -121,7 +121,7 @@ def test_garbage_is_refused(content: bytes, message: str, tmp_path: Path) -> Non
     path.write_bytes(content)
     with pytest.raises(PlanFileError, match=message) as caught:
         load_plan(path)
-    assert caught.value.hint is not None and "reconciler plan --out" in caught.value.hint
+    assert caught.value.hint is not None and "reconciler plan PATH --out FILE" in caught.value.hint
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
