@@ -370,7 +370,7 @@ class HttpClient:
         self.error_parser = error_parser
         self.deadline = deadline
         self.budget = budget if budget is not None else RetryBudget()
-        self.pacer = pacer if pacer is not None else Pacer()
+        self.pacer = pacer if pacer is not None else Pacer(f"{service} ({self.host})")
         self._secret_forms: set[str] = set()
         for s in secrets:
             self._secret_forms |= _secret_forms(s)
