@@ -18,11 +18,18 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     new one, never a torn one, and mode 0600 whatever the umask: write a temporary file in the
     same directory (mkstemp: O_EXCL, 0600), fsync it, rename it over ``path``, fsync the
     directory. Raises OSError; the temporary file is removed on failure."""
+    write_atomic(path, data, mode=0o600)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
+    """:func:`write_private_atomic` with another mode: a fleet report or a metrics file that
+    another user (a CI uploader, node-exporter's textfile collector) reads, and that a reader
+    must never see half-written."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
