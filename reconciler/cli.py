@@ -694,7 +694,7 @@ def _plan_fleet(
     accounts = run.accounts()
     several = len(paths) > 1
     if out is not None and several:
-        _plan_directory(out)
+        _out_directory(out, "plan")
 
     def render(result: PlanResult) -> str:
         text = _render_plan(result.plan, result.verdict, fmt, settings)
@@ -720,13 +720,14 @@ def _plan_fleet(
     return run.finish(runs)
 
 
-def _plan_directory(out: Path) -> None:
-    """``plan --out DIR`` with several PATHs: DIR is made if missing (its parent must be)."""
+def _out_directory(out: Path, what: str) -> None:
+    """``--out DIR`` with several PATHs (one ``what`` per account): DIR is made if missing
+    (its parent must exist)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(
-            f"--out {out}: with several PATHs --out is a directory (one plan per account), "
+            f"--out {out}: with several PATHs --out is a directory (one {what} per account), "
             "and this is a file",
-            hint="give --out a directory, e.g. --out plans/",
+            hint=f"give --out a directory, e.g. --out {what}s/",
         )
     try:
         out.mkdir(mode=0o700, exist_ok=True)
@@ -1138,7 +1139,10 @@ def _drift_fleet(
     accounts = run.accounts()
     several = len(paths) > 1
     if out is not None:
-        _plan_directory(out) if several else _check_report_target(out)
+        if several:
+            _out_directory(out, "report")
+        else:
+            _check_report_target(out)
 
     def full_report(account: Account) -> Path | None:
         if out is None:

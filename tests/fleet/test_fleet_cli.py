@@ -286,3 +286,11 @@ def test_simulate_hosts_each_account_with_its_own_state(
         assert (tmp_path / ".reconciler" / "accounts" / name / "simulator.json").is_file()
     assert reconciler("apply", *paths, "--simulate", "--yes").code == 0
     assert reconciler("plan", *paths, "--simulate", "--detailed-exitcode").code == 0
+
+
+def test_drift_out_dir_keeps_each_account_s_full_report(fleet: Fleet, tmp_path: Path) -> None:
+    out = tmp_path / "drift"
+    run = _run(fleet, "drift", *_paths(fleet, tmp_path), "--out", str(out))
+    assert run.code == 2, run.output
+    assert sorted(p.name for p in out.iterdir()) == [f"{n}.drift.json" for n in NAMES]
+    assert "wakeup" in (out / "acme.drift.json").read_text()
