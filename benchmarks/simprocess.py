@@ -4,7 +4,9 @@ The parent writes the account (a :class:`~reconciler.simulator.SimState`) to a f
 ``python -m benchmarks.simprocess STATE_FILE --latency-ms N``; the child loads it into an
 in-memory :class:`~reconciler.simulator.Simulator` (nothing is written back: a real account
 doesn't spend time saving a JSON file, and the benchmark measures the client), serves it over
-real HTTP on 127.0.0.1 and answers one-line commands on stdin with one JSON line on stdout:
+real HTTP on 127.0.0.1 (with ``--fleet N``, as N more accounts too, ``acct-000`` ..., each
+with its own copy and the credentials of :func:`reconciler.simulator.fleet_credentials`) and
+answers one-line commands on stdin with one JSON line on stdout:
 
 - ``stats``: the calls served since the last ``stats`` (total, and by endpoint: ``GET
   /service/v1/inbound/*``, ``POST aql query``, ...) and the child's CPU seconds since then;
@@ -46,7 +48,7 @@ def endpoint(method: str, path: str, params: dict[str, str]) -> str:
 class SimProcess:
     """The parent's handle on a simulator child process (a context manager)."""
 
-    def __init__(self, state_file: Path, latency_ms: float = 0.0) -> None:
+    def __init__(self, state_file: Path, latency_ms: float = 0.0, fleet: int = 0) -> None:
         cmd = [
             sys.executable,
             "-m",
@@ -54,6 +56,8 @@ class SimProcess:
             str(state_file),
             "--latency-ms",
             str(latency_ms),
+            "--fleet",
+            str(fleet),
         ]
         self.proc = subprocess.Popen(
             cmd,
@@ -108,6 +112,11 @@ class SimProcess:
         self.stop()
 
 
+def fleet_name(i: int) -> str:
+    """The name of the ``i``-th hosted account of ``--fleet``."""
+    return f"acct-{i:03d}"
+
+
 def _cpu() -> float:
     t = os.times()
     return t.user + t.system
@@ -117,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="a benchmark simulator (see the docstring)")
     parser.add_argument("state_file", type=Path)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fleet", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
 
     from reconciler.simulator import Faults, SimCredentials, SimState, Simulator
@@ -132,6 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     faults = Faults(latency_ms=args.latency_ms)
     sim = Simulator(seed="empty", credentials=credentials, faults=faults)
     sim.state = state
+    raw = args.state_file.read_bytes()
+    for i in range(args.fleet):
+        hosted = sim.add_account(fleet_name(i))
+        hosted.state = SimState.from_json(raw, source=str(args.state_file))
 
     def say(payload: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(payload) + "\n")

@@ -19,7 +19,9 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -29,6 +31,7 @@ from reconciler import __version__
 from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, DEFAULT_RETRY_BUDGET
 from reconciler.errors import (
     EXIT_ERROR,
+    ConfigError,
     ReconcilerError,
     ValidationFailed,
     exit_code_for,
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 
     from reconciler import operations
     from reconciler.errors import Diagnostic
+    from reconciler.fleet import Account, AccountRun, Shard
+    from reconciler.operations import ApplyRequest, DriftResult, PlanResult, Validation
     from reconciler.plan.changes import Plan
     from reconciler.plan.safety import Verdict
 
@@ -345,13 +350,222 @@ FORMAT_OPTION = click.option(
     help="Output format.",
 )
 READING = "reading live state"
+PATHS = click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path)
+)
+
+
+def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard | None:
+    from reconciler.fleet import Shard
+
+    if value is None:
+        return None
+    try:
+        return Shard.parse(value)
+    except ReconcilerError as err:
+        raise click.BadParameter(f"{err.message} ({err.hint})", ctx=ctx, param=param) from None
+
+
+def fleet_options(f: F) -> F:
+    """The options of a run over several accounts (several PATHs): docs/fleet.md."""
+    options = [
+        click.option(
+            "--parallel",
+            type=click.IntRange(min=1),
+            default=4,
+            show_default=True,
+            metavar="N",
+            help="Accounts read, planned and applied at once (each with its own --concurrency).",
+        ),
+        click.option(
+            "--shard",
+            callback=_parse_shard,
+            metavar="K/N",
+            help="Only the K-th of N shards of the accounts (by name, the same on every "
+            "machine): N jobs given the same PATHs cover them exactly once.",
+        ),
+        click.option(
+            "--report-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            metavar="DIR",
+            help="Write one JSON report per account into DIR, for `reconciler report`.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _is_fleet(paths: Sequence[Path], shard: Shard | None, report_dir: Path | None) -> bool:
+    """One PATH, without --shard or --report-dir, runs exactly as it always did."""
+    return len(paths) > 1 or shard is not None or report_dir is not None
+
+
+@dataclass
+class _Fleet:
+    """One command over several accounts: runs each account's use case through
+    :func:`reconciler.fleet.run_accounts`, prints each account's output as one group as it
+    finishes (text, markdown) or one JSON document at the end, writes the reports, and
+    returns the most severe exit code."""
+
+    command: str
+    paths: Sequence[Path]
+    parallel: int
+    shard: Shard | None
+    report_dir: Path | None
+    fmt: str = "text"
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    def accounts(self) -> list[Account]:
+        from reconciler.fleet import accounts_of, shard_of
+
+        accounts = accounts_of(self.paths)
+        if self.shard is not None:
+            accounts = shard_of(accounts, self.shard)
+        if (
+            self.report_dir is not None
+            and self.report_dir.exists()
+            and not self.report_dir.is_dir()
+        ):
+            raise ConfigError(
+                f"--report-dir {self.report_dir}: not a directory",
+                hint="give --report-dir a directory (it is created if missing)",
+            )
+        if self.report_dir is not None:
+            # Made before any account is read (a shard may have none: its CI job still
+            # uploads the directory); a directory that can't be made fails at once.
+            try:
+                self.report_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ConfigError(
+                    f"--report-dir {self.report_dir}: cannot make it: {err.strerror or err}",
+                    hint="give --report-dir a directory you can write to",
+                ) from None
+        return accounts
+
+    def sessions(self, session: Session, accounts: Sequence[Account]) -> dict[str, Session]:
+        """Each account's session: with several PATHs its own working directory
+        (``.reconciler/accounts/NAME/``: journal, lock, simulated account), with one PATH
+        the usual ``.reconciler/``."""
+        if len(self.paths) == 1:
+            return {a.name: session for a in accounts}
+        root = session.settings.workdir
+        return {a.name: session.for_account(a.name, a.workdir(root)) for a in accounts}
+
+    def run(
+        self,
+        accounts: Sequence[Account],
+        work: Callable[[Account], Awaitable[Any]],
+        code_of: Callable[[Any], int],
+        render: Callable[[Any], str],
+        *,
+        final: bool = True,
+    ) -> list[AccountRun[Any]]:
+        """Run ``work`` for each account; ``final``: these runs are the accounts' last word
+        (reported, and kept for the JSON document), not a first phase (apply's plans)."""
+        import asyncio
+        import dataclasses
+
+        from reconciler.fleet import run_accounts
+        from reconciler.report import outcome
+
+        def done(run: AccountRun[Any]) -> AccountRun[Any] | None:
+            if final or run.error is not None:
+                self.report(run)
+            self.show(run, render, final=final or run.error is not None)
+            if not final:
+                return None  # apply's plans: the second phase needs them
+            # Shown and reported: keep the outcome, drop the result (its desired state, plan
+            # and report), so memory grows with --parallel, not with the accounts.
+            return dataclasses.replace(run, result=None, outcome=outcome(run))
+
+        return asyncio.run(
+            run_accounts(accounts, work, code_of, parallel=self.parallel, on_done=done)
+        )
+
+    def report(self, run: AccountRun[Any]) -> None:
+        if self.report_dir is None:
+            return
+        from reconciler.report import account_report, write_report
+
+        shard = str(self.shard) if self.shard is not None else None
+        write_report(account_report(self.command, run, shard=shard), self.report_dir)
+
+    def show(self, run: AccountRun[Any], render: Callable[[Any], str], *, final: bool) -> None:
+        """One account's output, as one group (with --format json, the plans apply shows
+        before its report go to stderr as text)."""
+        import json
+
+        name = run.account.name
+        err = run.error
+        if self.fmt == "json" and final:
+            doc: dict[str, Any] = {"account": name, "exit_code": run.code}
+            if err is not None:
+                doc["error"] = _error_json(err)
+            else:
+                doc["result"] = json.loads(render(run.result))
+            self.documents.append(doc)
+            return
+        head = f"## `{name}`" if self.fmt == "markdown" else f"==> {name} ({run.account.path})"
+        lines = [head, ""] if self.fmt == "markdown" else [head]
+        if err is None:
+            for d in getattr(run.result, "warnings", ()):
+                lines.append(str(d))
+            lines.append(render(run.result).rstrip("\n"))
+        elif isinstance(err, ReconcilerError):
+            if isinstance(err, ValidationFailed):
+                lines.extend(str(d) for d in err.diagnostics)
+            lines.append(f"Error: {err.message}")
+            if err.hint:
+                lines.append(f"  hint: {err.hint}")
+        else:
+            lines.append(f"Error: internal error: {type(err).__name__}")
+        click.echo(redact("\n".join(lines)) + "\n", err=self.fmt == "json")
+
+    def finish(self, runs: Sequence[AccountRun[Any]]) -> int:
+        """Print the JSON document (json) and the one-line summary (stderr); the most
+        severe exit code."""
+        import json
+
+        from reconciler.errors import most_severe
+
+        code = most_severe(r.code for r in runs)
+        if self.fmt == "json":
+            doc: dict[str, Any] = {
+                "accounts": sorted(self.documents, key=lambda d: str(d["account"])),
+                "exit_code": code,
+            }
+            click.echo(redact(json.dumps(doc, indent=2)))
+        click.echo(_fleet_summary(self.command, runs, self.shard, code), err=True)
+        return code
+
+
+def _error_json(err: BaseException) -> dict[str, Any]:
+    if isinstance(err, ReconcilerError):
+        return {"message": redact(err.message), "hint": redact(err.hint) if err.hint else None}
+    return {"message": f"internal error: {type(err).__name__}", "hint": None}
+
+
+def _fleet_summary(
+    command: str, runs: Sequence[AccountRun[Any]], shard: Shard | None, code: int
+) -> str:
+    from reconciler.report import outcome
+
+    counts = Counter(outcome(r) for r in runs)
+    where = f" (shard {shard})" if shard is not None else ""
+    changes = "drifted" if command == "drift" else "with changes"
+    return (
+        f"{command}: {len(runs):,} account{'s' if len(runs) != 1 else ''}{where}: "
+        f"{counts['ok']:,} in order, {counts['changes']:,} {changes}, "
+        f"{counts['refused']:,} refused, {counts['error']:,} failed; exit {code}."
+    )
 
 
 # --------------------------------------------------------------------------- validate
 
 
 @cli.command(epilog=docs("docs/commands.md#validate"))
-@click.argument("path", type=click.Path(path_type=Path))
+@PATHS
 @click.option(
     "--format",
     "fmt",
@@ -361,40 +575,67 @@ READING = "reading live state"
     help="text for people; json ({file, line, column, message, severity} and a summary) "
     "for editors and CI.",
 )
+@fleet_options
 @global_options
 @command
-def validate(path: Path, fmt: str) -> int:
+def validate(
+    paths: tuple[Path, ...],
+    fmt: str,
+    parallel: int,
+    shard: Shard | None,
+    report_dir: Path | None,
+) -> int:
     """Check PATH (a YAML file, or a directory of *.yaml files) offline: schema, names,
     references, numbers, secrets. Every problem at once, each at file:line:column.
 
-    Exit 0 when valid (warnings are printed), 1 when there is any error. Under --simulate an
-    environment variable that is not set is no error.
+    Several PATHs are several accounts (docs/fleet.md). Exit 0 when valid (warnings are
+    printed), 1 when there is any error. Under --simulate an environment variable that is
+    not set is no error.
     """
     from reconciler import operations
-    from reconciler.desired.render import render_json, render_text
 
     settings = _settings()
-    result = operations.validate(path, simulate=settings.simulate)
+    if not _is_fleet(paths, shard, report_dir):
+        result = operations.validate(paths[0], simulate=settings.simulate)
+        # The loader never quotes a secret; redact() is the last line of defence.
+        click.echo(redact(_render_validation(result, fmt, settings)))
+        return result.exit_code
+
+    run = _Fleet("validate", paths, parallel, shard, report_dir, fmt)
+
+    async def work(account: Account) -> operations.Validation:
+        return operations.validate(account.path, simulate=settings.simulate)
+
+    runs = run.run(
+        run.accounts(),
+        work,
+        lambda r: r.exit_code,
+        lambda r: _render_validation(r, fmt, settings),
+    )
+    return run.finish(runs)
+
+
+def _render_validation(result: Validation, fmt: str, settings: Settings) -> str:
+    from reconciler.desired.render import render_json, render_text
+
     if fmt == "json":
-        text = render_json(result.diagnostics, state=result.state)
-    else:
-        text = render_text(
-            result.diagnostics, path=str(path), state=result.state, color=use_color(settings)
-        )
-    # The loader never quotes a secret; redact() is the last line of defence all output has.
-    click.echo(redact(text))
-    return result.exit_code
+        return render_json(result.diagnostics, state=result.state)
+    return render_text(
+        result.diagnostics, path=str(result.path), state=result.state, color=use_color(settings)
+    )
 
 
 # --------------------------------------------------------------------------- plan
 
 
 @cli.command(epilog=docs("docs/commands.md#plan"))
-@click.argument("path", type=click.Path(path_type=Path))
+@PATHS
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Save the plan (JSON, mode 0600, no secrets) for `apply --plan`.",
+    type=click.Path(path_type=Path),
+    metavar="FILE|DIR",
+    help="Save the plan (JSON, mode 0600, no secrets) for `apply --plan`; with several "
+    "PATHs a directory, one ACCOUNT.plan.json each.",
 )
 @FORMAT_OPTION
 @click.option(
@@ -402,16 +643,29 @@ def validate(path: Path, fmt: str) -> int:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.",
 )
+@fleet_options
 @global_options
 @command
-def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int:
+def plan(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    parallel: int,
+    shard: Shard | None,
+    report_dir: Path | None,
+) -> int:
     """Show what `apply` would change in the live account to match PATH (a file or directory).
 
-    Read-only. Exit 3 when a safety limit would refuse the plan (apply needs --force).
+    Several PATHs are several accounts (docs/fleet.md). Read-only. Exit 3 when a safety limit
+    would refuse the plan (apply needs --force).
     """
     from reconciler import operations
 
     settings = _settings()
+    if _is_fleet(paths, shard, report_dir):
+        return _plan_fleet(paths, out, fmt, detailed_exitcode, parallel, shard, report_dir)
+    path = paths[0]
     with open_session(settings) as session:
         result = _run_with_progress(
             READING, lambda progress: operations.plan(session, path, out=out, progress=progress)
@@ -429,16 +683,75 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
     return code
 
 
-# --------------------------------------------------------------------------- apply
+def _plan_fleet(
+    paths: Sequence[Path],
+    out: Path | None,
+    fmt: str,
+    detailed: bool,
+    parallel: int,
+    shard: Shard | None,
+    report_dir: Path | None,
+) -> int:
+    from reconciler import operations
+
+    settings = _settings()
+    run = _Fleet("plan", paths, parallel, shard, report_dir, fmt)
+    accounts = run.accounts()
+    several = len(paths) > 1
+    if out is not None and several:
+        _out_directory(out, "plan")
+
+    def render(result: PlanResult) -> str:
+        text = _render_plan(result.plan, result.verdict, fmt, settings)
+        if fmt != "json":
+            text += "".join(f"\nRefused: {r}" for r in result.refusals)
+            if result.saved_to is not None:
+                text += f"\nSaved this plan to {result.saved_to}."
+        return text
+
+    with open_session(settings) as session:
+        sessions = run.sessions(session, accounts)
+
+        async def work(account: Account) -> PlanResult:
+            target = account.plan_file(out) if out is not None and several else out
+            return await operations.plan(sessions[account.name], account.path, out=target)
+
+        runs = run.run(accounts, work, lambda r: r.exit_code(detailed=detailed), render)
+    if out is not None and several:
+        click.echo(
+            f"Saved the plans in {out}; apply them with `reconciler apply PATH... --plan {out}`.",
+            err=True,
+        )
+    return run.finish(runs)
+
+
+def _out_directory(out: Path, what: str) -> None:
+    """``--out DIR`` with several PATHs (one ``what`` per account): DIR is made if missing
+    (its parent must exist)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"--out {out}: with several PATHs --out is a directory (one {what} per account), "
+            "and this is a file",
+            hint=f"give --out a directory, e.g. --out {what}s/",
+        )
+    try:
+        out.mkdir(mode=0o700, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"--out {out}: cannot make the directory: {err.strerror or err}",
+            hint="give --out a directory in an existing, writable one",
+        ) from None
 
 
 @cli.command(epilog=docs("docs/commands.md#apply"))
-@click.argument("path", type=click.Path(path_type=Path))
+@PATHS
 @click.option(
     "--plan",
     "plan_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Apply this saved plan (from `plan --out`); refused if the account or PATH changed.",
+    type=click.Path(path_type=Path),
+    metavar="FILE|DIR",
+    help="Apply this saved plan (from `plan --out`); refused if the account or PATH changed. "
+    "With several PATHs, the directory `plan PATH... --out DIR` wrote.",
 )
 @click.option(
     "--dry-run",
@@ -471,10 +784,11 @@ def plan(path: Path, out: Path | None, fmt: str, detailed_exitcode: bool) -> int
     show_default=True,
     help="Output format of the report (json: the plan goes to stderr).",
 )
+@fleet_options
 @global_options
 @command
 def apply(
-    path: Path,
+    paths: tuple[Path, ...],
     plan_file: Path | None,
     dry_run: bool,
     yes: bool,
@@ -482,8 +796,14 @@ def apply(
     force: bool,
     purchase_wait: float,
     fmt: str,
+    parallel: int,
+    shard: Shard | None,
+    report_dir: Path | None,
 ) -> int:
     """Make the live account match PATH: plan, show the plan, confirm, apply.
+
+    Several PATHs are several accounts (docs/fleet.md): every plan is shown, one question
+    asked, and each account applied on its own.
 
     On a terminal apply asks first: a plan that buys or releases numbers needs the word
     `yes`. A plan saved with `plan --out` and given with --plan was reviewed already: it is
@@ -499,13 +819,17 @@ def apply(
     out_json = fmt == "json"
     request = operations.ApplyRequest(
         plan_file=plan_file,
-        replan=_command(settings, "plan", str(path), "--out", str(plan_file or "FILE")),
+        replan=_command(settings, "plan", *map(str, paths), "--out", str(plan_file or "FILE")),
         dry_run=dry_run,
         allow_release=allow_release,
         force=force,
         purchase_wait=purchase_wait,
     )
     _terminate_on_sigterm()  # until the apply runs; then SIGTERM stops it as Ctrl-C does
+    if _is_fleet(paths, shard, report_dir):
+        fleet_run = _Fleet("apply", paths, parallel, shard, report_dir, fmt)
+        return _apply_fleet(fleet_run, request, yes=yes)
+    path = paths[0]
     with (
         operations.ApplyRun(path, request, settings.workdir) as run,
         open_session(settings) as session,
@@ -530,7 +854,7 @@ def apply(
         # A saved plan was reviewed when it was made (and is refused if anything changed
         # since): like Terraform's `apply PLANFILE`, it doesn't ask again.
         asks = not (dry_run or yes or plan_file is not None or the_plan.is_empty)
-        if asks and not _confirm(the_plan, run.verdict):
+        if asks and not _confirm([(the_plan, run.verdict)]):
             return EXIT_ERROR
         report = _run_with_progress("applying", lambda progress: _execute(run, session, progress))
     if out_json:
@@ -575,11 +899,102 @@ def _command(settings: Settings, *words: str) -> str:
     return shlex.join(line)
 
 
-def _confirm(the_plan: Plan, verdict: Verdict) -> bool:
-    """Ask on the terminal before changing the account; without one, apply needs --yes (a
-    ConfigError says so). A plan that buys or releases numbers (money, and a release can't
-    be undone) goes ahead only on the word ``yes``; any other plan on ``y`` too. Ctrl-C at
-    the prompt ends apply like Ctrl-C anywhere (exit 130)."""
+def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool) -> int:
+    """apply over several accounts: take each account's lock, plan them all (shown as they
+    come), ask once, apply each (its report shown as it finishes)."""
+    import contextlib
+    import dataclasses
+    import time
+
+    from reconciler import operations
+    from reconciler.apply.report import render_report_json, render_report_text
+    from reconciler.fleet import AccountRun
+
+    settings = _settings()
+    accounts = run.accounts()
+    several = len(run.paths) > 1
+    plan_dir = request.plan_file
+    if plan_dir is not None and several and not plan_dir.is_dir():
+        raise ConfigError(
+            f"--plan {plan_dir}: with several PATHs --plan is the directory of saved plans",
+            hint="give --plan the directory that `reconciler plan PATH... --out DIR` wrote",
+        )
+    runs: list[AccountRun[Any]] = []
+    applies: dict[str, operations.ApplyRun] = {}
+    with contextlib.ExitStack() as stack:
+        # The locks before the session: see operations.ApplyRun.
+        for account in accounts:
+            own = dataclasses.replace(
+                request,
+                plan_file=account.plan_file(plan_dir) if plan_dir and several else plan_dir,
+            )
+            workdir = account.workdir(settings.workdir) if several else settings.workdir
+            started = time.time()
+            try:
+                applies[account.name] = stack.enter_context(
+                    operations.ApplyRun(account.path, own, workdir)
+                )
+            except ReconcilerError as err:
+                failed: AccountRun[Any] = AccountRun(
+                    account, err.exit_code, None, err, started, time.time()
+                )
+                run.report(failed)
+                run.show(failed, str, final=True)
+                runs.append(failed)
+        ready = [a for a in accounts if a.name in applies]
+        session = stack.enter_context(open_session(settings))
+        sessions = run.sessions(session, ready)
+        pending: dict[str, bool] = {}
+
+        async def prepare(account: Account) -> operations.ApplyRun:
+            one = applies[account.name]
+            if one.took_over is not None:
+                click.echo(
+                    f"Note: {account.name}: took over a stale lock left by "
+                    f"{one.took_over.describe()}; that process is no longer running.",
+                    err=True,
+                )
+            await one.prepare(sessions[account.name])
+            pending[account.name] = one.check()
+            return one
+
+        def render_plan(one: operations.ApplyRun) -> str:
+            assert one.plan is not None and one.verdict is not None
+            return _render_plan(one.plan, one.verdict, "text", settings)
+
+        planned = run.run(ready, prepare, lambda _one: 0, render_plan, final=False)
+        runs += [r for r in planned if r.error is not None]
+        to_apply = [r.account for r in planned if r.error is None]
+        changing = [applies[a.name] for a in to_apply if pending.get(a.name)]
+        # Saved plans were reviewed when they were made (see apply of one PATH).
+        if changing and not (request.dry_run or yes or plan_dir is not None):
+            plans = [(one.plan, one.verdict) for one in changing]
+            if not _confirm([(p, v) for p, v in plans if p is not None and v is not None]):
+                return EXIT_ERROR
+
+        async def execute(account: Account) -> operations.ApplyResult:
+            one = applies[account.name]
+            assert one.loaded is not None and one.plan is not None and one.verdict is not None
+            if pending[account.name]:
+                report = await one.execute(sessions[account.name])
+            else:
+                report = one.empty_report()
+            return operations.ApplyResult(one.loaded, one.plan, one.verdict, report)
+
+        def render(result: operations.ApplyResult) -> str:
+            if run.fmt == "json":
+                return render_report_json(result.report)
+            return render_report_text(result.report, color=use_color(settings))
+
+        runs += run.run(to_apply, execute, lambda r: r.exit_code, render)
+    return run.finish(runs)
+
+
+def _confirm(plans: Sequence[tuple[Plan, Verdict]]) -> bool:
+    """Ask on the terminal before changing the accounts (one question for a fleet's plans);
+    without one, apply needs --yes (a ConfigError says so). Plans that buy or release
+    numbers (money, and a release can't be undone) go ahead only on the word ``yes``; any
+    other plan on ``y`` too. Ctrl-C at the prompt ends apply like Ctrl-C anywhere (exit 130)."""
     from reconciler.errors import ConfigError
 
     if not sys.stdin.isatty():
@@ -588,17 +1003,19 @@ def _confirm(the_plan: Plan, verdict: Verdict) -> bool:
             hint="review the plan above, then run again with --yes (or apply a plan saved "
             "with `plan --out`, which needs no confirmation)",
         )
-    counts = the_plan.counts()
+    purchases = sum(p.counts()["purchase"] for p, _v in plans)
+    releases = sum(p.counts()["release"] for p, v in plans if not v.releases_blocked)
     weighty = []
-    if counts["purchase"]:
-        weighty.append(f"buy {plural(counts['purchase'], 'number')}")
-    if counts["release"] and not verdict.releases_blocked:
-        weighty.append(f"release {plural(counts['release'], 'number')} (irreversible)")
+    if purchases:
+        weighty.append(f"buy {plural(purchases, 'number')}")
+    if releases:
+        weighty.append(f"release {plural(releases, 'number')} (irreversible)")
+    where = f" to {plural(len(plans), 'account')}" if len(plans) > 1 else ""
     if weighty:
-        question = f"\nThis will {' and '.join(weighty)}. Type yes to apply these changes: "
+        question = f"\nThis will {' and '.join(weighty)}. Type yes to apply these changes{where}: "
         accepted = {"yes"}
     else:
-        question = "\nApply these changes? [y/N] "
+        question = f"\nApply these changes{where}? [y/N] "
         accepted = {"y", "yes"}
     click.echo(question, err=True, nl=False)
     try:
@@ -628,7 +1045,7 @@ def _terminate_on_sigterm() -> None:
 
 
 @cli.command(epilog=docs("docs/commands.md#drift"))
-@click.argument("path", type=click.Path(path_type=Path))
+@PATHS
 @FORMAT_OPTION
 @click.option(
     "--ignore",
@@ -646,27 +1063,39 @@ def _terminate_on_sigterm() -> None:
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
+    type=click.Path(path_type=Path),
+    metavar="FILE|DIR",
     help="Also write the full report as JSON to FILE (markdown names it when it leaves "
-    "anything out).",
+    "anything out); with several PATHs a directory, one ACCOUNT.drift.json each.",
 )
+@fleet_options
 @global_options
 @command
 def drift(
-    path: Path, fmt: str, ignore: tuple[str, ...], fail_on_unmanaged: bool, out: Path | None
+    paths: tuple[Path, ...],
+    fmt: str,
+    ignore: tuple[str, ...],
+    fail_on_unmanaged: bool,
+    out: Path | None,
+    parallel: int,
+    shard: Shard | None,
+    report_dir: Path | None,
 ) -> int:
     """Report what changed on the live account by hand: each drifted resource and field
     (secrets masked) and what `apply` would do about it, and what the account holds that
     nothing declares.
 
-    Read-only: nothing is written to the account. Exit 0 in sync, 2 drift found (or, with
-    --fail-on-unmanaged, anything unmanaged), 1 error.
+    Several PATHs are several accounts (docs/fleet.md). Read-only: nothing is written to the
+    account. Exit 0 in sync, 2 drift found (or, with --fail-on-unmanaged, anything
+    unmanaged), 1 error.
     """
     from reconciler import operations
     from reconciler.drift.render import render_json, render_markdown, render_text
 
     settings = _settings()
+    if _is_fleet(paths, shard, report_dir):
+        return _drift_fleet(paths, fmt, ignore, fail_on_unmanaged, out, parallel, shard, report_dir)
+    path = paths[0]
     if out is not None:
         _check_report_target(out)  # before the read: a wrong --out should not cost one
     with open_session(settings) as session:
@@ -712,6 +1141,128 @@ def _write_report(path: Path, text: str) -> None:
         raise ConfigError(
             f"cannot write {path}: {err.strerror or err}",
             hint="give --out a path in a directory you can write to",
+        ) from None
+
+
+def _drift_fleet(
+    paths: Sequence[Path],
+    fmt: str,
+    ignore: Sequence[str],
+    fail_on_unmanaged: bool,
+    out: Path | None,
+    parallel: int,
+    shard: Shard | None,
+    report_dir: Path | None,
+) -> int:
+    from reconciler import operations
+    from reconciler.drift.render import render_json, render_markdown, render_text
+
+    settings = _settings()
+    run = _Fleet("drift", paths, parallel, shard, report_dir, fmt)
+    accounts = run.accounts()
+    several = len(paths) > 1
+    if out is not None:
+        if several:
+            _out_directory(out, "report")
+        else:
+            _check_report_target(out)
+
+    def full_report(account: Account) -> Path | None:
+        if out is None:
+            return None
+        return out / f"{account.name}.drift.json" if several else out
+
+    def render(result: DriftResult) -> str:
+        report = result.report
+        if fmt == "json":
+            return render_json(report) + "\n"
+        if fmt == "markdown":
+            return render_markdown(report)
+        return render_text(report, color=use_color(settings)) + "\n"
+
+    with open_session(settings) as session:
+        sessions = run.sessions(session, accounts)
+
+        async def work(account: Account) -> DriftResult:
+            result = await operations.drift(sessions[account.name], account.path, ignore=ignore)
+            target = full_report(account)
+            if target is not None:
+                _write_report(target, redact(render_json(result.report) + "\n"))
+            return result
+
+        runs = run.run(
+            accounts, work, lambda r: r.exit_code(fail_on_unmanaged=fail_on_unmanaged), render
+        )
+    return run.finish(runs)
+
+
+# --------------------------------------------------------------------------- report
+
+
+@cli.command(epilog=docs("docs/fleet.md#reports"))
+@click.argument(
+    "directories",
+    nargs=-1,
+    required=True,
+    metavar="DIR...",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@FORMAT_OPTION
+@click.option(
+    "--metrics",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write OpenMetrics text to FILE (node-exporter textfile collector, Pushgateway).",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write JUnit XML to FILE: one test case per account.",
+)
+@local_options
+@command
+def report(
+    directories: tuple[Path, ...], fmt: str, metrics: Path | None, junit: Path | None
+) -> int:
+    """Merge the account reports that --report-dir wrote (any number of shards' DIRs) into one
+    summary: text, json, or markdown that fits one GitHub comment or issue.
+
+    Exit with the most severe code of the accounts: 0 all in order, 2 changes or drift, 3 a
+    refusal, 1 an error (docs/fleet.md).
+    """
+    from reconciler import report as reports
+
+    summary = reports.summarise(reports.read_reports(directories))
+    if not summary.reports:
+        raise ConfigError(
+            f"no account reports in {', '.join(str(d) for d in directories)}",
+            hint="run validate, plan, apply or drift with --report-dir DIR first",
+        )
+    if metrics is not None:
+        _write_public(metrics, reports.render_metrics(summary))
+    if junit is not None:
+        _write_public(junit, reports.render_junit(summary))
+    if fmt == "json":
+        click.echo(reports.render_json(summary), nl=False)
+    elif fmt == "markdown":
+        click.echo(reports.render_markdown(summary), nl=False)
+    else:
+        click.echo(reports.render_text(summary), nl=False)
+    return summary.exit_code
+
+
+def _write_public(path: Path, text: str) -> None:
+    """Write a file a command was asked for (whole or not at all; readable by others: a
+    textfile collector, a CI uploader)."""
+    from reconciler.storage import write_atomic
+
+    try:
+        write_atomic(path, text.encode(), mode=0o644)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write {path}: {err.strerror or err}",
+            hint="give a path in an existing directory you can write to",
         ) from None
 
 
@@ -1018,6 +1569,14 @@ def simulator() -> None:
     show_default=True,
     help="aql password accepted (a test value).",
 )
+@click.option(
+    "--account",
+    "hosted",
+    multiple=True,
+    metavar="NAME",
+    help="Host another account NAME too (repeatable), with its own credentials (printed) and "
+    "state (next to --state, as STATE.NAME.json): a fleet in one process.",
+)
 @local_options
 @command
 def serve(
@@ -1036,6 +1595,7 @@ def serve(
     api_key: str,
     aql_username: str,
     aql_password: str,
+    hosted: tuple[str, ...],
 ) -> None:
     """Serve the simulator over HTTP on 127.0.0.1 until Ctrl-C.
 
@@ -1080,6 +1640,16 @@ def serve(
         rng_seed=rng_seed,
         dialect=dialect,
     )
+    for name in hosted:
+        own = None
+        if state_file is not None:
+            own = state_file.with_name(f"{state_file.stem}.{name}{state_file.suffix}")
+        try:
+            sim.add_account(name, seed=seed, state_file=own)
+        except ValueError as err:
+            raise ConfigError(
+                f"--account {name}: {err}", hint="give each --account a different NAME"
+            ) from None
 
     def on_sigterm(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt

@@ -68,6 +68,8 @@ from reconciler.session import Session, check_workdir
 Progress = ProgressCallback
 
 __all__ = [
+    "ApplyRequest",
+    "ApplyResult",
     "ApplyRun",
     "DriftResult",
     "ExportOutcome",
@@ -368,6 +370,25 @@ class ApplyRun:
                 progress=progress,
                 stop=stop,
             )
+
+
+@dataclass(frozen=True, repr=False)
+class ApplyResult:
+    """An apply of one account of a fleet: the plan, its verdict, and what was done (an
+    empty report when there was nothing to do)."""
+
+    loaded: LoadResult
+    plan: Plan
+    verdict: Verdict
+    report: ApplyReport
+
+    @property
+    def warnings(self) -> Sequence[Diagnostic]:
+        return self.loaded.warnings
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.report.ok else EXIT_ERROR
 
 
 def apply_failure(report: ApplyReport, *, again: str = "reconciler apply") -> ApplyFailed | None:

@@ -14,6 +14,8 @@ desired state with the simulator's: the environment variables the YAML names nee
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from reconciler.desired.model import AculabAccount, AqlAccount, DesiredState
     from reconciler.live.model import LiveState
     from reconciler.live.progress import ProgressCallback
-    from reconciler.simulator import Simulator
+    from reconciler.simulator import SimAccount, Simulator
 
 WORKDIR = Path(".reconciler")
 
@@ -83,6 +85,7 @@ class Session:
         self._simulator: Simulator | None = None
         self._sim_base_url: str | None = None
         self._sim_aql_url: str | None = None
+        self._sim_account: SimAccount | None = None
         self.retry_budget = RetryBudget(settings.retry_budget)
 
     def __enter__(self) -> Session:
@@ -124,6 +127,21 @@ class Session:
     def simulator(self) -> Simulator | None:
         return self._simulator
 
+    def for_account(self, name: str, workdir: Path) -> Session:
+        """This session for one account of a fleet: its working directory (journal, lock) is
+        ``workdir``, and under ``--simulate`` the embedded simulator hosts the account (its own
+        credentials, its state in ``workdir``). The view shares this session's simulator and
+        closes with it; don't use it as a context manager."""
+        view = copy.copy(self)
+        view.settings = dataclasses.replace(self.settings, workdir=workdir)
+        if self._simulator is not None:
+            check_workdir(workdir)
+            workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            view._sim_account = self._simulator.add_account(
+                name, seed="demo", state_file=workdir / SIMULATOR_STATE
+            )
+        return view
+
     # ----------------------------------------------------------------- desired state
 
     def load(self, path: str | Path) -> LoadResult:
@@ -147,7 +165,8 @@ class Session:
             from reconciler.desired.model import AculabAccount, AqlAccount
             from reconciler.secret import Secret
 
-            creds = self._simulator.credentials
+            hosted = self._sim_account or self._simulator.primary
+            creds = hosted.credentials
             aculab = AculabAccount(
                 cloud_id=creds.cloud_id,
                 username=creds.username,

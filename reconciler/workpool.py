@@ -7,8 +7,10 @@ read, the export read, apply's waves) uses :class:`WorkPool` or :func:`run_bound
 A job may name a *lane*: the API host it calls (anything with ``pace_delay()``, such as
 :class:`~reconciler.clients.http.HttpClient`). A free worker takes the oldest job of the lane
 whose next call would wait least for its turn at the host's pace
-(:mod:`reconciler.clients.pacer`); unpaced, that is simply the oldest job. So under one
-vendor's rate limit, the workers don't all queue at that vendor while the other has room.
+(:mod:`reconciler.clients.pacer`), and among those, of the lane with the fewest jobs running:
+the hosts share the workers instead of taking turns. So under one vendor's rate limit, the
+workers don't all queue at that vendor while the other has room, and both vendors' limits are
+used from the start.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class WorkPool:
         self.total = 0
         self.done = 0
         self._lanes: dict[int, tuple[Lane | None, deque[tuple[int, Job]]]] = {}
+        self._running: dict[int, int] = {}  # jobs running, by lane
         self._ready: asyncio.Queue[None] = asyncio.Queue()
         self._unfinished = 0
         self._finished = asyncio.Event()
@@ -62,25 +65,31 @@ class WorkPool:
         self._finished.clear()
         self._ready.put_nowait(None)
 
-    def _take(self) -> Job:
+    def _take(self) -> tuple[int, Job]:
         best: deque[tuple[int, Job]] | None = None
-        best_key: tuple[float, int] = (0.0, 0)
-        for lane, jobs in self._lanes.values():
+        best_lane = 0
+        best_key: tuple[float, int, int] = (0.0, 0, 0)
+        running = self._running
+        for lane_id, (lane, jobs) in self._lanes.items():
             if not jobs:
                 continue
-            key = (lane.pace_delay() if lane is not None else 0.0, jobs[0][0])
+            delay = lane.pace_delay() if lane is not None else 0.0
+            key = (delay, running.get(lane_id, 0), jobs[0][0])
             if best is None or key < best_key:
-                best, best_key = jobs, key
+                best, best_lane, best_key = jobs, lane_id, key
         assert best is not None
-        return best.popleft()[1]
+        return best_lane, best.popleft()[1]
 
     async def _worker(self) -> None:
+        running = self._running
         while True:
             await self._ready.get()
-            job = self._take()
+            lane, job = self._take()
+            running[lane] = running.get(lane, 0) + 1
             try:
                 await job()
             finally:
+                running[lane] -= 1
                 self._unfinished -= 1
             self.done += 1
             if self.progress is not None:

@@ -47,14 +47,16 @@ def summary_line(report: ApplyReport) -> str:
     c = report.counts()
     if report.dry_run:
         return (
-            f"Dry run: nothing was changed. {c['succeeded']} would succeed, "
-            f"{c['failed']} would fail, {c['skipped']} would be skipped."
+            f"Dry run: nothing was changed. {c['succeeded']:,} would succeed, "
+            f"{c['failed']:,} would fail, {c['skipped']:,} would be skipped."
         )
     if report.interrupted:
         head = "Apply interrupted"
     else:
         head = "Apply complete" if report.ok else "Apply finished with failures"
-    return f"{head}: {c['succeeded']} succeeded, {c['failed']} failed, {c['skipped']} skipped."
+    return (
+        f"{head}: {c['succeeded']:,} succeeded, {c['failed']:,} failed, {c['skipped']:,} skipped."
+    )
 
 
 def bought_lines(report: ApplyReport) -> list[str]:
@@ -69,15 +71,15 @@ def failure_message(report: ApplyReport) -> str:
     """The one-line error for a run that did not fully succeed (``ApplyFailed``)."""
     c = report.counts()
     if report.dry_run:
-        return f"the dry run found {c['failed']} change(s) that would fail"
+        return f"the dry run found {c['failed']:,} change(s) that would fail"
     if report.interrupted:
         return (
-            f"apply was interrupted ({report.interrupted}): {c['succeeded']} succeeded, "
-            f"{c['failed']} failed, {c['skipped']} not attempted"
+            f"apply was interrupted ({report.interrupted}): {c['succeeded']:,} succeeded, "
+            f"{c['failed']:,} failed, {c['skipped']:,} not attempted"
         )
     return (
-        f"apply finished with failures: {c['failed']} failed, {c['skipped']} skipped "
-        f"(and {c['succeeded']} succeeded)"
+        f"apply finished with failures: {c['failed']:,} failed, {c['skipped']:,} skipped "
+        f"(and {c['succeeded']:,} succeeded)"
     )
 
 

@@ -363,7 +363,7 @@ class HttpClient:
         self.error_parser = error_parser
         self.deadline = deadline
         self.budget = budget if budget is not None else RetryBudget()
-        self.pacer = pacer if pacer is not None else Pacer()
+        self.pacer = pacer if pacer is not None else Pacer(f"{service} ({self.host})")
         self.redactor = redactor or active_redactor() or Redactor()
         self.redactor.add(*secrets)
         common = {"User-Agent": USER_AGENT, **(headers or {})}

@@ -32,6 +32,7 @@ several hosts keep the host with room busy (:mod:`reconciler.workpool`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,8 @@ _QUIET_WINDOWS = 2
 # How long 429s judged not to be about the rate are left to the retry policy.
 _IGNORE_S = 30.0
 _MIN_RATE = 0.05
+
+log = logging.getLogger("reconciler.http")
 # Replies in the last second before a 429 is worth pacing for: a call or two that meet a 429
 # are the retry policy's to handle.
 _BUSY = 8
@@ -62,10 +65,13 @@ class Pacer:
 
     def __init__(
         self,
+        host: str = "",
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self.host = host
+        self._logged: float | None = None  # the pace last logged
         self._clock = clock
         self._sleep = sleep
         self.rate: float | None = None  # calls a second; None: not pacing
@@ -139,7 +145,11 @@ class Pacer:
             self._paused_until = max(self._paused_until, now + retry_after)
         return throttled and pacing
 
-    def _new_epoch(self, now: float) -> None:
+    def _new_epoch(self, now: float, why: str) -> None:
+        if self.rate != self._logged and log.isEnabledFor(logging.DEBUG):
+            self._logged = self.rate
+            pace = "none" if self.rate is None else f"{self.rate:.1f} calls/s"
+            log.debug("pace for %s: %s (%s)", self.host or "the host", pace, why)
         self._epoch += 1
         self._window_start = now
         self._accepted = self._refused = 0
@@ -151,7 +161,7 @@ class Pacer:
         self.rate = max(1.0, 0.5 * replied)
         self._next = now
         self._quiet = self._falls = 0
-        self._new_epoch(now)
+        self._new_epoch(now, "a first 429: half the calls answered lately")
 
     def _judge(self, now: float) -> None:
         elapsed = now - self._window_start
@@ -168,14 +178,14 @@ class Pacer:
                 self._quiet = 0
                 if replies / elapsed >= 0.8 * rate:  # the pace is used: try a faster one
                     self.rate = rate * _RISE
-                    self._new_epoch(now)
+                    self._new_epoch(now, "no 429 lately: a little faster")
                     return
             self._window_start = now
             self._accepted = self._refused = 0
             return
         self._quiet = 0
         if now < self._ignore_until or (self._episode is None and self.rate is None):
-            self._new_epoch(now)
+            self._new_epoch(now, "429s left to the retry policy")
             return
         before, last = self._episode or (self.rate, None)
         # A saturated token bucket lets through its rate whatever the pace: what got through
@@ -187,8 +197,8 @@ class Pacer:
             self.rate = before
             self._episode = None
             self._ignore_until = now + _IGNORE_S
-            self._new_epoch(now)
+            self._new_epoch(now, "these 429s are not about the pace: left to the retry policy")
             return
         self._episode = (before, accepted_rate)
         self.rate = max(_MIN_RATE, _UNDER * accepted_rate)
-        self._new_epoch(now)
+        self._new_epoch(now, f"429s: {accepted_rate:.1f} calls/s got through")

@@ -543,7 +543,7 @@ class Purchase(Change):
 
     def finding(self, fields_shown: int) -> str:
         have = len(self.existing)
-        return f"has {have} of {have + self.quantity} numbers at {self.location}"
+        return f"has {have:,} of {have + self.quantity:,} numbers at {self.location}"
 
     @property
     def remedy(self) -> str:

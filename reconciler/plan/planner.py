@@ -279,8 +279,8 @@ class _Planner:
                 surplus, keep = order[:excess], order[excess:] + declared
                 if len(surplus) < excess:
                     self.warnings.append(
-                        f"{pool.origin}: pool {name} has {len(have)} numbers and wants "
-                        f"{pool.count}, but {len(declared)} of them have inbound services "
+                        f"{pool.origin}: pool {name} has {len(have):,} numbers and wants "
+                        f"{pool.count:,}, but {len(declared):,} of them have inbound services "
                         "declared under their number and are kept: remove a declaration to "
                         "let its number go"
                     )
@@ -289,7 +289,7 @@ class _Planner:
                     self.changes.append(
                         Release(
                             number=num.number,
-                            reason=f"pool {name} has {len(have)} numbers, wants {pool.count}",
+                            reason=f"pool {name} has {len(have):,} numbers, wants {pool.count:,}",
                             pool=name,
                             monthly_price=num.monthly_price,
                             has_inbound_service=num.number in live.inbound_names,

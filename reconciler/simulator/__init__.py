@@ -27,7 +27,7 @@ from reconciler.simulator.app import DroppedConnection, SimCall
 from reconciler.simulator.dialect import Dialect
 from reconciler.simulator.faults import FAULT_NAMES, Faults
 from reconciler.simulator.server import RunningSimulator
-from reconciler.simulator.simulator import SimCredentials, Simulator
+from reconciler.simulator.simulator import SimAccount, SimCredentials, Simulator, fleet_credentials
 
 __all__ = [
     "FAULT_NAMES",
@@ -36,8 +36,10 @@ __all__ = [
     "DroppedConnection",
     "Faults",
     "RunningSimulator",
+    "SimAccount",
     "SimCall",
     "SimCredentials",
     "SimState",
     "Simulator",
+    "fleet_credentials",
 ]

@@ -36,7 +36,7 @@ from reconciler.simulator.faults import Dice, RateLimiter, rate_for
 from reconciler.simulator.wire import AUTH_LINK, Problem, services_link
 
 if TYPE_CHECKING:
-    from reconciler.simulator.simulator import Simulator
+    from reconciler.simulator.simulator import SimAccount, Simulator
 
 AQL_PATH = "/sms/sms-relay.api.php"
 JSON = "application/json"
@@ -146,9 +146,6 @@ class Pipeline:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
-        creds = sim.credentials
-        self._basic_user = f"{creds.cloud_id}/{creds.username}".encode()
-        self._api_key = creds.api_key.encode()
         self.limiter = RateLimiter()
 
     # ------------------------------------------------------------------ the pipeline
@@ -158,7 +155,9 @@ class Pipeline:
         request: Request,
         *,
         api: str,
-        work: Callable[[Mapping[str, str], list[tuple[str, str]], bytes], Awaitable[Outcome]],
+        work: Callable[
+            [SimAccount, Mapping[str, str], list[tuple[str, str]], bytes], Awaitable[Outcome]
+        ],
     ) -> Response:
         sim = self.sim
         requested_at = time.time()
@@ -214,7 +213,13 @@ class Pipeline:
                 text = "Service unavailable" if status == 503 else "Internal server error"
                 return self._failure(call, api, status, text, requested_at, None)
 
-        if api != "aql" and not self._authorised(request):
+        # The account the credentials name; aql checks its password itself (a 401 reply line).
+        account = (
+            sim.account_for_aql(params.get("username", ""))
+            if api == "aql"
+            else self._authorised(request)
+        )
+        if account is None:
             problem = Problem(
                 401,
                 "Authentication failed: check the cloud ID, username and API access key.",
@@ -224,11 +229,11 @@ class Pipeline:
             return self._problem(call, problem, requested_at)
 
         try:
-            outcome = await work(params, pairs, raw)
+            outcome = await work(account, params, pairs, raw)
         except Problem as problem:
             return self._problem(call, problem, requested_at)
         if outcome.mutated:
-            await sim.persist()
+            await account.persist()
 
         if dice is not None:
             rate = rate_for(faults.garbage_rate, method, path)
@@ -280,18 +285,20 @@ class Pipeline:
 
     # ------------------------------------------------------------------ answers
 
-    def _authorised(self, request: Request) -> bool:
+    def _authorised(self, request: Request) -> SimAccount | None:
+        """The account whose Basic credentials the request carries, or None."""
         header = request.headers.get("authorization", "")
         if header[:6].lower() != "basic ":
-            return False
+            return None
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True)
         except (binascii.Error, ValueError):
-            return False
+            return None
         user, sep, key = decoded.partition(b":")
-        user_ok = hmac.compare_digest(user, self._basic_user)
-        key_ok = hmac.compare_digest(key, self._api_key)
-        return bool(sep) and user_ok and key_ok
+        account = self.sim.account_for_basic(user)
+        expected = (account or self.sim.primary).credentials.api_key.encode()
+        key_ok = hmac.compare_digest(key, expected)
+        return account if sep and key_ok else None
 
     def _problem(self, call: SimCall, problem: Problem, requested_at: float) -> Response:
         call.status = problem.status
@@ -318,14 +325,14 @@ class Pipeline:
         path = request.scope["path"]
 
         async def work(
-            params: Mapping[str, str], pairs: list[tuple[str, str]], _raw: bytes
+            account: SimAccount, params: Mapping[str, str], pairs: list[tuple[str, str]], _: bytes
         ) -> Outcome:
             seen: set[str] = set()
             for name, _value in pairs:
                 if name in seen:
                     raise Problem(400, f"Parameter '{name}' is given more than once.", code="0003")
                 seen.add(name)
-            state = self.sim.state
+            state = account.state
             if path == "/tel_purchase":
                 lag = self.sim.faults.list_lag_s
                 bought = numbers.purchase(state, params, list_lag_s=lag)
@@ -339,13 +346,13 @@ class Pipeline:
 
     async def aql(self, request: Request) -> Response:
         sim = self.sim
-        creds = sim.credentials
 
         async def work(
-            params: Mapping[str, str], _pairs: list[tuple[str, str]], _raw: bytes
+            account: SimAccount, params: Mapping[str, str], _p: list[tuple[str, str]], _r: bytes
         ) -> Outcome:
+            creds = account.credentials
             reply = relay.handle(
-                sim.state,
+                account.state,
                 params,
                 username=creds.aql_username,
                 password=creds.aql_password,
@@ -363,16 +370,20 @@ class Pipeline:
         return kind  # type: ignore[no-any-return]
 
     async def service_list(self, request: Request) -> Response:
-        async def work(_p: Mapping[str, str], _pairs: list[tuple[str, str]], _r: bytes) -> Outcome:
+        async def work(
+            account: SimAccount, _p: Mapping[str, str], _l: list[tuple[str, str]], _r: bytes
+        ) -> Outcome:
             kind = self._kind(request, "list")
-            configs = self.sim.state.services[kind]
+            configs = account.state.services[kind]
             shape = self.sim.dialect.inbound_list if kind == "inbound" else "services"
             return _json(200, services.listing(configs, shape))
 
         return await self.run(request, api="services", work=work)
 
     async def service_schema(self, request: Request) -> Response:
-        async def work(_p: Mapping[str, str], _pairs: list[tuple[str, str]], _r: bytes) -> Outcome:
+        async def work(
+            _a: SimAccount, _p: Mapping[str, str], _l: list[tuple[str, str]], _r: bytes
+        ) -> Outcome:
             kind = self._kind(request, "schema")
             return Outcome(200, services.schema_text(kind, self.sim.dialect.schema_defaults), JSON)
 
@@ -382,11 +393,13 @@ class Pipeline:
         method = request.method
         tab = {"GET": "read", "PUT": "write", "PATCH": "modify", "DELETE": "delete"}[method]
 
-        async def work(_p: Mapping[str, str], _pairs: list[tuple[str, str]], raw: bytes) -> Outcome:
+        async def work(
+            account: SimAccount, _p: Mapping[str, str], _l: list[tuple[str, str]], raw: bytes
+        ) -> Outcome:
             kind = self._kind(request, tab)
             name = request.path_params["name"]
             link = services_link(kind, tab)
-            configs = self.sim.state.services[kind]
+            configs = account.state.services[kind]
             current = configs.get(name)
             if method in ("GET", "PATCH", "DELETE") and current is None:
                 raise Problem(404, "The service name does not exist", link=link)

@@ -182,5 +182,19 @@ class RunningSimulator:
             + "".join(f"  {line}\n" for line in self.account_yaml().splitlines())
             + "\n"
             f"Faults: {sim.faults.describe()}\n"
-            f"Dialect: {sim.dialect.describe()}\n"
+            f"Dialect: {sim.dialect.describe()}\n" + self._hosted()
         )
+
+    def _hosted(self) -> str:
+        """The other accounts this simulator hosts, and their credentials."""
+        others = [a for a in self.simulator.accounts.values() if a.name]
+        if not others:
+            return ""
+        lines = ["", f"Also hosted ({len(others)} accounts, each with its own state):"]
+        for account in others:
+            c = account.credentials
+            lines.append(
+                f"  {account.name}: cloud ID {c.cloud_id}, username {c.username}, "
+                f"API key {c.api_key}; aql {c.aql_username} / {c.aql_password}"
+            )
+        return "\n".join(lines) + "\n"

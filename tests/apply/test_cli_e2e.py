@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -348,30 +349,34 @@ def test_simulate_runs_with_no_environment_variable_set(tmp_path: Path) -> None:
     assert WAKEUP_PASSWORD not in applied.stdout
 
 
-@pytest.mark.parametrize("answer", ["n", "y", "yes"])
-def test_on_a_terminal_apply_that_buys_asks_for_the_word_yes(tmp_path: Path, answer: str) -> None:
+def _apply_on_a_terminal(cwd: Path, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI with a terminal on stdin that holds ``answer``."""
     import pty
-    import subprocess
 
     from .e2e import command
 
+    master, slave = pty.openpty()
+    try:
+        os.write(master, f"{answer}\n".encode())
+        return subprocess.run(
+            command(*args),
+            cwd=cwd,
+            env=env(),
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize("answer", ["n", "y", "yes"])
+def test_on_a_terminal_apply_that_buys_asks_for_the_word_yes(tmp_path: Path, answer: str) -> None:
     with serve("empty") as served:
         path = write(tmp_path, desired_yaml(served))
-        master, slave = pty.openpty()
-        try:
-            os.write(master, f"{answer}\n".encode())
-            result = subprocess.run(
-                command("apply", str(path)),
-                cwd=tmp_path,
-                env=env(),
-                stdin=slave,
-                capture_output=True,
-                text=True,
-                timeout=90,
-            )
-        finally:
-            os.close(master)
-            os.close(slave)
+        result = _apply_on_a_terminal(tmp_path, answer, "apply", str(path))
 
         assert "This will buy 4 numbers. Type yes to apply these changes:" in result.stderr
         if answer != "yes":
@@ -387,31 +392,13 @@ def test_on_a_terminal_apply_that_buys_asks_for_the_word_yes(tmp_path: Path, ans
 
 
 def test_on_a_terminal_apply_that_only_updates_takes_y(tmp_path: Path) -> None:
-    import pty
-    import subprocess
-
-    from .e2e import command
-
     with serve("empty") as served:
         path = write(tmp_path, desired_yaml(served))
         assert cli(tmp_path, "apply", str(path), "--yes").returncode == 0
         edited = path.read_text(encoding="utf-8").replace("/support/first", "/support/start")
         path.write_text(edited, encoding="utf-8")
-        master, slave = pty.openpty()
-        try:
-            os.write(master, b"y\n")
-            result = subprocess.run(
-                command("apply", str(path), "--force"),  # 3 of 5 services: past the limit
-                cwd=tmp_path,
-                env=env(),
-                stdin=slave,
-                capture_output=True,
-                text=True,
-                timeout=90,
-            )
-        finally:
-            os.close(master)
-            os.close(slave)
+        # --force: 3 of the 5 services change, past the default limit.
+        result = _apply_on_a_terminal(tmp_path, "y", "apply", str(path), "--force")
         assert "Apply these changes? [y/N]" in result.stderr
         assert result.returncode == 0, explain(result)
         assert "Apply complete" in result.stdout
@@ -420,7 +407,6 @@ def test_on_a_terminal_apply_that_only_updates_takes_y(tmp_path: Path) -> None:
 def test_ctrl_c_at_the_prompt_exits_130_and_changes_nothing(tmp_path: Path) -> None:
     import pty
     import signal
-    import subprocess
 
     from .e2e import command
 
