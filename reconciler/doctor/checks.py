@@ -52,6 +52,10 @@ from reconciler.live.model import Catalogue
 from reconciler.plan.changes import Purchase
 from reconciler.plan.preflight import check_purchase
 
+AQL_REFUSED = (
+    "every command that reads relay routes fails: check aql.username and aql.password; this is "
+    "not a reconciler bug"
+)
 # What the pages say tel_purchase_development answers to valid parameters.
 DEVELOPMENT_NUMBERS = ["1234567", "89012345"]
 SERVICE_KINDS = ("inbound", "outbound")
@@ -1196,8 +1200,7 @@ class Doctor:
                     "breaks",
                     pages_creds,
                     f"refused: {_error_words(err)}",
-                    "every command that reads relay routes fails: check aql.username and "
-                    "aql.password; this is not a reconciler bug",
+                    AQL_REFUSED,
                 )
             )
             return
@@ -1224,8 +1227,7 @@ class Doctor:
                     "breaks",
                     pages_creds,
                     f"refused ({first.strip()[:60]})",
-                    "every command that reads relay routes fails: check aql.username and "
-                    "aql.password; this is not a reconciler bug",
+                    AQL_REFUSED,
                 )
             )
             return
