@@ -235,6 +235,11 @@ class _Run:
         if self.journal is not None and not self.options.dry_run:
             await asyncio.to_thread(self.journal.record, event, **fields)
 
+    def record_later(self, event: str, **fields: Any) -> None:
+        """Journal a record nothing waits on: written with the next durable one."""
+        if self.journal is not None and not self.options.dry_run:
+            self.journal.record(event, durable=False, **fields)
+
     async def _write(
         self,
         change_address: str,
@@ -255,7 +260,7 @@ class _Run:
         except (ApiError, _Mismatch) as err:
             status = UNKNOWN if isinstance(err, ApiError) and is_outcome_unknown(err) else FAILED
             reason = describe_error(err)
-            await self.record("outcome", op=op, status=status, error=reason)
+            self.record_later("outcome", op=op, status=status, error=reason)
             self._tick()
             remedy = remedy_of(err)
             return ChangeResult(
@@ -267,7 +272,9 @@ class _Run:
             )
         found = tuple(differences or ())
         extra: dict[str, Any] = {"differences": list(found)} if found else {}
-        await self.record("outcome", op=op, status=SUCCEEDED, detail=detail, **extra)
+        # The outcome of a service write or relay route waits for the next durable record:
+        # only the intent must be durable before its call (reconciler/apply/journal.py).
+        self.record_later("outcome", op=op, status=SUCCEEDED, detail=detail, **extra)
         self._tick()
         return ChangeResult(change_address, action, "succeeded", detail=detail, differences=found)
 

@@ -207,8 +207,13 @@ class Journal:
             raise
         return fd
 
-    def record(self, event: str, **fields: Any) -> dict[str, Any]:
-        """Append one record (secrets masked) and fsync it. Returns the record written."""
+    def record(self, event: str, *, durable: bool = True, **fields: Any) -> dict[str, Any]:
+        """Append one record (secrets masked) and fsync it. Returns the record written.
+
+        ``durable=False`` queues the record and returns at once: it is written, in order, with
+        the next durable record (or on :meth:`close`). For what nothing waits on: the outcome
+        of a service write, which a crash can only turn into an intent without an outcome, as
+        a crash a moment earlier would (an intent is always durable before its call)."""
         entry: dict[str, Any] = {
             "time": now_iso(self._clock()),
             "run": self.run_id,
@@ -221,9 +226,13 @@ class Journal:
         line = redact(line)
         data = (line + "\n").encode()
         with self._cond:
+            if self._error is not None:
+                raise self._error
             self._pending.append(data)
             self._queued += 1
             mine = self._queued
+            if not durable:
+                return entry
             while self._durable < mine:
                 if self._error is not None:
                     raise self._error
@@ -267,7 +276,17 @@ class Journal:
         return None
 
     def close(self) -> None:
+        """Write what is still queued (see :meth:`record`), then close the file."""
         with self._cond:
+            while self._flushing:
+                self._cond.wait()
+            if self._pending and self._error is None:
+                batch, self._pending = self._pending, []
+                error = self._flush(b"".join(batch))
+                if error is not None:
+                    self._error = error
+                    raise error
+                self._durable = self._queued
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

@@ -52,6 +52,10 @@ from reconciler.live.model import Catalogue
 from reconciler.plan.changes import Purchase
 from reconciler.plan.preflight import check_purchase
 
+AQL_REFUSED = (
+    "every command that reads relay routes fails: check aql.username and aql.password; this is "
+    "not a reconciler bug"
+)
 # What the pages say tel_purchase_development answers to valid parameters.
 DEVELOPMENT_NUMBERS = ["1234567", "89012345"]
 SERVICE_KINDS = ("inbound", "outbound")
@@ -95,16 +99,90 @@ class _Catalogue:
         )
 
 
-def _finding(
-    id: str,
-    title: str,
-    verdict: Verdict,
-    pages: str,
-    answered: str,
-    action: str,
-    **facts: Any,
-) -> Finding:
-    return Finding(id, title, verdict, pages, answered, action, facts)
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One assumption: its stable ``id``, its title, and what the pages say of it."""
+
+    id: str
+    title: str
+    pages: str
+
+    def finding(self, verdict: Verdict, answered: str, action: str, **facts: Any) -> Finding:
+        """What this account answered, and what reconciler does about it."""
+        return Finding(self.id, self.title, verdict, self.pages, answered, action, facts)
+
+
+# The assumptions every run checks once (those of each service kind or pool are made where
+# they are checked).
+ACULAB_CREDENTIALS = Topic(
+    "aculab.credentials",
+    "Aculab credentials",
+    "HTTP Basic: user '<cloudID>/<username>', password the API access key",
+)
+
+ACULAB_NUMBERS_LIST = Topic(
+    "aculab.numbers.list",
+    "Numbers list (tel_list_numbers)",
+    "an object {number: {country, state?, region, price, purchased, did_type}}",
+)
+
+ACULAB_SCHEMA_DEFAULTS = Topic(
+    "aculab.schema.defaults",
+    "Default keywords in the service schemas",
+    "not shown: the published excerpt elides every property",
+)
+
+ACULAB_CATALOGUE_LISTS = Topic(
+    "aculab.catalogue.lists",
+    "What can be bought (tel_get_supported_*)",
+    "tel_get_supported_countries/states/regions answer JSON arrays of names (regions "
+    'of national and toll-free numbers are prefixes such as "855")',
+)
+
+ACULAB_REGULATION_ADDRESSES = Topic(
+    "aculab.regulation-addresses",
+    "Regulation addresses (tel_list_regulation_addresses)",
+    'an object {"<address name>": {"country", "region"}}',
+)
+
+AQL_CREDENTIALS = Topic(
+    "aql.credentials",
+    "aql credentials",
+    "username and password as parameters; 401: Authentication error",
+)
+
+AQL_REPLY = Topic(
+    "aql.reply",
+    "aql query reply",
+    "'200: OK', then 'number: N', 'action-type: T', 'action-detail: D' (HTTP 200, the "
+    "gateway's code in the body)",
+)
+
+AQL_SEPARATOR = Topic(
+    "aql.separator",
+    "aql reply separator",
+    "both ':' ('200: OK') and '*' ('status * 200') appear in the published examples",
+)
+
+AQL_FAILURE = Topic(
+    "aql.failure",
+    "aql failure reply (a query of a number that can't be valid)",
+    "one line '<code>: <description>' (or '<code> * <description>'), e.g. 69001",
+)
+
+WRITES_READ_BACK = Topic(
+    "writes.read-back",
+    "What a write answers and stores (PUT/PATCH, aql modify, tel_purchase, tel_delete_numbers)",
+    "a write answers the new full configuration (a purchase the numbers bought, a delete its "
+    "status); the pages don't say whether the server stores a value exactly as written (a "
+    "URL's host, a null)",
+)
+
+RATE_LIMITS = Topic(
+    "rate-limits",
+    "Rate limiting (429, Retry-After, rate-limit headers)",
+    "silent: no 429, Retry-After or rate-limit header is documented",
+)
 
 
 def _error_words(err: BaseException) -> str:
@@ -147,11 +225,8 @@ class Doctor:
         aculab_ok = self.aculab is not None and await self._aculab_credentials_and_numbers()
         if self.aculab is None:
             self.add(
-                _finding(
-                    "aculab.credentials",
-                    "Aculab credentials",
+                ACULAB_CREDENTIALS.finding(
                     "unchecked",
-                    "HTTP Basic: user '<cloudID>/<username>', password the API access key",
                     "no `aculab:` section in ACCOUNT",
                     "add one to check the Aculab account (an aql customer needs none)",
                 )
@@ -187,17 +262,12 @@ class Doctor:
     # ------------------------------------------------------------------ Aculab: the account
 
     async def _aculab_credentials_and_numbers(self) -> bool:
-        pages = "HTTP Basic: user '<cloudID>/<username>', password the API access key"
-        title = "Aculab credentials"
         try:
             reply = await self._tel_raw("tel_list_numbers", {})
         except AuthenticationError as err:
             self.add(
-                _finding(
-                    "aculab.credentials",
-                    title,
+                ACULAB_CREDENTIALS.finding(
                     "breaks",
-                    pages,
                     f"refused: {_error_words(err)}",
                     "every command fails at its first call: check aculab.cloud_id, "
                     "aculab.username and aculab.api_key (the key of this cloud region); this "
@@ -207,11 +277,8 @@ class Doctor:
             return False
         except ApiConnectionError as err:
             self.add(
-                _finding(
-                    "aculab.credentials",
-                    title,
+                ACULAB_CREDENTIALS.finding(
                     "breaks",
-                    pages,
                     f"no answer: {_error_words(err)}",
                     "every command fails at its first call: check aculab.endpoint (or the "
                     "cloud ID, which names the region host) and that it can be reached from here",
@@ -220,11 +287,8 @@ class Doctor:
             return False
         except ApiError as err:
             self.add(
-                _finding(
-                    "aculab.credentials",
-                    title,
+                ACULAB_CREDENTIALS.finding(
                     "unchecked",
-                    pages,
                     f"tel_list_numbers failed: {_error_words(err)}",
                     "see the numbers list below",
                 )
@@ -232,13 +296,8 @@ class Doctor:
             self._numbers_failed(err)
             return True
         self.add(
-            _finding(
-                "aculab.credentials",
-                title,
-                "holds",
-                pages,
-                "accepted (tel_list_numbers answered 200)",
-                "nothing to do",
+            ACULAB_CREDENTIALS.finding(
+                "holds", "accepted (tel_list_numbers answered 200)", "nothing to do"
             )
         )
         self._numbers(reply)
@@ -246,11 +305,8 @@ class Doctor:
 
     def _numbers_failed(self, err: ApiError) -> None:
         self.add(
-            _finding(
-                "aculab.numbers.list",
-                "Numbers list (tel_list_numbers)",
+            ACULAB_NUMBERS_LIST.finding(
                 "breaks",
-                "an object {number: {country, state?, region, price, purchased, did_type}}",
                 _error_words(err),
                 "plan, apply, drift and export read this list first and stop: report this "
                 "answer (attach --format json); don't run apply until it is understood",
@@ -258,8 +314,6 @@ class Doctor:
         )
 
     def _numbers(self, reply: Reply) -> None:
-        pages = "an object {number: {country, state?, region, price, purchased, did_type}}"
-        title = "Numbers list (tel_list_numbers)"
         try:
             data = expect_json(reply)
             numbers = parse_number_list(data, reply.call)
@@ -287,11 +341,8 @@ class Doctor:
         )
         if quirks:
             self.add(
-                _finding(
-                    "aculab.numbers.list",
-                    title,
+                ACULAB_NUMBERS_LIST.finding(
                     "adapts",
-                    pages,
                     answered + "; " + "; ".join(quirks),
                     "reads it as documented (these variants are accepted)",
                     numbers=len(numbers),
@@ -301,11 +352,8 @@ class Doctor:
             )
             return
         self.add(
-            _finding(
-                "aculab.numbers.list",
-                title,
+            ACULAB_NUMBERS_LIST.finding(
                 "holds",
-                pages,
                 answered + ", every field as documented",
                 "nothing to do",
                 numbers=len(numbers),
@@ -320,7 +368,7 @@ class Doctor:
             ("aculab.errors", "Error bodies and codes"),
             ("aculab.catalogue", "What can be bought, and the YAML's pools"),
         ):
-            self.add(_finding(id, title, "unchecked", "-", "not asked", why))
+            self.add(Topic(id, title, "-").finding("unchecked", "not asked", why))
 
     # ------------------------------------------------------------------ Aculab: services
 
@@ -368,13 +416,11 @@ class Doctor:
             if kind == "outbound"
             else "not shown; assumed the outbound list's shape, " + _SHAPE_WORDS["services"]
         )
+        topic = Topic(id, title, pages)
         if err is not None:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "breaks",
-                    pages,
                     _error_words(err),
                     f"plan, apply, drift and export list {kind} services and stop: report this "
                     "answer (attach --format json); don't run apply until it is understood",
@@ -386,11 +432,8 @@ class Doctor:
             services = parse_service_list(data, f"GET /service/v1/{kind}")
         except ApiError as error:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "breaks",
-                    pages,
                     f"a shape reconciler can't read ({_error_words(error)})",
                     f"plan, apply, drift and export can't list {kind} services: report this "
                     "(attach --format json); don't run apply against this account until fixed",
@@ -401,24 +444,14 @@ class Doctor:
         answered = f"{_SHAPE_WORDS[shape or 'services']}, {_plural(len(services), 'service')}"
         if shape == "services" or (shape is None and not services):
             self.add(
-                _finding(
-                    id,
-                    title,
-                    "holds",
-                    pages,
-                    answered,
-                    "nothing to do",
-                    shape="services",
-                    services=len(services),
+                topic.finding(
+                    "holds", answered, "nothing to do", shape="services", services=len(services)
                 )
             )
         else:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "adapts",
-                    pages,
                     answered,
                     "reads this shape as well as the documented one (nothing to do)",
                     shape=shape,
@@ -436,8 +469,9 @@ class Doctor:
             "undeclared options: report this (attach --format json); until then, use "
             "mode: merge and don't rely on --dry-run"
         )
+        topic = Topic(id, title, pages)
         if err is not None:
-            self.add(_finding(id, title, "breaks", pages, _error_words(err), breaks_action))
+            self.add(topic.finding("breaks", _error_words(err), breaks_action))
             return
         from jsonschema import Draft7Validator
         from jsonschema.exceptions import SchemaError
@@ -447,42 +481,26 @@ class Doctor:
             Draft7Validator.check_schema(schema)
         except SchemaError as error:
             self.add(
-                _finding(
-                    id,
-                    title,
-                    "breaks",
-                    pages,
-                    f"not a valid draft-07 schema ({error.message[:120]})",
-                    breaks_action,
+                topic.finding(
+                    "breaks", f"not a valid draft-07 schema ({error.message[:120]})", breaks_action
                 )
             )
             return
         if not isinstance(properties, dict) or not properties:
-            self.add(
-                _finding(id, title, "breaks", pages, "a schema without properties", breaks_action)
-            )
+            self.add(topic.finding("breaks", "a schema without properties", breaks_action))
             return
         dialect = str(schema.get("$schema", ""))
         answered = f"a JSON Schema of {_plural(len(properties), 'option')}"
         if "draft-07" in dialect:
             self.add(
-                _finding(
-                    id,
-                    title,
-                    "holds",
-                    pages,
-                    answered + " (draft-07)",
-                    "nothing to do",
-                    options=len(properties),
+                topic.finding(
+                    "holds", answered + " (draft-07)", "nothing to do", options=len(properties)
                 )
             )
         else:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "adapts",
-                    pages,
                     answered + (f" declaring {dialect[:80]!r}" if dialect else ", no $schema"),
                     "validates with draft-07 rules, which this schema passes",
                     options=len(properties),
@@ -495,28 +513,18 @@ class Doctor:
             for kind, schema in schemas.items()
             if isinstance(schema, dict)
         }
-        pages = "not shown: the published excerpt elides every property"
-        title = "Default keywords in the service schemas"
         if not counts:
             self.add(
-                _finding(
-                    "aculab.schema.defaults",
-                    title,
-                    "unchecked",
-                    pages,
-                    "no schema could be read",
-                    "see the schema lines above",
+                ACULAB_SCHEMA_DEFAULTS.finding(
+                    "unchecked", "no schema could be read", "see the schema lines above"
                 )
             )
             return
         answered = ", ".join(f"{kind}: {_plural(n, 'default')}" for kind, n in counts.items())
         if all(counts.values()):
             self.add(
-                _finding(
-                    "aculab.schema.defaults",
-                    title,
+                ACULAB_SCHEMA_DEFAULTS.finding(
                     "holds",
-                    pages,
                     answered,
                     "export leaves out options at their default; mode: replace expects the "
                     "undeclared options at their defaults",
@@ -526,11 +534,8 @@ class Doctor:
             return
         without = [kind for kind, n in counts.items() if not n]
         self.add(
-            _finding(
-                "aculab.schema.defaults",
-                title,
+            ACULAB_SCHEMA_DEFAULTS.finding(
                 "adapts",
-                pages,
                 answered,
                 f"for {' and '.join(without)} services: export writes every option (it can't "
                 "tell a default from a choice), and mode: replace compares only the declared "
@@ -544,13 +549,11 @@ class Doctor:
         id = f"aculab.services.{kind}-read"
         title = f"{kind.capitalize()} service read (GET /service/v1/{kind}/<name>)"
         pages = "the full configuration, every option present"
+        topic = Topic(id, title, pages)
         if not names:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "unchecked",
-                    pages,
                     f"the account has no {kind} services to read",
                     "nothing to do until it has one; run doctor again then",
                 )
@@ -560,11 +563,8 @@ class Doctor:
             config = await self._aculab.read_service(kind, names[0])
         except ApiError as err:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "breaks",
-                    pages,
                     f"the first listed service: {_error_words(err)}",
                     "plan, apply and drift read each declared service and stop: report this "
                     "(attach --format json)",
@@ -580,14 +580,8 @@ class Doctor:
             facts["service_password_returned"] = "service_password" in config
         if not missing and not unknown:
             self.add(
-                _finding(
-                    id,
-                    title,
-                    "holds",
-                    pages,
-                    answered + ", every option of the schema",
-                    "nothing to do",
-                    **facts,
+                topic.finding(
+                    "holds", answered + ", every option of the schema", "nothing to do", **facts
                 )
             )
             return
@@ -597,11 +591,8 @@ class Doctor:
         if unknown:
             said.append("with options the schema doesn't declare: " + ", ".join(unknown[:8]))
         self.add(
-            _finding(
-                id,
-                title,
+            topic.finding(
                 "adapts",
-                pages,
                 answered + ", " + "; ".join(said),
                 "compares what is there: an option missing from a read counts as unset, an "
                 "undeclared one is kept as read",
@@ -656,16 +647,17 @@ class Doctor:
     ) -> None:
         """Make a call that should fail with ``expected``, and judge the error's body; an
         answer instead is judged ``answered`` (verdict, what was answered, what to do)."""
+        topic = Topic(id, title, pages)
         try:
             await call()
         except ApiStatusError as err:
             exchange = self.recorder.last(endpoint)
             self._error_body(id, title, pages, err, exchange, expected=expected)
         except ApiError as err:
-            self.add(_finding(id, title, "unchecked", pages, _error_words(err), "run doctor again"))
+            self.add(topic.finding("unchecked", _error_words(err), "run doctor again"))
         else:
             verdict, said, action = answered
-            self.add(_finding(id, title, verdict, pages, said, action))
+            self.add(topic.finding(verdict, said, action))
 
     def _error_body(
         self,
@@ -679,13 +671,11 @@ class Doctor:
     ) -> None:
         head = exchange.error_head if exchange is not None else b""
         facts: dict[str, Any] = {"status": err.status, "code": err.code}
+        topic = Topic(id, title, pages)
         if err.status >= 500 or err.status == 429:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "unchecked",
-                    pages,
                     _error_words(err),
                     "the server failed or limited the rate: run doctor again later",
                     **facts,
@@ -707,11 +697,8 @@ class Doctor:
             said += f": {err.text[:100]}"
         if err.status != expected:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "breaks",
-                    pages,
                     said,
                     f"reconciler reads a {expected} as "
                     + ("a service that is gone" if expected == 404 else "a refused parameter")
@@ -725,11 +712,8 @@ class Doctor:
         )
         if shape == "the documented JSON error" and documented_code:
             self.add(
-                _finding(
-                    id,
-                    title,
+                topic.finding(
                     "holds",
-                    pages,
                     said,
                     "shows the server's code, text and details with the call that failed",
                     **facts,
@@ -737,11 +721,8 @@ class Doctor:
             )
             return
         self.add(
-            _finding(
-                id,
-                title,
+            topic.finding(
                 "adapts",
-                pages,
                 said,
                 "judges by the HTTP status and shows what the body says (the page's title, text "
                 "and listed details, or its shape), never the raw body",
@@ -847,18 +828,10 @@ class Doctor:
 
     def _catalogue_lists(self) -> None:
         cat = self.catalogue
-        pages = (
-            "tel_get_supported_countries/states/regions answer JSON arrays of names (regions "
-            'of national and toll-free numbers are prefixes such as "855")'
-        )
-        title = "What can be bought (tel_get_supported_*)"
         if cat.malformed:
             self.add(
-                _finding(
-                    "aculab.catalogue.lists",
-                    title,
+                ACULAB_CATALOGUE_LISTS.finding(
                     "breaks",
-                    pages,
                     f"{_plural(len(cat.malformed), 'list')} unreadable: {cat.malformed[0]}",
                     "plan can't check a purchase before buying and stops: report this "
                     "(attach --format json); don't add pools until then",
@@ -878,40 +851,22 @@ class Doctor:
         facts = {"lists": cat.lists, "escaped_names": cat.escaped, "numeric_prefixes": cat.numeric}
         if quirks:
             self.add(
-                _finding(
-                    "aculab.catalogue.lists",
-                    title,
+                ACULAB_CATALOGUE_LISTS.finding(
                     "adapts",
-                    pages,
                     answered + "; " + "; ".join(quirks),
                     "reads escapes back into letters and numbers as prefixes; nothing to do",
                     **facts,
                 )
             )
         else:
-            self.add(
-                _finding(
-                    "aculab.catalogue.lists",
-                    title,
-                    "holds",
-                    pages,
-                    answered,
-                    "nothing to do",
-                    **facts,
-                )
-            )
+            self.add(ACULAB_CATALOGUE_LISTS.finding("holds", answered, "nothing to do", **facts))
 
     def _addresses(self) -> None:
-        pages = 'an object {"<address name>": {"country", "region"}}'
-        title = "Regulation addresses (tel_list_regulation_addresses)"
         if self._addresses_error is not None:
             needed = [p.name for p in self.pools if p.regulation_address]
             self.add(
-                _finding(
-                    "aculab.regulation-addresses",
-                    title,
+                ACULAB_REGULATION_ADDRESSES.finding(
                     "breaks" if needed else "adapts",
-                    pages,
                     _error_words(self._addresses_error),
                     "plan can't check the regulation address of a pool before buying"
                     + (
@@ -931,11 +886,8 @@ class Doctor:
         facts = {"addresses": len(addresses), "countries": countries}
         if self._addresses_quirk:
             self.add(
-                _finding(
-                    "aculab.regulation-addresses",
-                    title,
+                ACULAB_REGULATION_ADDRESSES.finding(
                     "adapts",
-                    pages,
                     f"{answered}: {self._addresses_quirk}",
                     "reads it as none; nothing to do",
                     **facts,
@@ -943,15 +895,7 @@ class Doctor:
             )
         else:
             self.add(
-                _finding(
-                    "aculab.regulation-addresses",
-                    title,
-                    "holds",
-                    pages,
-                    answered,
-                    "nothing to do",
-                    **facts,
-                )
+                ACULAB_REGULATION_ADDRESSES.finding("holds", answered, "nothing to do", **facts)
             )
 
     async def _development_purchase(self) -> None:
@@ -961,13 +905,11 @@ class Doctor:
         )
         title = "Development purchase (tel_purchase_development)"
         location = self._sample_location()
+        topic = Topic("aculab.purchase-development", title, pages)
         if location is None:
             self.add(
-                _finding(
-                    "aculab.purchase-development",
-                    title,
+                topic.finding(
                     "unchecked",
-                    pages,
                     "no location to try (the catalogue lists are empty or unreadable)",
                     "see the catalogue line",
                 )
@@ -983,11 +925,8 @@ class Doctor:
             numbers = parse_purchased(expect_json(reply), reply.call)
         except ApiStatusError as err:
             self.add(
-                _finding(
-                    "aculab.purchase-development",
-                    title,
+                topic.finding(
                     "unchecked",
-                    pages,
                     f"{where}: {_error_words(err)}",
                     "a valid location is needed to see the answer's shape; the pool lines show "
                     "what each pool's parameters got",
@@ -996,11 +935,8 @@ class Doctor:
             return
         except ApiError as err:
             self.add(
-                _finding(
-                    "aculab.purchase-development",
-                    title,
+                topic.finding(
                     "breaks",
-                    pages,
                     f"{where}: {_error_words(err)}",
                     "apply --dry-run rehearses each purchase with this call and would fail: "
                     "report this (attach --format json); apply itself doesn't use it",
@@ -1010,23 +946,14 @@ class Doctor:
         facts = {"numbers": len(numbers), "documented": numbers == DEVELOPMENT_NUMBERS}
         if numbers == DEVELOPMENT_NUMBERS:
             self.add(
-                _finding(
-                    "aculab.purchase-development",
-                    title,
-                    "holds",
-                    pages,
-                    f"{where}: the documented two numbers",
-                    "nothing to do",
-                    **facts,
+                topic.finding(
+                    "holds", f"{where}: the documented two numbers", "nothing to do", **facts
                 )
             )
         else:
             self.add(
-                _finding(
-                    "aculab.purchase-development",
-                    title,
+                topic.finding(
                     "adapts",
-                    pages,
                     f"{where}: a list of {_plural(len(numbers), 'number')}, not the documented two",
                     "apply --dry-run only needs a list of numbers: nothing to do",
                     **facts,
@@ -1080,13 +1007,11 @@ class Doctor:
             (loc.country, "")
         )
         problems = check_purchase(pool, cat.frozen())
+        topic = Topic(id, title, pages)
         if problems or refused:
             said = problems[0].split(f"pool {pool.name}: ", 1)[-1] if problems else refused
-            return _finding(
-                id,
-                title,
+            return topic.finding(
                 "breaks",
-                pages,
                 str(said),
                 f"plan refuses this pool before buying anything: fix it at {pool.origin}",
             )
@@ -1105,11 +1030,8 @@ class Doctor:
             parse_purchased(expect_json(reply), reply.call)
         except ApiStatusError as err:
             if err.status >= 500 or err.status == 429:
-                return _finding(
-                    id,
-                    title,
+                return topic.finding(
                     "unchecked",
-                    pages,
                     _error_words(err),
                     "the server failed or limited the rate: run doctor again later",
                 )
@@ -1118,38 +1040,25 @@ class Doctor:
                 "(one of the account's addresses in this country)",
                 "0006": "the regulation address doesn't fit this country or region",
             }.get(err.code or "", "the server refused these purchase parameters")
-            return _finding(
-                id,
-                title,
+            return topic.finding(
                 "breaks",
-                pages,
                 f"a development purchase was refused: {_error_words(err)}",
                 f"apply would fail to buy for this pool: {hint}; fix it at {pool.origin}",
                 code=err.code,
             )
         except ApiError as err:
-            return _finding(
-                id,
-                title,
-                "unchecked",
-                pages,
-                _error_words(err),
-                "see the development purchase line",
+            return topic.finding(
+                "unchecked", _error_words(err), "see the development purchase line"
             )
         answered = "sold, and a development purchase of 1 was accepted"
         if respelled:
-            return _finding(
-                id,
-                title,
+            return topic.finding(
                 "adapts",
-                pages,
                 f"{answered}; the server spells " + ", ".join(respelled),
                 "matches names case-insensitively, as the server does; nothing to do (write "
                 "the server's spelling to be sure)",
             )
-        return _finding(
-            id, title, "holds", pages, answered + ", spelled as in the YAML", "nothing to do"
-        )
+        return topic.finding("holds", answered + ", spelled as in the YAML", "nothing to do")
 
     def _respelled(self, pool: NumberPool) -> list[str]:
         """``'Kent' as 'KENT'`` for each name the server spells otherwise than the YAML."""
@@ -1173,41 +1082,26 @@ class Doctor:
     async def _aql(self) -> None:
         if self.aql is None:
             self.add(
-                _finding(
-                    "aql.credentials",
-                    "aql credentials",
+                AQL_CREDENTIALS.finding(
                     "unchecked",
-                    "username and password as parameters of every call",
                     "no aql account in ACCOUNT",
                     "add an `aql:` section to check the gateway",
                 )
             )
             return
         aql = self.aql
-        pages_creds = "username and password as parameters; 401: Authentication error"
         target = self.relay[0] if self.relay else None
         try:
             reply = await aql.query_reply(target.number if target else "")
         except AuthenticationError as err:  # a gateway that answers 401 as an HTTP status
             self.add(
-                _finding(
-                    "aql.credentials",
-                    "aql credentials",
-                    "breaks",
-                    pages_creds,
-                    f"refused: {_error_words(err)}",
-                    "every command that reads relay routes fails: check aql.username and "
-                    "aql.password; this is not a reconciler bug",
-                )
+                AQL_CREDENTIALS.finding("breaks", f"refused: {_error_words(err)}", AQL_REFUSED)
             )
             return
         except ApiError as err:
             self.add(
-                _finding(
-                    "aql.credentials",
-                    "aql credentials",
+                AQL_CREDENTIALS.finding(
                     "breaks",
-                    pages_creds,
                     f"no usable answer: {_error_words(err)}",
                     "every command that reads relay routes fails: check aql.endpoint and that "
                     "it can be reached",
@@ -1218,25 +1112,14 @@ class Doctor:
         status = relay_status(first)
         if status is not None and status[0] == "401":
             self.add(
-                _finding(
-                    "aql.credentials",
-                    "aql credentials",
-                    "breaks",
-                    pages_creds,
-                    f"refused ({first.strip()[:60]})",
-                    "every command that reads relay routes fails: check aql.username and "
-                    "aql.password; this is not a reconciler bug",
-                )
+                AQL_CREDENTIALS.finding("breaks", f"refused ({first.strip()[:60]})", AQL_REFUSED)
             )
             return
         if target is None:
             accepted = status is not None and status[0] in ("400", "69001")
             self.add(
-                _finding(
-                    "aql.credentials",
-                    "aql credentials",
+                AQL_CREDENTIALS.finding(
                     "holds" if accepted else "unchecked",
-                    pages_creds,
                     f"a query without a number answered {first.strip()[:60]!r}",
                     "nothing to do"
                     if accepted
@@ -1245,11 +1128,8 @@ class Doctor:
             )
         else:
             self.add(
-                _finding(
-                    "aql.credentials",
-                    "aql credentials",
+                AQL_CREDENTIALS.finding(
                     "holds",
-                    pages_creds,
                     f"accepted (the query of the number at {target.where} answered)",
                     "nothing to do",
                 )
@@ -1258,18 +1138,10 @@ class Doctor:
         await self._aql_failure()
 
     async def _aql_replies(self, first: Reply | None) -> None:
-        pages_format = (
-            "'200: OK', then 'number: N', 'action-type: T', 'action-detail: D' (HTTP 200, the "
-            "gateway's code in the body)"
-        )
-        title = "aql query reply"
         if first is None or self.aql is None:
             self.add(
-                _finding(
-                    "aql.reply",
-                    title,
+                AQL_REPLY.finding(
                     "unchecked",
-                    pages_format,
                     "no relay number to query",
                     "declare relay_routes in ACCOUNT or give --relay-number N to check",
                 )
@@ -1321,11 +1193,8 @@ class Doctor:
         )
         if unreadable:
             self.add(
-                _finding(
-                    "aql.reply",
-                    title,
+                AQL_REPLY.finding(
                     "breaks",
-                    pages_format,
                     f"{answered}; unreadable: {unreadable[0]}",
                     "plan, apply and drift stop on an unreadable relay reply: report this "
                     "(attach --format json); don't apply relay routes until then",
@@ -1334,11 +1203,8 @@ class Doctor:
             )
         elif invalid:
             self.add(
-                _finding(
-                    "aql.reply",
-                    title,
+                AQL_REPLY.finding(
                     "breaks",
-                    pages_format,
                     f"{answered}; 69001 (number not valid) for the number at "
                     + ", ".join(invalid[:5]),
                     "plan and drift stop reading a relay number that isn't this account's: "
@@ -1348,21 +1214,13 @@ class Doctor:
             )
         else:
             self.add(
-                _finding(
-                    "aql.reply",
-                    title,
-                    "holds",
-                    pages_format,
-                    answered + ", in the documented format",
-                    "nothing to do",
-                    **facts,
+                AQL_REPLY.finding(
+                    "holds", answered + ", in the documented format", "nothing to do", **facts
                 )
             )
         self._separator(texts)
 
     def _separator(self, texts: Sequence[str]) -> None:
-        pages = "both ':' ('200: OK') and '*' ('status * 200') appear in the published examples"
-        title = "aql reply separator"
         seps: set[str] = set()
         for text in texts:
             for line in text.splitlines():
@@ -1373,24 +1231,14 @@ class Doctor:
                         break
         if not seps:
             self.add(
-                _finding(
-                    "aql.separator",
-                    title,
-                    "unchecked",
-                    pages,
-                    "no reply to look at",
-                    "reads both either way",
-                )
+                AQL_SEPARATOR.finding("unchecked", "no reply to look at", "reads both either way")
             )
             return
         said = " and ".join(repr(s) for s in sorted(seps))
         verdict: Verdict = "holds" if seps == {":"} else "adapts"
         self.add(
-            _finding(
-                "aql.separator",
-                title,
+            AQL_SEPARATOR.finding(
                 verdict,
-                pages,
                 f"{said} in the replies",
                 "reads both separators, even mixed in one reply; nothing to do",
                 separators=sorted(seps),
@@ -1399,21 +1247,16 @@ class Doctor:
 
     async def _aql_failure(self) -> None:
         assert self.aql is not None
-        pages = "one line '<code>: <description>' (or '<code> * <description>'), e.g. 69001"
-        title = "aql failure reply (a query of a number that can't be valid)"
         try:
             reply = await self.aql.query_reply("0")
         except ApiError as err:
-            self.add(_finding("aql.failure", title, "unchecked", pages, _error_words(err), "-"))
+            self.add(AQL_FAILURE.finding("unchecked", _error_words(err), "-"))
             return
         status = parse_relay_error_line(reply.content)
         if status is None:
             self.add(
-                _finding(
-                    "aql.failure",
-                    title,
+                AQL_FAILURE.finding(
                     "breaks",
-                    pages,
                     f"HTTP {reply.status} with {describe_body(reply.content)}",
                     "a refused modify would be reported as an unreadable reply, not by its "
                     "code: report this (attach --format json)",
@@ -1428,23 +1271,14 @@ class Doctor:
         facts = {"code": code, "http_status": reply.status}
         if reply.status == 200 and code in ("69001", "400"):
             self.add(
-                _finding(
-                    "aql.failure",
-                    title,
-                    "holds",
-                    pages,
-                    answered,
-                    "reports the gateway's code and what it means",
-                    **facts,
+                AQL_FAILURE.finding(
+                    "holds", answered, "reports the gateway's code and what it means", **facts
                 )
             )
         else:
             self.add(
-                _finding(
-                    "aql.failure",
-                    title,
+                AQL_FAILURE.finding(
                     "adapts",
-                    pages,
                     answered,
                     "reads the code from the body whatever the HTTP status; nothing to do",
                     **facts,
@@ -1455,14 +1289,8 @@ class Doctor:
 
     def _read_back(self) -> None:
         self.add(
-            _finding(
-                "writes.read-back",
-                "What a write answers and stores (PUT/PATCH, aql modify, tel_purchase, "
-                "tel_delete_numbers)",
+            WRITES_READ_BACK.finding(
                 "unchecked",
-                "a write answers the new full configuration (a purchase the numbers bought, a "
-                "delete its status); the pages don't say whether the server stores a value "
-                "exactly as written (a URL's host, a null)",
                 "not asked: only a write shows it, and doctor never writes",
                 "after a relay change apply compares aql's reply with what it sent, and the "
                 "next `reconciler plan` shows any service option the server stored otherwise",
@@ -1480,8 +1308,6 @@ class Doctor:
         headers = sorted(
             {k.lower() for ex in log for k, _v in ex.rate_headers if k.lower() != "retry-after"}
         )
-        pages = "silent: no 429, Retry-After or rate-limit header is documented"
-        title = "Rate limiting (429, Retry-After, rate-limit headers)"
         facts: dict[str, Any] = {
             "calls": len(log),
             "429": len(limited),
@@ -1495,11 +1321,8 @@ class Doctor:
             said += f"; headers: {', '.join(headers)}"
         if not limited:
             self.add(
-                _finding(
-                    "rate-limits",
-                    title,
+                RATE_LIMITS.finding(
                     "holds",
-                    pages,
                     said,
                     "retries a 429 on every call that is safe to repeat, waiting what "
                     "Retry-After says (at most 60 s)",
@@ -1510,11 +1333,8 @@ class Doctor:
         seconds = all(v.strip().isdigit() for v in retry_after)
         if len(retry_after) == len(limited) and seconds:
             self.add(
-                _finding(
-                    "rate-limits",
-                    title,
+                RATE_LIMITS.finding(
                     "holds",
-                    pages,
                     said,
                     "as assumed: waits what Retry-After says before retrying; lower "
                     "--concurrency if commands spend long waiting",
@@ -1523,11 +1343,8 @@ class Doctor:
             )
             return
         self.add(
-            _finding(
-                "rate-limits",
-                title,
+            RATE_LIMITS.finding(
                 "adapts",
-                pages,
                 said,
                 "retries with exponential backoff where Retry-After is missing, and reads an "
                 "HTTP date as well as seconds; lower --concurrency if commands spend long waiting",

@@ -226,3 +226,21 @@ def test_the_first_record_makes_the_journal_and_its_directory_durable(
     assert str(workdir / ".reconciler" / "journal.jsonl") in synced
     assert str(workdir / ".reconciler") in synced
     assert str(workdir) in synced
+
+
+def test_a_record_nothing_waits_on_is_written_with_the_next_durable_one(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.record("intent", op="a")
+    journal.record("outcome", op="a", status="succeeded", durable=False)
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["intent"]
+    journal.record("intent", op="b")  # durable: writes what was queued before it, in order
+    journal.record("outcome", op="b", status="succeeded", durable=False)
+    journal.close()  # and closing writes the rest
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["event"], r["op"]) for r in lines] == [
+        ("intent", "a"),
+        ("outcome", "a"),
+        ("intent", "b"),
+        ("outcome", "b"),
+    ]

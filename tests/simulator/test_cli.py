@@ -156,3 +156,29 @@ def test_an_unknown_dialect_is_a_clear_error(tmp_path: Path) -> None:
     assert served.proc.returncode == 1
     assert "RECONCILER_SIMULATOR_DIALECT" in rest and "aql-dash" in rest
     assert "Traceback" not in rest
+
+
+def test_the_dialect_by_flag_wins_over_the_environment(tmp_path: Path) -> None:
+    argv = [*reconciler_argv(), "simulator", "serve", "--port", "0", "--dialect", "inbound-keyed"]
+    served = Served(argv, tmp_path, env={"RECONCILER_SIMULATOR_DIALECT": "aql-star"})
+    try:
+        served.read_until("Press Ctrl-C")
+        assert served.field("Dialect:") == "inbound-keyed"
+        auth, url = printed_curl(served)
+        listed = httpx.get(url.replace("/tel_list_numbers", "/service/v1/inbound"), auth=auth)
+        assert "services" not in listed.json() and "sales-sip" in listed.json()
+        served.proc.send_signal(signal.SIGTERM)
+        served.rest()
+    finally:
+        served.stop()
+
+
+def test_an_unknown_dialect_flag_is_a_clear_error(tmp_path: Path) -> None:
+    argv = [*reconciler_argv(), "simulator", "serve", "--port", "0", "--dialect", "aql-dash"]
+    served = Served(argv, tmp_path)
+    try:
+        rest = served.rest()
+    finally:
+        served.stop()
+    assert served.proc.returncode == 1
+    assert "unknown simulator dialect mode 'aql-dash'" in rest and "Traceback" not in rest
