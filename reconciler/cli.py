@@ -211,13 +211,7 @@ def _exit_on(err: BaseException, *, as_json: bool = False) -> NoReturn:
     elif isinstance(err, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
     if as_json and not isinstance(err, ApplyFailed):
-        error = (
-            err.as_json()
-            if isinstance(err, ReconcilerError)
-            else {"message": "interrupted", "hint": None}
-        )
-        text = json.dumps({"error": error}, indent=2, sort_keys=True, default=str)
-        click.echo(redact(text))
+        click.echo(json.dumps({"error": _error_json(err)}, indent=2, sort_keys=True))
     sys.exit(exit_code_for(err))
 
 
@@ -549,8 +543,13 @@ class _Fleet:
 
 
 def _error_json(err: BaseException) -> dict[str, Any]:
+    """The ``error`` object of ``--format json`` (``schemas/error.schema.json``), secrets
+    masked: one shape for one account and for each account of a fleet."""
     if isinstance(err, ReconcilerError):
-        return {"message": redact(err.message), "hint": redact(err.hint) if err.hint else None}
+        found: dict[str, Any] = json.loads(redact(json.dumps(err.as_json(), default=str)))
+        return found
+    if isinstance(err, KeyboardInterrupt):
+        return {"message": "interrupted", "hint": None}
     return {"message": f"internal error: {type(err).__name__}", "hint": None}
 
 
@@ -683,8 +682,8 @@ def plan(
 
     settings = _settings()
     if _is_fleet(paths, shard, report_dir):
-        flags = (allow_release, force)
-        return _plan_fleet(paths, out, fmt, detailed_exitcode, flags, parallel, shard, report_dir)
+        lifted = (allow_release, force)
+        return _plan_fleet(paths, out, fmt, detailed_exitcode, lifted, parallel, shard, report_dir)
     path = paths[0]
     with open_session(settings) as session:
         result = _run_with_progress(
@@ -846,7 +845,8 @@ def apply(
     applied without asking (and refused if the account or PATH changed since).
 
     Exit 0 when everything succeeded (or nothing was to change), 1 when anything failed or was
-    skipped (run apply again: it converges), 3 when a safety rule refused the plan.
+    skipped (the hint says whether running it again can help), 3 when a safety rule refused
+    the plan.
     """
     from reconciler import operations
     from reconciler.apply.report import render_report_json, render_report_text
