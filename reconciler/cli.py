@@ -15,6 +15,7 @@ only click and this module.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import signal
@@ -31,6 +32,7 @@ from reconciler import __version__
 from reconciler.clients.limits import DEFAULT_CALL_DEADLINE, DEFAULT_RETRY_BUDGET
 from reconciler.errors import (
     EXIT_ERROR,
+    ApplyFailed,
     ConfigError,
     ReconcilerError,
     ValidationFailed,
@@ -200,12 +202,17 @@ def _echo_error(err: ReconcilerError) -> None:
         click.echo(f"  hint: {redact(err.hint)}", err=True)
 
 
-def _exit_on(err: BaseException) -> NoReturn:
-    """The one place an exception ends the process: its message, then its exit code."""
+def _exit_on(err: BaseException, *, as_json: bool = False) -> NoReturn:
+    """The one place an exception ends the process: its message, then its exit code. With
+    ``--format json`` (``as_json``) stdout gets a document too, ``{"error": {"message",
+    "hint", "file"?, "line"?, "column"?}}``, so a CI parser always has one; except after an
+    apply whose report (the document) is out already."""
     if isinstance(err, ReconcilerError):
         _echo_error(err)
     elif isinstance(err, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
+    if as_json and not isinstance(err, ApplyFailed):
+        click.echo(json.dumps({"error": _error_json(err)}, indent=2, sort_keys=True))
     sys.exit(exit_code_for(err))
 
 
@@ -247,7 +254,7 @@ def command(f: Callable[..., int | None]) -> Callable[..., None]:
             _configure_logging(_settings())
             code = f(*args, **kwargs)
         except (ReconcilerError, KeyboardInterrupt) as err:
-            _exit_on(err)
+            _exit_on(err, as_json=kwargs.get("fmt") == "json")
         if code:
             sys.exit(code)
 
@@ -541,8 +548,13 @@ class _Fleet:
 
 
 def _error_json(err: BaseException) -> dict[str, Any]:
+    """The ``error`` object of ``--format json`` (``schemas/error.schema.json``), secrets
+    masked: one shape for one account and for each account of a fleet."""
     if isinstance(err, ReconcilerError):
-        return {"message": redact(err.message), "hint": redact(err.hint) if err.hint else None}
+        found: dict[str, Any] = json.loads(redact(json.dumps(err.as_json(), default=str)))
+        return found
+    if isinstance(err, KeyboardInterrupt):
+        return {"message": "interrupted", "hint": None}
     return {"message": f"internal error: {type(err).__name__}", "hint": None}
 
 
@@ -643,6 +655,14 @@ def _render_validation(result: Validation, fmt: str, settings: Settings) -> str:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.",
 )
+@click.option(
+    "--allow-release",
+    is_flag=True,
+    help="Plan for an apply that will pass --allow-release (releases are not refused).",
+)
+@click.option(
+    "--force", is_flag=True, help="Plan for an apply that will pass --force (limits lifted)."
+)
 @fleet_options
 @global_options
 @command
@@ -651,32 +671,44 @@ def plan(
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
+    allow_release: bool,
+    force: bool,
     parallel: int,
     shard: Shard | None,
     report_dir: Path | None,
 ) -> int:
     """Show what `apply` would change in the live account to match PATH (a file or directory).
 
-    Several PATHs are several accounts (docs/fleet.md). Read-only. Exit 3 when a safety limit
-    would refuse the plan (apply needs --force).
+    Several PATHs are several accounts (docs/fleet.md). Read-only. Exit 3 where `apply` with
+    the same flags would refuse the plan: a release without --allow-release, a safety limit
+    without --force.
     """
     from reconciler import operations
 
     settings = _settings()
     if _is_fleet(paths, shard, report_dir):
-        return _plan_fleet(paths, out, fmt, detailed_exitcode, parallel, shard, report_dir)
+        lifted = (allow_release, force)
+        return _plan_fleet(paths, out, fmt, detailed_exitcode, lifted, parallel, shard, report_dir)
     path = paths[0]
     with open_session(settings) as session:
         result = _run_with_progress(
-            READING, lambda progress: operations.plan(session, path, out=out, progress=progress)
+            READING,
+            lambda progress: operations.plan(
+                session,
+                path,
+                out=out,
+                allow_release=allow_release,
+                force=force,
+                progress=progress,
+            ),
         )
     _echo_warnings(result.warnings)
     click.echo(_render_plan(result.plan, result.verdict, fmt, settings, saved=out))
     if out is not None:
-        apply_it = _command(settings, "apply", str(path), "--plan", str(out))
+        flags = [f for f, on in (("--allow-release", allow_release), ("--force", force)) if on]
+        apply_it = _command(settings, "apply", str(path), "--plan", str(out), *flags)
         click.echo(f"Saved this plan to {out}; apply it with `{apply_it}`.", err=True)
-    # Blocked releases are shown in the plan itself; here only the limits that would make
-    # apply refuse without --force.
+    # What apply with the same flags would refuse (exit 3), a blocked release included.
     for refusal in result.refusals:
         click.echo(f"Refused: {refusal}", err=True)
     code: int = result.exit_code(detailed=detailed_exitcode)
@@ -688,6 +720,7 @@ def _plan_fleet(
     out: Path | None,
     fmt: str,
     detailed: bool,
+    flags: tuple[bool, bool],
     parallel: int,
     shard: Shard | None,
     report_dir: Path | None,
@@ -714,7 +747,14 @@ def _plan_fleet(
 
         async def work(account: Account) -> PlanResult:
             target = account.plan_file(out) if out is not None and several else out
-            return await operations.plan(sessions[account.name], account.path, out=target)
+            allow_release, force = flags
+            return await operations.plan(
+                sessions[account.name],
+                account.path,
+                out=target,
+                allow_release=allow_release,
+                force=force,
+            )
 
         runs = run.run(accounts, work, lambda r: r.exit_code(detailed=detailed), render)
     if out is not None and several:
@@ -810,7 +850,8 @@ def apply(
     applied without asking (and refused if the account or PATH changed since).
 
     Exit 0 when everything succeeded (or nothing was to change), 1 when anything failed or was
-    skipped (run apply again: it converges), 3 when a safety rule refused the plan.
+    skipped (the hint says whether running it again can help), 3 when a safety rule refused
+    the plan.
     """
     from reconciler import operations
     from reconciler.apply.report import render_report_json, render_report_text

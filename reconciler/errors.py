@@ -37,9 +37,12 @@ CLI's handling (message, exit code) stays one ``except ReconcilerError``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+_PLACE = re.compile(r"^(.+?):(\d+):(\d+): ")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -88,6 +91,20 @@ class ReconcilerError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def place(self) -> tuple[str, int, int] | None:
+        """``(file, line, column)`` of the first place in the desired state the error names
+        (None: it names none)."""
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        """The error as ``--format json`` prints it: ``{"message", "hint", "file"?, "line"?,
+        "column"?}`` (secrets are the printer's to redact)."""
+        out: dict[str, Any] = {"message": self.message, "hint": self.hint}
+        place = self.place()
+        if place is not None:
+            out["file"], out["line"], out["column"] = place
+        return out
+
 
 # --------------------------------------------------------------------------- desired state
 
@@ -130,6 +147,15 @@ class ValidationFailed(ConfigError):
             f"{len(errors)} {noun} in the desired state",
             hint="fix each place named above, then run `reconciler validate` again",
         )
+
+    def place(self) -> tuple[str, int, int] | None:
+        for d in self.diagnostics:
+            if d.severity == "error":
+                return d.file, d.line, d.column
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**super().as_json(), "diagnostics": [d.as_json() for d in self.diagnostics]}
 
 
 # --------------------------------------------------------------------------- API calls
@@ -221,6 +247,17 @@ class PlanError(ReconcilerError):
         self.problems = list(problems)
         body = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"the plan cannot be made:\n{body}", hint=hint)
+
+    def place(self) -> tuple[str, int, int] | None:
+        # Every located problem starts with its origin, ``file:line:column: ``.
+        for problem in self.problems:
+            found = _PLACE.match(problem)
+            if found is not None:
+                return found.group(1), int(found.group(2)), int(found.group(3))
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**super().as_json(), "problems": list(self.problems)}
 
 
 class SafetyRefusal(ReconcilerError):

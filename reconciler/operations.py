@@ -148,8 +148,7 @@ async def check_bodies(
 @dataclass(frozen=True, repr=False)
 class PlanResult:
     """A plan of one account, and the verdict of the safety rules on it as ``apply`` with
-    no flag would see it. ``refusals``: the limits that would make ``apply`` refuse it
-    without ``--force`` (blocked releases are shown in the plan itself)."""
+    the same flags would see it."""
 
     loaded: LoadResult
     plan: Plan
@@ -158,7 +157,9 @@ class PlanResult:
 
     @property
     def refusals(self) -> tuple[str, ...]:
-        return self.verdict.overridable("--force")
+        """Every reason ``apply`` with the same flags would refuse the plan (a blocked
+        release included)."""
+        return self.verdict.messages
 
     @property
     def warnings(self) -> Sequence[Diagnostic]:
@@ -181,9 +182,17 @@ def plan_account(session: Session, desired: DesiredState) -> PlanAccount:
 
 
 async def plan(
-    session: Session, path: Path, *, out: Path | None = None, progress: Progress | None = None
+    session: Session,
+    path: Path,
+    *,
+    out: Path | None = None,
+    allow_release: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> PlanResult:
-    """Load ``path``, read its account and plan; save the plan to ``out`` when given."""
+    """Load ``path``, read its account and plan; save the plan to ``out`` when given. The
+    verdict is apply's under the same flags (``allow_release``, ``force``), so the plan's
+    exit code predicts apply's."""
     if out is not None:
         # Before the read: a wrong --out should not cost a read of the whole account.
         check_plan_target(out)
@@ -193,7 +202,7 @@ async def plan(
     await check_bodies(session, loaded.state, live, the_plan)
     if out is not None:
         save_plan(the_plan, out, account=plan_account(session, loaded.state))
-    verdict = check_safety(the_plan, loaded.state.safety, allow_release=False, force=False)
+    verdict = check_safety(the_plan, loaded.state.safety, allow_release=allow_release, force=force)
     return PlanResult(loaded, the_plan, verdict, out)
 
 

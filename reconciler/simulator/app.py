@@ -146,7 +146,8 @@ class Pipeline:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
-        self.limiter = RateLimiter()
+        # One rate limit per hosted account, as each real account has its own.
+        self.limiters: dict[str, RateLimiter] = {}
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -196,7 +197,9 @@ class Pipeline:
                 call.delay_ms = delay
                 if delay > 0:
                     await asyncio.sleep(delay / 1000.0)
-            wait = self.limiter.admit(faults, "aql" if api == "aql" else "aculab")
+            named = self._named(request, api, params)
+            limiter = self.limiters.setdefault(named.name, RateLimiter())
+            wait = limiter.admit(faults, "aql" if api == "aql" else "aculab")
             if wait is not None:
                 call.fault = "rate_limit_per_s"
                 headers = {"Retry-After": str(wait)}
@@ -285,8 +288,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ answers
 
-    def _authorised(self, request: Request) -> SimAccount | None:
-        """The account whose Basic credentials the request carries, or None."""
+    @staticmethod
+    def _basic(request: Request) -> tuple[bytes, bytes] | None:
+        """The HTTP Basic user and key of a request, or None."""
         header = request.headers.get("authorization", "")
         if header[:6].lower() != "basic ":
             return None
@@ -295,10 +299,26 @@ class Pipeline:
         except (binascii.Error, ValueError):
             return None
         user, sep, key = decoded.partition(b":")
+        return (user, key) if sep else None
+
+    def _named(self, request: Request, api: str, params: Mapping[str, str]) -> SimAccount:
+        """The account a request names (its credentials not checked yet): whose rate limit
+        it counts against. The primary when it names none."""
+        if api == "aql":
+            return self.sim.account_for_aql(params.get("username", ""))
+        basic = self._basic(request)
+        account = self.sim.account_for_basic(basic[0]) if basic else None
+        return account or self.sim.primary
+
+    def _authorised(self, request: Request) -> SimAccount | None:
+        """The account whose Basic credentials the request carries, or None."""
+        basic = self._basic(request)
+        if basic is None:
+            return None
+        user, key = basic
         account = self.sim.account_for_basic(user)
         expected = (account or self.sim.primary).credentials.api_key.encode()
-        key_ok = hmac.compare_digest(key, expected)
-        return account if sep and key_ok else None
+        return account if hmac.compare_digest(key, expected) else None
 
     def _problem(self, call: SimCall, problem: Problem, requested_at: float) -> Response:
         call.status = problem.status

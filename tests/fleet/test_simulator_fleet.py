@@ -48,3 +48,17 @@ def test_credentials_of_two_accounts_never_collide() -> None:
     sim.add_account("a")
     with pytest.raises(ValueError):
         sim.add_account("b", fleet_credentials("a"))
+
+
+def test_each_hosted_account_has_its_own_rate_limit() -> None:
+    from reconciler.simulator import Faults
+
+    sim = Simulator(seed="empty", faults=Faults(rate_limit_per_s=0.01, rate_limit_burst=2))
+    accounts = [sim.add_account(name) for name in ("acme", "globex")]
+    with sim.serve() as running:
+        url = running.base_url + "/service/v1/outbound"
+        for account in accounts:
+            c = account.credentials
+            codes = [httpx.get(url, auth=(c.basic_username, c.api_key)).status_code for _ in "abc"]
+            # two in the burst, the third past it: one account's calls don't use the other's
+            assert codes == [200, 200, 429]
