@@ -201,3 +201,34 @@ def test_recipes_never_install_reconciler_by_its_bare_pypi_name(recipe: str) -> 
     assert installs, "the recipe installs reconciler somewhere"
     assert all("${RECONCILER_PACKAGE}" in line for line in installs)
     assert "reconciler @ git+" in text
+
+
+def test_the_recipes_carry_the_journal_between_runs() -> None:
+    """The journal is the purchase ledger (docs/safety.md): a fresh runner restores it before
+    it plans or applies, and every apply saves it, failed or interrupted ones included; one
+    plan-and-apply of the account runs at a time across runners."""
+    data, _ = _github()
+    jobs = data["jobs"]
+    for name in ("plan-main", "apply"):
+        steps = jobs[name]["steps"]
+        uses = [s.get("uses", "") for s in steps]
+        restore = next(i for i, u in enumerate(uses) if u.startswith("actions/cache/restore"))
+        first_command = next(
+            i
+            for i, s in enumerate(steps)
+            if "reconciler plan" in s.get("run", "") or "reconciler apply" in s.get("run", "")
+        )
+        assert restore < first_command, name
+        assert "journal.jsonl" in steps[restore]["with"]["path"]
+        assert jobs[name]["concurrency"]["group"] == "reconciler-apply"
+    saves = [
+        s for s in jobs["apply"]["steps"] if s.get("uses", "").startswith("actions/cache/save")
+    ]
+    assert saves and saves[0]["if"] == "always()" and "journal.jsonl" in saves[0]["with"]["path"]
+
+    gitlab, _ = _gitlab()
+    for name, policy in (("plan:main", "pull"), ("apply", "pull-push")):
+        cache = gitlab[name]["cache"]
+        assert cache["policy"] == policy and cache["when"] == "always", name
+        assert any("journal.jsonl" in p for p in cache["paths"])
+        assert gitlab[name]["resource_group"] == "telephony"
