@@ -357,8 +357,19 @@ FORMAT_OPTION = click.option(
     help="Output format.",
 )
 READING = "reading live state"
+
+
+class _PathArgument(click.Path):
+    """A PATH argument: ``''`` is refused (``Path('')`` would be the current directory)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("PATH is empty: give a YAML file or a directory of them", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 PATHS = click.argument(
-    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path)
+    "paths", nargs=-1, required=True, metavar="PATH...", type=_PathArgument(path_type=Path)
 )
 
 
@@ -1311,7 +1322,7 @@ def _write_public(path: Path, text: str) -> None:
 
 
 @cli.command(epilog=docs("docs/commands.md#export"))
-@click.argument("account", type=click.Path(path_type=Path))
+@click.argument("account", type=_PathArgument(path_type=Path))
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -1465,7 +1476,7 @@ def schema(out: Path | None) -> int:
 
 
 @cli.command(epilog=docs("docs/doctor.md"))
-@click.argument("account", type=click.Path(path_type=Path))
+@click.argument("account", type=_PathArgument(path_type=Path))
 @click.option(
     "--format",
     "fmt",

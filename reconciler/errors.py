@@ -197,6 +197,14 @@ class ApiStatusError(ApiError):
         self.text = text
         self.details = list(details)
 
+    @property
+    def own_code(self) -> str | None:
+        """The API's error code when it says more than the status does (Aculab's code is often
+        ``"HTTP 503"`` for a 503: shown twice, it reads "HTTP 503 HTTP 503")."""
+        if self.code is None or self.code in (f"HTTP {self.status}", str(self.status)):
+            return None
+        return self.code
+
 
 class NotFoundError(ApiStatusError):
     """404: the resource does not exist."""

@@ -125,7 +125,7 @@ def short_reason(err: BaseException) -> str:
     if isinstance(err, ApiConnectionError):
         return "the connection failed or timed out"
     if isinstance(err, ApiStatusError):
-        return f"HTTP {err.status}" + (f" {err.code}" if err.code else "")
+        return f"HTTP {err.status}" + (f" {err.own_code}" if err.own_code else "")
     if isinstance(err, MalformedResponseError):
         return "the reply could not be read"
     return type(err).__name__

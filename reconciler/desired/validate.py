@@ -402,6 +402,10 @@ class _Builder:
         for name, entry in entries.items():
             if entry.bad:
                 continue
+            wrong = _bad_service_name(entry.written)
+            if wrong is not None:
+                self.diags.error(entry.origin, f"{kind} service name {show(entry.written)} {wrong}")
+                continue
             self.check_options(kind, entry.value, entry.doc, entry.path)
             parts = self.service_parts(entry, entry.value, entry.path)
             if parts is None:
@@ -666,6 +670,25 @@ def _make_known(detail: str) -> None:
     span = password_span(detail)
     if span is not None:
         know([detail[span[0] : span[1]]])
+
+
+# The spellings of a YAML null: as a key they name nothing (`~: {...}` is not a service).
+_NULLS = frozenset({"~", "null", "Null", "NULL"})
+
+
+def _bad_service_name(written: str) -> str | None:
+    """Why ``written`` can't name a service (the API puts it in a URL path, a terminal shows
+    it), or None."""
+    if not written.strip():
+        return "is empty: give the service a name"
+    if written in _NULLS:
+        return "is YAML's null (~), not a name: give the service a name"
+    if not written.isprintable():
+        return (
+            "holds a character a terminal would hide (a control or invisible character): "
+            "two names could look the same; remove it"
+        )
+    return None
 
 
 def _service_name(written: str) -> str:

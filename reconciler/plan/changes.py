@@ -40,6 +40,7 @@ from typing import (
 
 from reconciler.desired.model import Location, PoolInbound, SafetyLimits, ServiceKind
 from reconciler.errors import PlanFileError
+from reconciler.names import printable
 from reconciler.plan.grouping import Group, group_by
 from reconciler.secret import MASK, Secret, conceal, json_default, to_jsonable
 
@@ -617,7 +618,7 @@ class _Service:
 
     @property
     def address(self) -> str:
-        return f"{self.service_kind}:{self.name}"
+        return f"{self.service_kind}:{printable(self.name)}"
 
     @property
     def depends_on(self) -> tuple[str, ...]:

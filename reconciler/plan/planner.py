@@ -60,6 +60,7 @@ from reconciler.desired.model import DesiredState, NumberPool, Origin, ServiceKi
 from reconciler.desired.numbers import likely_meant
 from reconciler.errors import PlanError
 from reconciler.live.model import LiveNumber, LiveState, fingerprint_of
+from reconciler.names import printable
 from reconciler.plan.changes import (
     ABSENT,
     APPLY_ORDER,
@@ -423,10 +424,10 @@ class _Planner:
                     continue
                 if kind == "inbound" and name in self.kept:
                     if self.kept[name].inbound is None:
-                        self.unmanaged_services.append(f"{kind}:{name}")
+                        self.unmanaged_services.append(f"{kind}:{printable(name)}")
                     continue  # the pool's template manages it, or it is kept: never deleted
                 if not wanted[kind] or matches_any(name, prune.ignore):
-                    self.unmanaged_services.append(f"{kind}:{name}")
+                    self.unmanaged_services.append(f"{kind}:{printable(name)}")
                     continue
                 self.managed_live[kind].add(name)
                 self.changes.append(DeleteService(service_kind=kind, name=name))

@@ -152,3 +152,43 @@ def test_a_create_never_writes_over_a_service_the_list_did_not_show(
     after = dict(inbound["sales-sip"])
     assert after == {**before, "description": "Sales desk"}
     assert not [c for c in simulator.calls if c.method == "PUT"], run.explain()
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_an_empty_or_null_service_name_is_an_error(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    path = _write(
+        tmp_path,
+        sim,
+        'inbound_services:\n  "": {description: x}\n  ~: {description: y}\n'
+        '  "desk\\u200b": {description: z}\n',
+    )
+    run = run_cli(tmp_path, "validate", path, environ=ENVIRON)
+    assert run.code == 1, run.explain()
+    assert "inbound service name '' is empty" in run.stdout
+    assert "inbound service name '~' is YAML's null" in run.stdout
+    assert "inbound service name 'desk\\u200b' holds a character a terminal would hide" in (
+        run.stdout
+    )
+
+
+def test_a_live_name_with_control_characters_is_shown_escaped(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    inbound = simulator.state.services["inbound"]
+    inbound["sales\x1b[8m"] = dict(inbound["sales-sip"])  # hides what follows it
+    inbound["sales\rsip"] = dict(inbound["sales-sip"])  # rewrites its own line
+    path = _write(
+        tmp_path, sim, "prune: {inbound_services: true}\nsafety: {max_delete_percent: 100}\n"
+    )
+    run = _run(tmp_path, "plan", path, "--allow-release")
+    for fmt in ("text", "markdown", "json"):
+        shown = _run(tmp_path, "plan", path, "--format", fmt)
+        assert "\x1b" not in shown.stdout and "\r" not in shown.stdout, fmt
+        # Escaped (markdown doubles the backslash, which renders as one).
+        assert "\\x1b[8m" in shown.stdout and "\\rsip" in shown.stdout, shown.explain()
+    assert run.code in (0, 3), run.explain()

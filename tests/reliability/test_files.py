@@ -136,17 +136,19 @@ def test_an_empty_path_is_not_the_current_directory() -> None:
     assert error.message == "PATH is empty: give a YAML file or a directory of them"
 
 
-@pytest.mark.parametrize("what", ["fifo", "/dev/zero"])
+@pytest.mark.parametrize("what", ["fifo", "/dev/zero", "empty"])
 def test_a_path_that_is_not_a_file_is_an_error_not_a_hang(what: str, tmp_path: Path) -> None:
     if what == "fifo":
         path = str(tmp_path / "desired.yaml")
         os.mkfifo(path)
     else:
-        path = what
+        path = "" if what == "empty" else what
+    (tmp_path / "x.yaml").write_text("this: [is not read")  # '' must not read the cwd
     run = _run(tmp_path, "plan", path)
     assert run.code == 1, run.explain()
-    expected = {"fifo": "named pipe", "/dev/zero": "character device"}
+    expected = {"fifo": "named pipe", "/dev/zero": "character device", "empty": "PATH is empty"}
     assert expected[what] in run.stderr, run.explain()
+    assert "x.yaml" not in run.stderr
 
 
 @pytest.mark.parametrize("what", ["fifo", "/dev/zero", "directory"])
