@@ -89,14 +89,17 @@ class Run:
     parallel: int
     accounts: int
     wall_s: float
+    cpu_s: float
     peak_rss_mb: float
     code: int
 
 
-def drift(paths: list[Path], parallel: int, env: dict[str, str], cwd: Path) -> Run:
+def drift(
+    paths: list[Path], parallel: int, env: dict[str, str], cwd: Path, concurrency: int
+) -> Run:
     """One ``reconciler drift`` of ``paths`` in a child process: wall time, peak RSS."""
     cmd = [sys.executable, "-m", "reconciler", "drift", *map(str, paths)]
-    cmd += ["--parallel", str(parallel)]
+    cmd += ["--parallel", str(parallel), "--concurrency", str(concurrency)]
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -108,7 +111,8 @@ def drift(paths: list[Path], parallel: int, env: dict[str, str], cwd: Path) -> R
     err = proc.stderr.read() if proc.stderr else ""
     if code != 0:
         raise SystemExit(f"drift --parallel {parallel} exited {code}:\n{err[-2000:]}")
-    return Run(parallel, len(paths), wall, usage.ru_maxrss / 1024, code)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(parallel, len(paths), wall, cpu, usage.ru_maxrss / 1024, code)
 
 
 def shard_balance(names: list[str], totals: tuple[int, ...]) -> dict[int, float]:
@@ -127,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=0.08)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 8])
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="each account's --concurrency (default 16)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -135,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     names = [fleet_name(i) for i in range(args.accounts)]
     print(
         f"fleet: {args.accounts} accounts of {resources:,} resources ({size.describe()}), "
-        f"{size.reads} reads each; {args.latency_ms:g} ms per call; load {os.getloadavg()[0]:.2f}"
+        f"{size.reads} reads each; {args.latency_ms:g} ms per call; --concurrency "
+        f"{args.concurrency}; load {os.getloadavg()[0]:.2f}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         work = Path(tmp)
@@ -157,16 +165,18 @@ def main(argv: list[str] | None = None) -> None:
             runs: list[Run] = []
             for parallel in args.parallel:
                 sim.stats()
-                run = drift(paths, parallel, env, work)
-                calls = sim.stats()["calls"]
+                run = drift(paths, parallel, env, work, args.concurrency)
+                served = sim.stats()
                 runs.append(run)
                 print(
-                    f"  drift --parallel {parallel:>2}: {run.wall_s:6.2f} s wall, "
-                    f"peak RSS {run.peak_rss_mb:5.1f} MB, {calls:,} calls, all in sync"
+                    f"  drift --parallel {parallel:>2}: {run.wall_s:6.2f} s wall, CPU "
+                    f"{run.cpu_s:5.2f} s (simulator {served['cpu_s']:5.2f} s), peak RSS "
+                    f"{run.peak_rss_mb:5.1f} MB, {served['calls']:,} calls "
+                    f"(statuses {served['statuses']}), all in sync"
                 )
             top = max(args.parallel)
             quarter = paths[: max(1, len(paths) // 4)]
-            small = drift(quarter, top, env, work)
+            small = drift(quarter, top, env, work, args.concurrency)
             print(
                 f"  drift --parallel {top:>2} over {len(quarter)} accounts: "
                 f"{small.wall_s:6.2f} s wall, peak RSS {small.peak_rss_mb:5.1f} MB"

@@ -1,8 +1,8 @@
 """Every service body a plan would write, checked against a service schema.
 
-A plan is a promise about apply (``docs/plan.md``): a body the server's schema refuses must
-fail the plan, at the place in the YAML that wrote the offending key, not fail apply after
-it has bought the pool's numbers. What the server validates is what is checked:
+A plan is a promise about apply (``docs/commands.md``, "Bodies"): a body the server's schema
+refuses must fail the plan, at the place in the YAML that wrote the offending key, not fail
+apply after it has bought the pool's numbers. What the server validates is what is checked:
 
 - a create, or an update in ``mode: replace``, is a PUT: the body as it is (the server fills
   the options it omits with their defaults, then validates);

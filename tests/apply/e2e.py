@@ -95,6 +95,21 @@ outbound_services:
 {extra}"""
 
 
+def pool_yaml(base_url: str, pool: str) -> str:
+    """A desired state of one Aculab account at ``base_url`` with the pools ``pool`` (lines
+    indented under ``numbers.pools``) and nothing else."""
+    return f"""\
+version: 1
+aculab:
+  cloud_id: "1-2-0"
+  username: ops@example.com
+  api_key: ${{ACULAB_API_KEY}}
+  endpoint: {base_url}
+numbers:
+  pools:
+{pool}"""
+
+
 def env(**extra: str) -> dict[str, str]:
     out = {
         k: v

@@ -12,22 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .e2e import cli, explain, serve
+from .e2e import cli, explain, pool_yaml, serve
 
 pytestmark = pytest.mark.e2e
-
-
-def _pool_yaml(base_url: str, pool: str) -> str:
-    return f"""\
-version: 1
-aculab:
-  cloud_id: "1-2-0"
-  username: ops@example.com
-  api_key: ${{ACULAB_API_KEY}}
-  endpoint: {base_url}
-numbers:
-  pools:
-{pool}"""
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -40,7 +27,7 @@ def test_a_country_that_needs_a_regulation_address_says_to_add_one(tmp_path: Pat
     with serve("empty") as served:
         path = _write(
             tmp_path,
-            _pool_yaml(
+            pool_yaml(
                 served.running.base_url,
                 "    paris: {country: France, region: Paris, count: 1}\n",
             ),
@@ -60,7 +47,7 @@ def test_a_country_that_needs_a_regulation_address_says_to_add_one(tmp_path: Pat
 def test_a_purchase_larger_than_the_stock_says_to_lower_the_count(tmp_path: Path) -> None:
     with serve("empty") as served:
         pool = "    oakbank: {country: Canada, state: Manitoba, region: Oakbank, count: 5}\n"
-        path = _write(tmp_path, _pool_yaml(served.running.base_url, pool))
+        path = _write(tmp_path, pool_yaml(served.running.base_url, pool))
 
         result = cli(tmp_path, "apply", str(path), "--yes")
 
@@ -77,7 +64,7 @@ def test_a_region_spelt_otherwise_than_the_server_lists_it_fails_the_plan(
 ) -> None:
     with serve("empty") as served:
         pool = "    london: {country: United Kingdom, region: LONDON, count: 1}\n"
-        path = _write(tmp_path, _pool_yaml(served.running.base_url, pool))
+        path = _write(tmp_path, pool_yaml(served.running.base_url, pool))
 
         plan = cli(tmp_path, "plan", str(path))
         apply = cli(tmp_path, "apply", str(path), "--yes")

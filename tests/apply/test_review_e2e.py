@@ -9,22 +9,9 @@ import pytest
 
 from reconciler.simulator import Faults
 
-from .e2e import cli, explain, serve
+from .e2e import cli, explain, pool_yaml, serve
 
 pytestmark = pytest.mark.e2e
-
-
-def _yaml(base_url: str, pool: str) -> str:
-    return f"""\
-version: 1
-aculab:
-  cloud_id: "1-2-0"
-  username: ops@example.com
-  api_key: ${{ACULAB_API_KEY}}
-  endpoint: {base_url}
-numbers:
-  pools:
-{pool}"""
 
 
 def test_a_tollfree_pool_that_names_a_state_is_bought_once(tmp_path: Path) -> None:
@@ -34,7 +21,7 @@ def test_a_tollfree_pool_that_names_a_state_is_bought_once(tmp_path: Path) -> No
     with serve("empty") as served:
         path = tmp_path / "desired.yaml"
         path.write_text(
-            _yaml(
+            pool_yaml(
                 served.running.base_url,
                 """\
     us-tollfree:
@@ -66,7 +53,7 @@ def test_a_number_still_in_list_lag_keeps_its_inbound_service_under_prune(
     with serve("empty", Faults(list_lag_s=10)) as served:
         path = tmp_path / "desired.yaml"
         path.write_text(
-            _yaml(
+            pool_yaml(
                 served.running.base_url,
                 """\
     london:
