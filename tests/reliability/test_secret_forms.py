@@ -142,3 +142,54 @@ def test_short_values_are_not_redacted_from_text() -> None:
     redactor.add("abc")
     assert redactor.redact("abc abc") == "abc abc"
     assert str(Secret("abc")) == MASK  # still masked wherever it is known to be a secret
+
+
+@settings(max_examples=200 if SOAK else 40, deadline=None, derandomize=not SOAK)
+@given(secret=SECRETS.filter(lambda s: "\x00" not in s), shape=st.sampled_from(["text", "json"]))
+def test_a_server_echoing_a_secret_in_any_form_never_gets_it_into_an_error(
+    secret: str, shape: str
+) -> None:
+    """A service password sent in a body comes back in the server's 400, quoted in every form
+    a server might use (raw, JSON-escaped, URL-encoded, escaped twice), in a JSON error or in a
+    body that isn't JSON: the API error the client raises holds none of them."""
+    import asyncio
+
+    import httpx
+
+    from reconciler.clients.http import HttpClient
+    from reconciler.errors import ApiError
+
+    echoed = " | ".join(encodings(secret))
+    if shape == "json":
+        content = json.dumps({"error": {"code": "0001", "text": f"bad password {echoed}"}})
+    else:
+        content = f"<p>rejected: {echoed}</p> plain text, not JSON"
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, content=content.encode("utf-8"))
+
+    async def call() -> str:
+        redactor = Redactor()
+        with redactor.active():
+            client = HttpClient(
+                service="Aculab Cloud",
+                base_url="https://api.example.com",
+                auth_hint="check the key",
+                transport=httpx.MockTransport(handler),
+            )
+            async with client:
+                try:
+                    await client.request(
+                        "PUT",
+                        "/service/v1/outbound/x",
+                        parse=lambda r: r,
+                        json_body={"service_password": Secret(secret)},
+                        retry=False,
+                    )
+                except ApiError as err:
+                    return f"{err.message} {err.hint} {' '.join(getattr(err, 'details', []))}"
+        raise AssertionError("the 400 was not an error")
+
+    shown = asyncio.run(call())
+    for form in encodings(secret):
+        assert form not in shown, (form, shown)
