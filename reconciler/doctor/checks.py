@@ -538,9 +538,10 @@ class Doctor:
                 "adapts",
                 answered,
                 f"for {' and '.join(without)} services: export writes every option (it can't "
-                "tell a default from a choice), and mode: replace compares only the declared "
-                "options and says so in the plan (an option changed by hand elsewhere is not "
-                "seen; the PUT still resets it)",
+                "tell a default from a choice); mode: replace expects the undeclared options at "
+                "the defaults of reconciler's copy of the schema (schemas/service-*.schema.json, "
+                "the documented read-back) and says so in the plan; after each write apply "
+                "names any option the server stored otherwise",
                 defaults=counts,
             )
         )
@@ -1292,8 +1293,8 @@ class Doctor:
             WRITES_READ_BACK.finding(
                 "unchecked",
                 "not asked: only a write shows it, and doctor never writes",
-                "after a relay change apply compares aql's reply with what it sent, and the "
-                "next `reconciler plan` shows any service option the server stored otherwise",
+                "after each service write and relay change, apply compares what the server "
+                "answered with what it sent, and names any value stored otherwise",
             )
         )
 
