@@ -184,3 +184,23 @@ def journal_bought(workdir: Path) -> set[str]:
         if record.get("event") in ("outcome", "resolved") and isinstance(numbers, list):
             out.update(str(n) for n in numbers)
     return out
+
+
+def secret_encodings(secret: str) -> set[str]:
+    """What a secret may look like in text reconciler did not make: raw, URL-encoded (``/``
+    kept or not, ``+`` for a space), JSON-escaped (ASCII or not, ``\\/``, escaped twice), and
+    quoted by Python's ``repr``."""
+    from urllib.parse import quote, quote_plus
+
+    once = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        once,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        once.replace("/", "\\/"),
+        json.dumps(once)[1:-1],
+        repr(secret)[1:-1],
+    }

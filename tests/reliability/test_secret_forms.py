@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from urllib.parse import quote, quote_plus
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +26,8 @@ from reconciler.secret import (
     secret_url,
     url_has_password,
 )
+
+from .support import secret_encodings
 
 SOAK = bool(os.environ.get("RECONCILER_SOAK"))
 PROPERTY = settings(
@@ -53,22 +54,6 @@ URL_PASSWORDS = st.text(
 )
 
 
-def encodings(secret: str) -> list[str]:
-    """What a secret may look like in text that reconciler did not make."""
-    once = json.dumps(secret)[1:-1]
-    return [
-        secret,
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
-        once,
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        once.replace("/", "\\/"),
-        json.dumps(once)[1:-1],
-        repr(secret)[1:-1],
-    ]
-
-
 @PROPERTY
 @given(
     secret=SECRETS,
@@ -79,7 +64,7 @@ def test_no_form_of_a_secret_survives_the_redactor(secret: str, before: str, aft
     redactor = Redactor()
     with redactor.active():
         Secret(secret)
-        for form in encodings(secret):
+        for form in secret_encodings(secret):
             text = redact(f"{before}{form}{after}")
             assert form not in text, (form, text)
             assert MASK in text
@@ -107,7 +92,7 @@ def test_a_url_password_of_any_characters_is_a_secret(password: str, user: str) 
         secret_url(url)
         if len(password) >= MIN_REDACT_LEN:
             # The password alone, as a server may quote it back, in any form.
-            for form in encodings(password):
+            for form in secret_encodings(password):
                 assert form not in redact(f"rejected: {form}.")
 
 
@@ -159,7 +144,7 @@ def test_a_server_echoing_a_secret_in_any_form_never_gets_it_into_an_error(
     from reconciler.clients.http import HttpClient
     from reconciler.errors import ApiError
 
-    echoed = " | ".join(encodings(secret))
+    echoed = " | ".join(secret_encodings(secret))
     if shape == "json":
         content = json.dumps({"error": {"code": "0001", "text": f"bad password {echoed}"}})
     else:
@@ -191,5 +176,5 @@ def test_a_server_echoing_a_secret_in_any_form_never_gets_it_into_an_error(
         raise AssertionError("the 400 was not an error")
 
     shown = asyncio.run(call())
-    for form in encodings(secret):
+    for form in secret_encodings(secret):
         assert form not in shown, (form, shown)

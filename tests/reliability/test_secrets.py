@@ -4,8 +4,9 @@ Every secret here is distinctive, so that finding it anywhere is unambiguous: th
 key (and a wrong one, for the 401), the aql password, service passwords (one longer than the
 server allows, so the server's 400 quotes it back), the password of a REST page's basic
 authentication, passwords inside URLs (a relay route's callback, a service's first page), and
-passwords already on the account (read back by plan, drift and export). Each is also looked
-for URL-encoded, and the API key inside the base64 of the HTTP Basic credentials.
+passwords already on the account (read back by plan, drift and export). Each is also looked for in
+every form text can carry it (``support.secret_encodings``: URL-encoded, JSON-escaped,
+escaped twice, repr-quoted), and the API key inside the base64 of the HTTP Basic credentials.
 
 Every command (validate, plan, apply, apply --dry-run, apply --plan, drift, export) and every
 output (text, json, markdown, a saved plan, an export directory, the journal, the lock, logs
@@ -23,12 +24,10 @@ world-readable journal is refused before anything is written to the account.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 from apply.e2e import cli as subprocess_cli
@@ -39,7 +38,7 @@ from hypothesis import strategies as st
 from reconciler.simulator import Faults, SimCredentials, Simulator
 from reconciler.simulator import services as sim_services
 
-from .support import Run, account_yaml, run_cli
+from .support import Run, account_yaml, run_cli, secret_encodings
 
 pytestmark = pytest.mark.e2e
 SOAK = bool(os.environ.get("RECONCILER_SOAK"))
@@ -75,11 +74,7 @@ SECRETS = (
 )
 
 
-def _forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret)}
-
-
-FORBIDDEN = {form for s in SECRETS for form in _forms(s)} | {
+FORBIDDEN = {form for s in SECRETS for form in secret_encodings(s)} | {
     base64.b64encode(f"1-2-0/ops@example.com:{key}".encode()).decode()
     for key in (API_KEY, WRONG_KEY)
 }
@@ -388,21 +383,6 @@ _URL_SAFE = st.characters(
 )  # a URL password: anything but "@" (ends it), "," (aql joins details with it), spaces
 
 
-def _encodings(secret: str) -> set[str]:
-    once = json.dumps(secret)[1:-1]
-    return {
-        secret,
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
-        once,
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        once.replace("/", "\\/"),
-        json.dumps(once)[1:-1],
-        repr(secret)[1:-1],
-    }
-
-
 @settings(
     max_examples=60 if SOAK else 6,
     deadline=None,
@@ -453,7 +433,7 @@ relay_routes:
     detail: ["https://hook:${HOOK}@sms.example.com/in?id=%i"]
 safety: {max_update_percent: 100}
 """
-    forbidden = set().union(*(_encodings(s) for s in (service, aql, hook, live)))
+    forbidden = set().union(*(secret_encodings(s) for s in (service, aql, hook, live)))
     with sim.serve() as running:
         path = work / "desired.yaml"
         path.write_text(account_yaml(running.base_url, running.aql_url, body))
