@@ -158,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         machine=machine(),
     )
+    # Read now: the run may overwrite the file it is compared with (latest.json).
+    earlier: str | None = None
+    if args.compare is not None:
+        try:
+            earlier = args.compare.read_text(encoding="utf-8")
+        except OSError:
+            earlier = None
     phases = tuple(args.phase) if args.phase else harness.PHASES
     started = time.perf_counter()
     harness.run(options, results, phases)
@@ -171,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nResults: {out}")
     if args.compare is not None:
         print()
-        print(compare(results, args.compare))
+        print(compare(results, args.compare, earlier))
     readme = args.readme if args.readme is not None else options.mode == "full" and not args.phase
     if readme:
         write_readme(results)

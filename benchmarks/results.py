@@ -213,10 +213,11 @@ def plain(results: Results) -> str:
     return "\n".join(lines)
 
 
-def compare(results: Results, old_path: Path) -> str:
-    """This run against an earlier result file, key by key."""
+def compare(results: Results, old_path: Path, text: str | None = None) -> str:
+    """This run against an earlier result file, key by key (``text``: the file's content, read
+    before this run overwrote it)."""
     try:
-        old = json.loads(old_path.read_text())
+        old = json.loads(old_path.read_text() if text is None else text)
     except (OSError, ValueError) as err:
         return f"cannot compare with {old_path}: {err}"
     if old.get("format") != FORMAT:

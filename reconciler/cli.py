@@ -869,9 +869,12 @@ def apply(
 
     settings = _settings()
     out_json = fmt == "json"
+    # Hints print commands that work as typed: these PATHs, and the flags given.
+    lifted = [f for f, on in (("--allow-release", allow_release), ("--force", force)) if on]
+    typed = [*map(str, paths), *lifted]
     request = operations.ApplyRequest(
         plan_file=plan_file,
-        replan=_command(settings, "plan", *map(str, paths), "--out", str(plan_file or "FILE")),
+        replan=_command(settings, "plan", *typed, "--out", str(plan_file or "FILE")),
         dry_run=dry_run,
         allow_release=allow_release,
         force=force,
@@ -880,7 +883,7 @@ def apply(
     _terminate_on_sigterm()  # until the apply runs; then SIGTERM stops it as Ctrl-C does
     if _is_fleet(paths, shard, report_dir):
         fleet_run = _Fleet("apply", paths, parallel, shard, report_dir, fmt)
-        return _apply_fleet(fleet_run, request, yes=yes)
+        return _apply_fleet(fleet_run, request, yes=yes, typed=typed)
     path = paths[0]
     with (
         operations.ApplyRun(path, request, settings.workdir) as run,
@@ -906,7 +909,7 @@ def apply(
         # A saved plan was reviewed when it was made (and is refused if anything changed
         # since): like Terraform's `apply PLANFILE`, it doesn't ask again.
         asks = not (dry_run or yes or plan_file is not None or the_plan.is_empty)
-        if asks and not _confirm([(the_plan, run.verdict)]):
+        if asks and not _confirm([(the_plan, run.verdict)], typed=typed):
             return EXIT_ERROR
         report = _run_with_progress("applying", lambda progress: _execute(run, session, progress))
     if out_json:
@@ -914,7 +917,7 @@ def apply(
     else:
         click.echo("")
         click.echo(render_report_text(report, color=use_color(settings)))
-    again = _command(settings, "apply", str(path), *(["--yes"] if yes else []))
+    again = _command(settings, "apply", *typed, *(["--yes"] if yes else []))
     failure = operations.apply_failure(report, again=again)
     if failure is not None:
         raise failure
@@ -951,7 +954,7 @@ def _command(settings: Settings, *words: str) -> str:
     return shlex.join(line)
 
 
-def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool) -> int:
+def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool, typed: list[str]) -> int:
     """apply over several accounts: take each account's lock, plan them all (shown as they
     come), ask once, apply each (its report shown as it finishes)."""
     import contextlib
@@ -1021,7 +1024,8 @@ def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool) -> int:
         # Saved plans were reviewed when they were made (see apply of one PATH).
         if changing and not (request.dry_run or yes or plan_dir is not None):
             plans = [(one.plan, one.verdict) for one in changing]
-            if not _confirm([(p, v) for p, v in plans if p is not None and v is not None]):
+            known = [(p, v) for p, v in plans if p is not None and v is not None]
+            if not _confirm(known, typed=typed):
                 return EXIT_ERROR
 
         async def execute(account: Account) -> operations.ApplyResult:
@@ -1042,7 +1046,7 @@ def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool) -> int:
     return run.finish(runs)
 
 
-def _confirm(plans: Sequence[tuple[Plan, Verdict]]) -> bool:
+def _confirm(plans: Sequence[tuple[Plan, Verdict]], *, typed: Sequence[str]) -> bool:
     """Ask on the terminal before changing the accounts (one question for a fleet's plans);
     without one, apply needs --yes (a ConfigError says so). Plans that buy or release
     numbers (money, and a release can't be undone) go ahead only on the word ``yes``; any
@@ -1050,10 +1054,11 @@ def _confirm(plans: Sequence[tuple[Plan, Verdict]]) -> bool:
     from reconciler.errors import ConfigError
 
     if not sys.stdin.isatty():
+        with_yes = _command(_settings(), "apply", *typed, "--yes")
         raise ConfigError(
             "apply needs confirmation, and there is no terminal to ask on",
-            hint="review the plan above, then run again with --yes (or apply a plan saved "
-            "with `plan --out`, which needs no confirmation)",
+            hint=f"review the plan above, then run `{with_yes}` (or apply a plan saved with "
+            "`plan --out`, which needs no confirmation)",
         )
     purchases = sum(p.counts()["purchase"] for p, _v in plans)
     releases = sum(p.counts()["release"] for p, v in plans if not v.releases_blocked)

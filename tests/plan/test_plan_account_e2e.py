@@ -120,3 +120,16 @@ def test_hints_print_commands_that_work_as_typed(tmp_path: Path) -> None:
         assert stale.returncode == 1, explain(stale)
         typed = shlex.join(["reconciler", "plan", str(path), "--out", str(saved)])
         assert f"`{typed}`" in stale.stderr
+
+
+def test_the_confirmation_hint_is_a_command_that_works_as_typed(tmp_path: Path) -> None:
+    with serve("empty") as served:
+        path = tmp_path / "desired.yaml"
+        path.write_text(desired_yaml(served))
+
+        asked = cli(tmp_path, "apply", str(path), "--allow-release", "--simulate")
+
+        assert asked.returncode == 1, explain(asked)
+        typed = f"`reconciler apply {path} --allow-release --yes --simulate`"
+        assert typed in asked.stderr
+        assert served.writes() == []
