@@ -26,7 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from reconciler.desired.numbers import normalise_glob
 from reconciler.errors import ConfigError
+
+# The kinds of address whose name is (or may be) a telephone number.
+_NUMBERED = frozenset({"number", "relay", "inbound"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,11 @@ class IgnoreRule:
                 f"drift ignore rule {pattern!r} is not ADDRESS_GLOB or ADDRESS_GLOB/FIELD_GLOB",
                 hint="e.g. `inbound:*/description`, `relay:44113000112` or `outbound:*`",
             )
+        kind, colon, name = address.partition(":")
+        if colon and kind in _NUMBERED:
+            # A number is normalised wherever it is written: `number:+44 1908 *` names the
+            # addresses `number:441908...` the plan shows.
+            address = f"{kind}:{normalise_glob(name)}"
         return cls(pattern=pattern, address=address, field=field if sep else None)
 
     def matches_resource(self, address: str) -> bool:

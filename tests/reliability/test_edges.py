@@ -192,3 +192,18 @@ def test_a_live_name_with_control_characters_is_shown_escaped(
         # Escaped (markdown doubles the backslash, which renders as one).
         assert "\\x1b[8m" in shown.stdout and "\\rsip" in shown.stdout, shown.explain()
     assert run.code in (0, 3), run.explain()
+
+
+def test_a_number_written_as_people_write_it_in_a_drift_rule_silences_it(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    simulator.state.services["inbound"]["441908538007"]["description"] = "changed by hand"
+    body = 'inbound_services:\n  "441908538007": {description: Main line}\n'
+    drifted = _run(tmp_path, "drift", _write(tmp_path, sim, body))
+    assert drifted.code == 2 and "441908538007" in drifted.stdout, drifted.explain()
+    path = _write(
+        tmp_path, sim, body + 'drift: {ignore: ["inbound:+44 1908 538007/description"]}\n'
+    )
+    silenced = _run(tmp_path, "drift", path)
+    assert silenced.code == 0, silenced.explain()
