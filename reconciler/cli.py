@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import logging
 
     from reconciler import operations
+    from reconciler.apply.applier import Stop
     from reconciler.errors import Diagnostic
     from reconciler.fleet import Account, AccountRun, Shard
     from reconciler.operations import ApplyRequest, DriftResult, PlanResult, Validation
@@ -433,6 +434,8 @@ class _Fleet:
     report_dir: Path | None
     fmt: str = "text"
     documents: list[dict[str, Any]] = field(default_factory=list)
+    # apply's Ctrl-C: set while the applies run (see _execute for one PATH).
+    stop: Stop | None = None
 
     def accounts(self) -> list[Account]:
         from reconciler.fleet import accounts_of, shard_of
@@ -478,9 +481,14 @@ class _Fleet:
         render: Callable[[Any], str],
         *,
         final: bool = True,
+        stoppable: bool = False,
     ) -> list[AccountRun[Any]]:
         """Run ``work`` for each account; ``final``: these runs are the accounts' last word
-        (reported, and kept for the JSON document), not a first phase (apply's plans)."""
+        (reported, and kept for the JSON document), not a first phase (apply's plans).
+        ``stoppable``: the applies run under a :class:`~reconciler.apply.applier.Stop`
+        (:attr:`stop`): the first Ctrl-C or SIGTERM lets every account finish what is in
+        flight and report (the accounts not started yet start nothing), the second stops at
+        once."""
         import asyncio
         import dataclasses
 
@@ -497,9 +505,19 @@ class _Fleet:
             # and report), so memory grows with --parallel, not with the accounts.
             return dataclasses.replace(run, result=None, outcome=outcome(run))
 
-        return asyncio.run(
-            run_accounts(accounts, work, code_of, parallel=self.parallel, on_done=done)
-        )
+        async def all_accounts() -> list[AccountRun[Any]]:
+            going = run_accounts(accounts, work, code_of, parallel=self.parallel, on_done=done)
+            if not stoppable:
+                return await going
+            from reconciler.apply.applier import Stop
+
+            with Stop(on_signal=_told_to_stop) as self.stop:
+                return await going
+
+        try:
+            return asyncio.run(all_accounts())
+        except asyncio.CancelledError:  # the second Ctrl-C: stopped at once
+            raise KeyboardInterrupt from None
 
     def report(self, run: AccountRun[Any]) -> None:
         if self.report_dir is None:
@@ -931,17 +949,24 @@ async def _execute(run: operations.ApplyRun, session: Session, progress: _Progre
 
     def told(name: str, first: bool) -> None:
         progress.close()
-        if first:
-            click.echo(
-                f"\n{name}: stopping. Nothing new starts; waiting up to {stop.grace:g} s for the "
-                "calls in flight to finish (press Ctrl-C again to stop at once).",
-                err=True,
-            )
-        else:
-            click.echo(f"{name}: stopping at once.", err=True)
+        _told_to_stop(name, first)
 
     with Stop(on_signal=told) as stop:
         return await run.execute(session, progress=progress, stop=stop)
+
+
+def _told_to_stop(name: str, first: bool) -> None:
+    """What apply says when Ctrl-C or SIGTERM asks it to stop (see Stop)."""
+    from reconciler.apply.applier import STOP_GRACE_S
+
+    if first:
+        click.echo(
+            f"\n{name}: stopping. Nothing new starts; waiting up to {STOP_GRACE_S:g} s for the "
+            "calls in flight to finish (press Ctrl-C again to stop at once).",
+            err=True,
+        )
+    else:
+        click.echo(f"{name}: stopping at once.", err=True)
 
 
 def _command(settings: Settings, *words: str) -> str:
@@ -1032,7 +1057,7 @@ def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool, typed: list[s
             one = applies[account.name]
             assert one.loaded is not None and one.plan is not None and one.verdict is not None
             if pending[account.name]:
-                report = await one.execute(sessions[account.name])
+                report = await one.execute(sessions[account.name], stop=run.stop)
             else:
                 report = one.empty_report()
             return operations.ApplyResult(one.loaded, one.plan, one.verdict, report)
@@ -1042,7 +1067,7 @@ def _apply_fleet(run: _Fleet, request: ApplyRequest, *, yes: bool, typed: list[s
                 return render_report_json(result.report)
             return render_report_text(result.report, color=use_color(settings))
 
-        runs += run.run(to_apply, execute, lambda r: r.exit_code, render)
+        runs += run.run(to_apply, execute, lambda r: r.exit_code, render, stoppable=True)
     return run.finish(runs)
 
 

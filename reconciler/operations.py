@@ -32,6 +32,7 @@ from reconciler.drift import DriftReport, detect_drift, parse_rules
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
     ApplyFailed,
@@ -397,6 +398,8 @@ class ApplyResult:
 
     @property
     def exit_code(self) -> int:
+        if self.report.interrupted:
+            return EXIT_INTERRUPTED
         return EXIT_OK if self.report.ok else EXIT_ERROR
 
 

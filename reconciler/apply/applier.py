@@ -880,6 +880,10 @@ async def apply_plan(
     return report
 
 
+# How long the calls in flight may take to finish after a first Ctrl-C.
+STOP_GRACE_S = 30.0
+
+
 class Stop:
     """Ctrl-C (SIGINT) or SIGTERM during apply (``docs/safety.md``): the first signal asks the
     run to start nothing new while the calls in flight finish, within ``grace`` seconds; the
@@ -893,7 +897,7 @@ class Stop:
     """
 
     def __init__(
-        self, *, grace: float = 30.0, on_signal: Callable[[str, bool], None] | None = None
+        self, *, grace: float = STOP_GRACE_S, on_signal: Callable[[str, bool], None] | None = None
     ) -> None:
         self.grace = grace
         self.on_signal = on_signal

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apply.e2e import cli, desired_yaml, explain, serve, start
@@ -208,3 +209,41 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         assert "SIGINT: stopping at once." in err, err
         assert "Interrupted (SIGINT): stopped at once" in out, out
         assert "Traceback" not in err
+
+
+@pytest.mark.e2e
+def test_ctrl_c_during_a_fleet_apply_stops_every_account_well(tmp_path: Path) -> None:
+    """Several PATHs: the first Ctrl-C reaches every account's apply; each finishes what is
+    in flight and reports; the exit code is 130."""
+    with serve(faults=Faults(latency_ms=700)) as served:
+        paths = []
+        for name, london in (("east", 2), ("west", 1)):
+            path = tmp_path / f"{name}.yaml"
+            path.write_text(desired_yaml(served, london=london, calgary=0))
+            paths.append(str(path))
+        proc = start(tmp_path, "apply", *paths, "--yes", "--concurrency", "1", "--parallel", "2")
+        for _ in range(1200):
+            if proc.poll() is not None or any(
+                r.get("event") == "intent" and r.get("action") == "purchase"
+                for journal in tmp_path.glob(".reconciler/accounts/*/journal.jsonl")
+                for r in _records(journal)
+            ):
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (out, err)
+        assert "SIGINT: stopping" in err, err
+        assert "Interrupted (SIGINT)" in out, out
+        assert "Traceback" not in err
+        assert all(n in out for n in served.purchased())
+
+
+def _records(journal: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in journal.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
