@@ -42,7 +42,7 @@ from reconciler.desired.model import Location, PoolInbound, SafetyLimits, Servic
 from reconciler.errors import PlanFileError
 from reconciler.names import printable
 from reconciler.plan.grouping import Group, group_by
-from reconciler.secret import MASK, Secret, conceal, json_default, to_jsonable
+from reconciler.secret import MASK, Secret, json_default, masked
 
 if TYPE_CHECKING:
     from reconciler.plan.safety import Verdict
@@ -93,7 +93,7 @@ def public(value: Any, *, key: str | None = None) -> Any:
     Defence in depth: besides :class:`Secret` values, plain strings under a secret key and URLs
     with a password are masked too, in case something upstream forgot to wrap them.
     """
-    return to_jsonable(conceal(value, key=key))
+    return masked(value, key=key)
 
 
 def restore(value: Any) -> Any:
