@@ -166,6 +166,9 @@ def read_reports(directories: Sequence[Path]) -> list[dict[str, Any]]:
     reported the same account, the later run counts. A file that is not a valid report is a
     :class:`ConfigError` naming it."""
     found: dict[str, dict[str, Any]] = {}
+    # One summary speaks of one command: a drift report and a plan report of the same
+    # account are different questions, and one would silently replace the other.
+    commands: dict[str, Path] = {}
     for directory in directories:
         if not directory.is_dir():
             raise ConfigError(
@@ -174,6 +177,14 @@ def read_reports(directories: Sequence[Path]) -> list[dict[str, Any]]:
             )
         for path in sorted(directory.glob("*.json")):
             report = _read_one(path)
+            commands.setdefault(report["command"], path)
+            if len(commands) > 1:
+                named = ", ".join(f"{c} ({where})" for c, where in sorted(commands.items()))
+                raise ConfigError(
+                    f"these reports come from different commands: {named}",
+                    hint="summarise each command's reports on their own: give `reconciler "
+                    "report` the directories of one command",
+                )
             name = report["account"]
             if name not in found or report["finished_at"] >= found[name]["finished_at"]:
                 found[name] = report

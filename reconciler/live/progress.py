@@ -53,6 +53,7 @@ class Progress:
         )
         self.clock = clock
         self.last: str | None = None
+        self._shown_count: tuple[int, int | None] | None = None
         self._started = clock()
         self._shown_at: float | None = None
         self._done = 0
@@ -78,6 +79,7 @@ class Progress:
         elif since < self.interval:
             return None
         self._shown_at = now
+        self._shown_count = (done, total)
         self.last = self.line(done, total)
         return self.last
 
@@ -86,5 +88,7 @@ class Progress:
         shown (None on a terminal, whose line the caller clears, or after a quick run)."""
         if self.interactive or self._shown_at is None:
             return None
+        if self._shown_count == (self._done, self._total):
+            return None  # the log already has this count: once is enough
         self.last = self.line(self._done, self._total)
         return self.last

@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from reconciler.errors import ConfigError
 from reconciler.report import MARKDOWN_LIMIT, read_reports, render_markdown, summarise
 
 
@@ -60,3 +63,17 @@ def test_the_later_report_of_an_account_counts(tmp_path: Path) -> None:
     summary = summarise(read_reports([tmp_path / "shard-0", tmp_path / "shard-1"]))
     assert [r["outcome"] for r in summary.reports] == ["ok"]
     assert summary.exit_code == 0
+
+
+def test_reports_of_different_commands_are_not_merged(tmp_path: Path) -> None:
+    # A plan report would otherwise replace the drift report of the same account unsaid.
+    drift, plan = tmp_path / "drift", tmp_path / "plan"
+    drift.mkdir()
+    plan.mkdir()
+    (drift / "acme.json").write_text(json.dumps(_report("acme", "changes", 2)))
+    later = _report("acme", "ok", 0, "2026-11-30T11:00:00Z") | {"command": "plan"}
+    (plan / "acme.json").write_text(json.dumps(later))
+    with pytest.raises(ConfigError) as caught:
+        read_reports([drift, plan])
+    assert "drift" in caught.value.message and "plan" in caught.value.message
+    assert caught.value.hint

@@ -65,3 +65,13 @@ def test_in_a_log_a_quick_run_prints_nothing() -> None:
         clock.now += 0.1
         assert progress.update(done, 10) is None
     assert progress.finish() is None
+
+
+def test_in_a_log_the_final_count_is_not_printed_twice() -> None:
+    clock = Clock()
+    progress = Progress(interactive=False, clock=clock)
+    clock.now += LOG_INTERVAL
+    assert progress.update(5, 6) is not None
+    clock.now += LOG_INTERVAL
+    assert progress.update(6, 6) == "reading live state: 6/6, 10s"
+    assert progress.finish() is None  # the log already ends with the final count
