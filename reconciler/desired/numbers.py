@@ -115,14 +115,70 @@ def looks_like_number_glob(glob: str) -> bool:
     return looks_like_number(bare) or (bare != glob and bool(_NUMBER_LIKE.match(bare)))
 
 
+# ``prune.ignore`` may name what it protects as the plan shows it: ``number:441908538007``,
+# ``inbound:sales-*``, ``outbound:wakeup``. Such a glob protects that kind only.
+ADDRESS_KINDS = ("number", "inbound", "outbound")
+
+
+def split_address(glob: str) -> tuple[str | None, str]:
+    """``("number", "441908538007")`` for ``number:441908538007``; ``(None, glob)`` for a glob
+    that names no kind (it protects whatever it matches)."""
+    kind, sep, rest = glob.partition(":")
+    if sep and kind in ADDRESS_KINDS:
+        return kind, rest
+    return None, glob
+
+
 def normalise_glob(glob: str) -> str:
     """A ``prune.ignore`` glob with the numbers in it normalised as :func:`digits_of` does:
-    ``+44 1908 538007`` -> ``441908538007``, ``+44 (0)1908 *`` -> ``441908*``. A glob written
-    as a name is returned as it is; a set (``[0-9]``), ``*`` and ``?`` are kept whole."""
-    if not looks_like_number_glob(glob):
+    ``+44 1908 538007`` -> ``441908538007``, ``+44 (0)1908 *`` -> ``441908*``,
+    ``number:+44 1908 538007`` -> ``number:441908538007``. A glob written as a name is
+    returned as it is; a set (``[0-9]``), ``*`` and ``?`` are kept whole.
+
+    Raises :class:`NumberError` for a number that would silently protect nothing: one written
+    with the international prefix ``00``, or with a national trunk ``0`` after its country
+    code (``+44 01908 538007``): a glob that matches no number protects no number."""
+    kind, pattern = split_address(glob)
+    if not looks_like_number_glob(pattern):
         return glob
-    parts = _GLOB_PART.split(_TRUNK_ZERO.sub("", glob))
-    return "".join(p if i % 2 else _SEPARATORS.sub("", p) for i, p in enumerate(parts))
+    parts = _GLOB_PART.split(_TRUNK_ZERO.sub("", pattern))
+    normal = "".join(p if i % 2 else _SEPARATORS.sub("", p) for i, p in enumerate(parts))
+    literal = _GLOB_PART.split(normal)[0]  # the digits before any wildcard
+    shown = repr(glob)
+    if literal.startswith("00"):
+        raise NumberError(
+            f"{shown} starts with the international prefix 00: write the number with its "
+            f"country code only ({normal[2:]})"
+        )
+    if normal == literal:  # a whole number, not a pattern: is a trunk 0 written in it?
+        meant = _without_trunk_zero(pattern, normal)
+        if meant is not None:
+            raise NumberError(
+                f"{shown} has a national trunk 0 after its country code, so it matches no "
+                f"number: write {meant}"
+            )
+    return normal if kind is None else f"{kind}:{normal}"
+
+
+def _without_trunk_zero(written: str, digits: str) -> str | None:
+    """The number ``digits`` names once the national trunk ``0`` written after its country
+    code is dropped (``+44 01908 538007`` -> ``441908538007``), or None when it has none.
+    The numbering plans decide (Italy's numbers keep their 0), through ``phonenumbers``."""
+    if not written.lstrip().startswith("+"):
+        return None
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        parsed = phonenumbers.parse(written, None)
+    except phonenumbers.NumberParseException:
+        return None
+    meant = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    code = str(parsed.country_code)
+    if meant != digits and digits == code + "0" + meant[len(code) :]:
+        return meant
+    return None
 
 
 def likely_meant(number: str, candidates: Iterable[str]) -> str | None:

@@ -621,8 +621,22 @@ class _Builder:
             outbound_services=bool(data.get("outbound_services", False)),
             # A number in a glob is normalised like every number of the YAML: "+44 1908 538007"
             # must protect 441908538007 (the planner matches globs against normal forms).
-            ignore=tuple(normalise_glob(_text(g)) for g in data.get("ignore") or ()),
+            ignore=self.ignore_globs(section),
         )
+
+    def ignore_globs(self, section: tuple[Any, Document] | None) -> tuple[str, ...]:
+        """``prune.ignore``, normalised; a number in it that could protect nothing is an error
+        at its place (a typo here releases the number it meant)."""
+        if section is None or not isinstance(section[0], dict):
+            return ()
+        data, doc = section
+        globs: list[str] = []
+        for i, glob in enumerate(data.get("ignore") or ()):
+            try:
+                globs.append(normalise_glob(_text(glob)))
+            except NumberError as err:
+                self.diags.error(doc.at(("prune", "ignore", i)), f"prune.ignore: {err}")
+        return tuple(globs)
 
     def safety(self, section: tuple[Any, Document] | None) -> SafetyLimits:
         data = section[0] if section is not None and isinstance(section[0], dict) else {}

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from reconciler.desired.numbers import normalise_glob
+from reconciler.desired.numbers import NumberError, normalise_glob
 from reconciler.errors import ConfigError
 
 # The kinds of address whose name is (or may be) a telephone number.
@@ -55,7 +55,13 @@ class IgnoreRule:
         if colon and kind in _NUMBERED:
             # A number is normalised wherever it is written: `number:+44 1908 *` names the
             # addresses `number:441908...` the plan shows.
-            address = f"{kind}:{normalise_glob(name)}"
+            try:
+                address = f"{kind}:{normalise_glob(name)}"
+            except NumberError as err:
+                raise ConfigError(
+                    f"drift ignore rule {pattern!r}: {err}",
+                    hint="write the number in international form, as the plan shows it",
+                ) from None
         return cls(pattern=pattern, address=address, field=field if sep else None)
 
     def matches_resource(self, address: str) -> bool:

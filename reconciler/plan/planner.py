@@ -57,7 +57,7 @@ from typing import Any
 
 from reconciler.configuration import schema_defaults
 from reconciler.desired.model import DesiredState, NumberPool, Origin, ServiceKind, ServiceSpec
-from reconciler.desired.numbers import likely_meant
+from reconciler.desired.numbers import likely_meant, split_address
 from reconciler.errors import PlanError
 from reconciler.live.model import LiveNumber, LiveState, fingerprint_of
 from reconciler.names import printable
@@ -152,9 +152,14 @@ def _shown(value: Any) -> str:
     return json.dumps(public(value), sort_keys=True, ensure_ascii=False, default=str)
 
 
-def matches_any(name: str, globs: Iterable[str]) -> bool:
-    """True when ``name`` matches one of the ``prune.ignore`` globs."""
-    return any(fnmatchcase(name, g) for g in globs)
+def matches_any(name: str, globs: Iterable[str], kind: str) -> bool:
+    """True when ``name`` (a ``kind``: number, inbound or outbound) matches one of the
+    ``prune.ignore`` globs; a glob naming a kind (``number:44*``) matches that kind only."""
+    for glob in globs:
+        scope, pattern = split_address(glob)
+        if (scope is None or scope == kind) and fnmatchcase(name, pattern):
+            return True
+    return False
 
 
 def release_order(numbers: Iterable[LiveNumber], with_service: frozenset[str]) -> list[LiveNumber]:
@@ -244,7 +249,7 @@ class _Planner:
                 members[pool.name].append(num)
             elif (
                 desired.prune.numbers
-                and not matches_any(number, desired.prune.ignore)
+                and not matches_any(number, desired.prune.ignore, "number")
                 # A number whose inbound service the YAML declares is in use: never pruned.
                 and number not in desired.inbound_services
             ):
@@ -426,7 +431,7 @@ class _Planner:
                     if self.kept[name].inbound is None:
                         self.unmanaged_services.append(f"{kind}:{printable(name)}")
                     continue  # the pool's template manages it, or it is kept: never deleted
-                if not wanted[kind] or matches_any(name, prune.ignore):
+                if not wanted[kind] or matches_any(name, prune.ignore, kind):
                     self.unmanaged_services.append(f"{kind}:{printable(name)}")
                     continue
                 self.managed_live[kind].add(name)

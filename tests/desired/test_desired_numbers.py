@@ -99,6 +99,39 @@ def test_a_glob_written_as_a_number_is_normalised_like_a_number(glob: str, norma
 
 
 @pytest.mark.parametrize(
+    ("glob", "normal"),
+    [
+        ("number:+44 1908 538007", "number:441908538007"),
+        ("number:44190853800?", "number:44190853800?"),
+        ("inbound:sales-*", "inbound:sales-*"),
+        ("outbound:wakeup", "outbound:wakeup"),
+        ("relay:44113000111", "relay:44113000111"),  # not a kind prune.ignore knows: as written
+        ("+39 06 1234 5678", "390612345678"),  # Italy's numbers keep their 0
+    ],
+)
+def test_a_glob_may_name_the_kind_it_protects_as_the_plan_shows_it(glob: str, normal: str) -> None:
+    assert normalise_glob(glob) == normal
+
+
+@pytest.mark.parametrize(
+    ("glob", "meant"),
+    [
+        ("+44 01908 538007", "441908538007"),  # a trunk 0 written after the country code
+        ("number:+44 01908 538007", "441908538007"),
+        ("+33 01 23 45 67 89", "33123456789"),
+        ("00441908538007", "441908538007"),  # the international prefix
+        ("0044 1908 *", "441908*"),
+    ],
+)
+def test_a_number_glob_that_could_protect_nothing_is_an_error_saying_what_to_write(
+    glob: str, meant: str
+) -> None:
+    with pytest.raises(NumberError) as caught:
+        normalise_glob(glob)
+    assert meant in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("number", "on_account", "meant"),
     [
         ("4401908538007", ["441908538007", "442079460123"], "441908538007"),  # trunk 0

@@ -66,6 +66,41 @@ def test_a_number_written_as_people_write_it_in_prune_ignore_protects_it(
     assert "442079460123" not in owned and "442079460456" not in owned
 
 
+def test_prune_ignore_takes_the_addresses_the_plan_shows(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    path = _write(
+        tmp_path,
+        sim,
+        'prune: {numbers: true, ignore: ["number:441908538007", "number:+1 204 555 0142", '
+        '"inbound:*", "number:1587*"]}\n'
+        "safety: {max_delete_percent: 100}\n",
+    )
+    run = _run(tmp_path, "apply", path, "--yes", "--allow-release")
+    assert run.code == 0, run.explain()
+    owned = set(simulator.state.numbers)
+    assert {"441908538007", "12045550142", "15873155555"} <= owned, run.explain()
+    assert "442079460123" not in owned and "442079460456" not in owned
+
+
+def test_a_prune_ignore_number_that_could_protect_nothing_is_refused_at_its_place(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    before = set(simulator.state.numbers)
+    path = _write(
+        tmp_path,
+        sim,
+        'prune: {numbers: true, ignore: ["+44 01908 538007", "00441908538007"]}\n',
+    )
+    run = run_cli(tmp_path, "apply", path, "--yes", "--allow-release", environ=ENVIRON)
+    assert run.code == 1, run.explain()
+    assert "trunk 0" in run.stderr and "international prefix 00" in run.stderr
+    assert run.stderr.count("write 441908538007") == 1 and "(441908538007)" in run.stderr
+    assert set(simulator.state.numbers) == before  # nothing released
+
+
 def test_a_number_with_an_area_code_in_parentheses_is_a_number(
     sim: tuple[Simulator, str, str], tmp_path: Path
 ) -> None:
