@@ -702,6 +702,17 @@ def _bad_service_name(written: str) -> str | None:
             "holds a character a terminal would hide (a control or invisible character): "
             "two names could look the same; remove it"
         )
+    if written != written.strip():
+        return "starts or ends with a space: two names could look the same; remove it"
+    # The API names a service in its URL (/service/v1/inbound/<name>): "." and ".." are
+    # path steps that servers and proxies resolve, and "/", "?" and "#" end a path segment.
+    # Encoded or not, such a name reaches another URL, or a 404 that apply would misread.
+    if written in (".", ".."):
+        return "is a path step (. or ..), not a name: the API names a service in its URL"
+    odd = sorted({c for c in written if c in "/?#"})
+    if odd:
+        shown = " ".join(repr(c) for c in odd)
+        return f"holds {shown}: the API names a service in its URL, where these end the name"
     return None
 
 

@@ -210,6 +210,30 @@ def test_an_empty_or_null_service_name_is_an_error(
     )
 
 
+@pytest.mark.parametrize("name", ["a/b", "../outbound/wakeup", "..", ".", "a?b=1", "a#b"])
+def test_a_service_name_that_is_no_url_path_segment_is_an_error(
+    sim: tuple[Simulator, str, str], tmp_path: Path, name: str
+) -> None:
+    # Each planned as a create, then apply's PUT reached another URL or a 404 ("it does not
+    # exist on the account"): the wrong remedy for a create.
+    simulator = sim[0]
+    path = _write(tmp_path, sim, f'outbound_services:\n  "{name}": {{description: x}}\n')
+    run = run_cli(tmp_path, "plan", path, environ=ENVIRON)
+    assert run.code == 1, run.explain()
+    assert f"outbound service name {name!r}" in run.stderr + run.stdout, run.explain()
+    assert "URL" in run.stderr + run.stdout
+    assert not [c for c in simulator.calls if c.method != "GET" and "/service/" in c.path]
+
+
+def test_a_service_name_with_a_leading_space_is_an_error(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    path = _write(tmp_path, sim, 'inbound_services:\n  " sales-sip": {description: x}\n')
+    run = run_cli(tmp_path, "validate", path, environ=ENVIRON)
+    assert run.code == 1, run.explain()
+    assert "starts or ends with a space" in run.stdout
+
+
 def test_a_live_name_with_control_characters_is_shown_escaped(
     sim: tuple[Simulator, str, str], tmp_path: Path
 ) -> None:
