@@ -81,6 +81,21 @@ def outcome(run: AccountRun[Any]) -> str:
     return "ok"
 
 
+def render_run_summary(
+    command: str, runs: Sequence[AccountRun[Any]], shard: str | None, code: int
+) -> str:
+    """The one line a run over several accounts ends with (on stderr): how many accounts, by
+    :func:`outcome`, and the exit code."""
+    counts = Counter(outcome(r) for r in runs)
+    where = f" (shard {shard})" if shard is not None else ""
+    changes = "drifted" if command == "drift" else "with changes"
+    return (
+        f"{command}: {len(runs):,} account{'s' if len(runs) != 1 else ''}{where}: "
+        f"{counts['ok']:,} in order, {counts['changes']:,} {changes}, "
+        f"{counts['refused']:,} refused, {counts['error']:,} failed; exit {code}."
+    )
+
+
 def account_report(
     command: str, run: AccountRun[Any], *, shard: str | None = None
 ) -> dict[str, Any]:
