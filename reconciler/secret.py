@@ -98,6 +98,9 @@ class Redactor:
     """The secret values one command knows, masked in any text by :meth:`redact`.
 
     Thread-safe: the journal writes from a worker thread while the event loop reads.
+    Always true as an object, empty or not: ``active_redactor() or Redactor()`` must never
+    trade the command's redactor, empty when a command starts, for a new one (secrets met
+    later would then be known to a redactor that nothing prints through).
     """
 
     def __init__(self) -> None:
@@ -133,9 +136,6 @@ class Redactor:
         return text
 
     __call__ = redact
-
-    def __bool__(self) -> bool:
-        return bool(self._ordered)
 
     @contextlib.contextmanager
     def active(self) -> Iterator[Redactor]:

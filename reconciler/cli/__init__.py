@@ -39,7 +39,7 @@ from reconciler.cli import (
     validate,
 )
 from reconciler.cli.options import current_settings, global_options
-from reconciler.cli.output import exit_on
+from reconciler.cli.output import exit_on, redacted_output
 from reconciler.errors import EXIT_ERROR, ReconcilerError
 
 __all__ = ["cli", "main"]
@@ -60,6 +60,9 @@ def cli(ctx: click.Context) -> None:
     1 any error.
     """
     current_settings(ctx)
+    # The one place that prints masks what it prints: every secret this command meets, in
+    # whatever field or format it ends up (docs/security.md).
+    ctx.with_resource(redacted_output())
 
 
 # Each family's command, in its own module (``reconciler --help`` lists them sorted).

@@ -7,11 +7,12 @@ on stderr, colour, logging, and the command lines hints quote.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -197,3 +198,44 @@ def command_line(settings: Settings, *words: str) -> str:
     if settings.simulate:
         line.append("--simulate")
     return shlex.join(line)
+
+
+class RedactingStream:
+    """A text stream that masks every secret the active redactor knows before it writes:
+    whatever a command prints (renderers, messages, click's own usage errors) passes here, so
+    a secret that reached a non-secret field (a description quoting a password) is masked in
+    every output format without each caller remembering to. No ``buffer`` attribute on
+    purpose: click would otherwise write bytes past it on a misconfigured terminal."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """Every write to stdout and stderr masked (:class:`RedactingStream`) for one command,
+    under a redactor of its own unless one is active already (``main`` makes one)."""
+    from reconciler.secret import Redactor, active_redactor
+
+    with contextlib.ExitStack() as stack:
+        if active_redactor() is None:
+            stack.enter_context(Redactor().active())
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
