@@ -19,12 +19,15 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from reconciler.errors import EXIT_ERROR, ConfigError, ReconcilerError, exit_code_for
+
+if TYPE_CHECKING:
+    from reconciler.desired.model import DesiredState
 
 R = TypeVar("R")
 
@@ -124,6 +127,41 @@ def shard_of(accounts: Sequence[Account], shard: Shard) -> list[Account]:
 
 
 # --------------------------------------------------------------------------- running
+
+
+def shared_accounts(named: Mapping[str, DesiredState]) -> dict[str, ConfigError]:
+    """The error of each account (by name) that names the same Aculab or aql account as
+    another of ``named``: two PATHs applied as two accounts would each buy for the same
+    account, each with its own journal and lock, so neither would see the other's purchases.
+    Identity is who a run talks to and as whom (:class:`reconciler.plan.saved.PlanAccount`)."""
+    from reconciler.plan.saved import PlanAccount
+
+    owners: dict[tuple[str | None, ...], list[str]] = {}
+    for name, desired in sorted(named.items()):
+        who = PlanAccount.of(desired.aculab, desired.aql)
+        if who.cloud_id is not None:
+            aculab = ("aculab", who.aculab_endpoint, who.cloud_id, who.aculab_username)
+            owners.setdefault(aculab, []).append(name)
+        if who.aql_username is not None:
+            owners.setdefault(("aql", who.aql_endpoint, who.aql_username), []).append(name)
+    errors: dict[str, ConfigError] = {}
+    for key, names in owners.items():
+        if len(names) < 2:
+            continue
+        vendor = "Aculab Cloud account" if key[0] == "aculab" else "aql account"
+        who_ = f"{key[2]}/{key[3]}" if key[0] == "aculab" else str(key[2])
+        for name in names:
+            others = ", ".join(n for n in names if n != name)
+            errors.setdefault(
+                name,
+                ConfigError(
+                    f"{name} names the same {vendor} ({who_} at {key[1]}) as {others}: "
+                    "nothing was applied to either",
+                    hint="apply one account once: merge the two into one PATH (a directory "
+                    "of *.yaml files), or give each its own credentials",
+                ),
+            )
+    return errors
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -195,7 +195,7 @@ def _apply_fleet(run: Fleet, request: ApplyRequest, *, yes: bool, typed: list[st
 
     from reconciler import operations
     from reconciler.apply.report import render_report_json, render_report_text
-    from reconciler.fleet import AccountRun
+    from reconciler.fleet import AccountRun, shared_accounts
 
     settings = current_settings()
     accounts = run.accounts()
@@ -252,6 +252,18 @@ def _apply_fleet(run: Fleet, request: ApplyRequest, *, yes: bool, typed: list[st
         planned = run.run(ready, prepare, lambda _one: 0, show_plan, final=False)
         runs += [r for r in planned if r.error is not None]
         to_apply = [r.account for r in planned if r.error is None]
+        if not settings.simulate:  # under --simulate each account is a simulated one of its own
+            loaded = {a.name: applies[a.name].loaded for a in to_apply}
+            shared = shared_accounts({n: d.state for n, d in loaded.items() if d is not None})
+            for account in [a for a in to_apply if a.name in shared]:
+                now = time.time()
+                refused: AccountRun[Any] = AccountRun(
+                    account, EXIT_ERROR, None, shared[account.name], now, now
+                )
+                run.report(refused)
+                run.show(refused, str, final=True)
+                runs.append(refused)
+            to_apply = [a for a in to_apply if a.name not in shared]
         changing = [applies[a.name] for a in to_apply if pending.get(a.name)]
         # Saved plans were reviewed when they were made (see apply of one PATH).
         if changing and not (request.dry_run or yes or plan_dir is not None):

@@ -294,3 +294,20 @@ def test_drift_out_dir_keeps_each_account_s_full_report(fleet: Fleet, tmp_path: 
     assert run.code == 2, run.output
     assert sorted(p.name for p in out.iterdir()) == [f"{n}.drift.json" for n in NAMES]
     assert "wakeup" in (out / "acme.drift.json").read_text()
+
+
+def test_two_paths_naming_one_account_are_both_refused_before_any_write(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    # Applied as two accounts, each would buy for the same account with its own journal and
+    # lock, blind to the other's purchases.
+    acme = fleet.write(tmp_path, "acme")
+    copy = tmp_path / "acme-again.yaml"
+    copy.write_text(acme.read_text(encoding="utf-8"), encoding="utf-8")
+    other = fleet.write(tmp_path, "globex")
+    before = fleet.voice("acme")
+    run = _run(fleet, "apply", str(acme), str(copy), str(other), "--yes")
+    assert run.code == 1, run.output
+    assert "acme-again" in run.output and "same Aculab Cloud account" in run.output
+    assert fleet.voice("acme") == before  # nothing applied to either
+    assert fleet.voice("globex") == VOICE  # the other account went ahead
