@@ -239,3 +239,33 @@ def test_plan_out_and_export_overwrite_never_write_through_a_link(
     run = _run(tmp_path, "export", str(path), "--out", str(out), "--overwrite")
     assert run.code == 1 and "symbolic link" in run.stderr, run.explain()
     assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("schema", "--out", "{out}"),
+        ("drift", "{path}", "--out", "{out}"),
+        ("drift", "{path}", "{path2}", "--out", "{dir}"),
+    ],
+)
+def test_report_files_are_never_written_through_a_link(
+    served: tuple[Simulator, str], tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    _sim, text = served
+    path = tmp_path / "desired.yaml"
+    path.write_text(text)
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "desired.yaml").write_text(text)
+    victim = _victim(tmp_path)
+    out = tmp_path / "report.json"
+    out.symlink_to(victim)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "desired.drift.json").symlink_to(victim)
+    args = [a.format(out=out, path=path, path2=second, dir=reports) for a in command]
+    run = run_cli(tmp_path, *args, environ=ENVIRON)
+    assert run.crash is None, run.explain()
+    assert run.code == 1 and "symbolic link" in run.stdout + run.stderr, run.explain()
+    assert victim.read_text() == "precious\n"
