@@ -167,9 +167,17 @@ def _plan_fleet(
             )
 
         runs = run.run(accounts, work, lambda r: r.exit_code(detailed=detailed), render)
-    if out is not None and several:
+    saved = [r for r in runs if r.error is None]
+    if out is not None and several and saved:
+        failed = len(runs) - len(saved)
+        but = (
+            f" ({failed} account{'s' if failed != 1 else ''} failed: no plan saved)"
+            if failed
+            else ""
+        )
         click.echo(
-            f"Saved the plans in {out}; apply them with `reconciler apply PATH... --plan {out}`.",
+            f"Saved {len(saved)} plan{'s' if len(saved) != 1 else ''} in {out}{but}; apply them "
+            f"with `reconciler apply PATH... --plan {out}`.",
             err=True,
         )
     return run.finish(runs)

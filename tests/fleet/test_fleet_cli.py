@@ -121,6 +121,7 @@ def test_plan_out_dir_then_apply_plan_dir(fleet: Fleet, tmp_path: Path) -> None:
     run = _run(fleet, "plan", *paths, "--out", str(plans))
     assert run.code == 0, run.output
     assert sorted(p.name for p in plans.iterdir()) == [f"{n}.plan.json" for n in NAMES]
+    assert f"Saved 3 plans in {plans}" in run.stderr
     applied = _run(fleet, "apply", *paths, "--plan", str(plans), "--yes")
     assert applied.code == 0, applied.output
     assert all(fleet.voice(n) == VOICE for n in NAMES)
@@ -311,3 +312,15 @@ def test_two_paths_naming_one_account_are_both_refused_before_any_write(
     assert "acme-again" in run.output and "same Aculab Cloud account" in run.output
     assert fleet.voice("acme") == before  # nothing applied to either
     assert fleet.voice("globex") == VOICE  # the other account went ahead
+
+
+def test_plan_out_dir_says_only_what_it_saved(fleet: Fleet, tmp_path: Path) -> None:
+    good = fleet.write(tmp_path, "acme")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("version: 1\nnot_a_key: 1\n", encoding="utf-8")
+    plans = tmp_path / "plans"
+    run = _run(fleet, "plan", str(good), str(bad), "--out", str(plans))
+    assert run.code == 1, run.output
+    assert "Saved 1 plan in" in run.stderr and "1 account failed" in run.stderr
+    both_bad = _run(fleet, "plan", str(bad), str(tmp_path / "missing.yaml"), "--out", str(plans))
+    assert both_bad.code == 1 and "Saved" not in both_bad.stderr, both_bad.output
