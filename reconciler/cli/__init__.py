@@ -21,6 +21,7 @@ only click and these modules.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -41,6 +42,7 @@ from reconciler.cli import (
 from reconciler.cli.options import current_settings, global_options
 from reconciler.cli.output import exit_on, redacted_output
 from reconciler.errors import EXIT_ERROR, ReconcilerError
+from reconciler.secret import redact
 
 __all__ = ["cli", "main"]
 
@@ -91,6 +93,15 @@ def main() -> None:
         _main()
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asked for ``--format json`` (read from the words themselves:
+    a usage error stops click before it has parsed the option)."""
+    for i, word in enumerate(args):
+        if word == "--format=json" or (word == "--format" and args[i + 1 : i + 2] == ["json"]):
+            return True
+    return False
+
+
 def _main() -> None:
     try:
         rv = cli.main(prog_name="reconciler", standalone_mode=False)
@@ -101,6 +112,9 @@ def _main() -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
+        if _wants_json(sys.argv[1:]):  # a CI parser gets its document for a usage error too
+            usage = {"message": redact(exc.format_message()), "hint": "see --help"}
+            click.echo(json.dumps({"error": usage}, indent=2, sort_keys=True))
         sys.exit(EXIT_ERROR)
     except (ReconcilerError, KeyboardInterrupt) as err:  # raised outside a command's body
         exit_on(err)

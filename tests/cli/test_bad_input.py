@@ -335,3 +335,28 @@ def test_a_pool_at_a_place_not_for_sale_is_a_plan_error_at_the_pool(tmp_path: Pa
         "x.yaml:9:5: pool c: state 'Albrta' is not sold in Canada (did you mean 'Alberta'?",
     )
     assert "could not read the live account" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", "x.yaml", "--format", "json", "--parallel", "0"),
+        ("drift", "--format=json", "x.yaml", "--no-such-option"),
+        ("apply", "x.yaml", "--format", "json", "--purchase-wait", "nan"),
+    ],
+)
+def test_a_usage_error_under_format_json_is_a_json_document_too(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    import json
+
+    import jsonschema
+
+    from reconciler.schemas import schema_file
+
+    run = _run(tmp_path, *args)
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    doc = json.loads(run.stdout)
+    schema = json.loads(schema_file("error.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(doc, schema)
+    assert doc["error"]["message"] and "Traceback" not in run.stderr
