@@ -23,6 +23,7 @@ from reconciler.apply.freshness import check_saved_plan
 from reconciler.apply.journal import JOURNAL_NAME, Journal
 from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
 from reconciler.apply.ports import NoAculabAccount
+from reconciler.apply.purchases import pool_ledgers
 from reconciler.apply.report import failure_hint, failure_message
 from reconciler.apply.schemas import ServiceSchemas, check_plan_bodies
 from reconciler.desired import LoadResult, load
@@ -37,6 +38,7 @@ from reconciler.errors import (
     EXIT_REFUSED,
     ApplyFailed,
     ApplyInterrupted,
+    ConfigError,
     Diagnostic,
     PlanFileError,
     StalePlanError,
@@ -53,7 +55,7 @@ from reconciler.live.model import LiveState
 from reconciler.live.progress import ProgressCallback
 from reconciler.live.reader import read_account
 from reconciler.plan.bodies import bodies_to_write, check_shipped
-from reconciler.plan.changes import Plan
+from reconciler.plan.changes import Plan, Purchase
 from reconciler.plan.planner import make_plan
 from reconciler.plan.safety import Verdict, check_safety, enforce_safety
 from reconciler.plan.saved import (
@@ -122,11 +124,26 @@ def validate(
 
 
 async def read_live(
-    session: Session, desired: DesiredState, progress: Progress | None
+    session: Session,
+    desired: DesiredState,
+    progress: Progress | None,
+    workdir: Path | None = None,
 ) -> LiveState:
-    """Read the live account ``desired`` needs, through the session's clients."""
+    """Read the live account ``desired`` needs, through the session's clients, with what the
+    journal of ``workdir`` (default: the session's) says was bought (:func:`with_ledger`)."""
     async with session.clients(desired) as (aculab, aql):
-        return await session.read_live(desired, aculab, aql, progress=progress)
+        live = await session.read_live(desired, aculab, aql, progress=progress)
+    return with_ledger(live, desired, workdir or session.settings.workdir)
+
+
+def with_ledger(live: LiveState, desired: DesiredState, workdir: Path) -> LiveState:
+    """``live`` with the purchase ledger of the journal in ``workdir`` (read only; no
+    journal, no ledger): plan, drift and apply count the numbers bought and not listed yet,
+    and see the purchases whose outcome is unknown, alike (reconciler/apply/purchases.py)."""
+    view = Journal(workdir / JOURNAL_NAME).view()
+    if not view.bought and not view.unresolved:
+        return live
+    return dataclasses.replace(live, ledger=pool_ledgers(view, desired, live.numbers))
 
 
 async def check_bodies(
@@ -166,11 +183,20 @@ class PlanResult:
     def warnings(self) -> Sequence[Diagnostic]:
         return self.loaded.warnings
 
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        """The pools apply would refuse to buy for: an earlier purchase for each has an
+        unknown outcome (reconciler/apply/purchases.py)."""
+        return tuple(p.pool for p in self.plan.of(Purchase) if p.blocked)
+
     def exit_code(self, *, detailed: bool) -> int:
-        """3 when apply would refuse the plan (the plan's code predicts apply's), else 2 for
-        pending changes with ``detailed``, else 0."""
+        """3 when apply would refuse the plan (the plan's code predicts apply's), else 1 when
+        apply would refuse to buy for a pool (:attr:`blocked`), else 2 for pending changes
+        with ``detailed``, else 0."""
         if self.refusals:
             return EXIT_REFUSED
+        if self.blocked:
+            return EXIT_ERROR
         if detailed and not self.plan.is_empty:
             return EXIT_CHANGES
         return EXIT_OK
@@ -255,6 +281,8 @@ class ApplyRequest:
     allow_release: bool = False
     force: bool = False
     purchase_wait: float = 30.0
+    # Pools whose purchases of unknown outcome the user has checked: forget them (journalled).
+    forget_purchase: tuple[str, ...] = ()
 
 
 @dataclass(repr=False)
@@ -315,6 +343,7 @@ class ApplyRun:
         matches (:class:`~reconciler.errors.StalePlanError`)."""
         self.loaded = session.load(self.path)
         desired = self.loaded.state
+        r = self.request
         if self._saved is not None:
             # Before the read: a plan made for another account is refused at once.
             check_account(
@@ -323,7 +352,24 @@ class ApplyRun:
                 source=str(self.request.plan_file),
                 replan=self.request.replan,
             )
-        self.live = await read_live(session, desired, progress)
+        forget = self.request.forget_purchase
+        unknown_pools = sorted(set(forget) - set(desired.pools))
+        if unknown_pools:
+            raise ConfigError(
+                f"--forget-purchase names {', '.join(unknown_pools)}, which the desired state "
+                "declares no pool of",
+                hint="name a pool of the desired state (`reconciler plan` shows the pools "
+                "blocked by a purchase whose outcome is unknown)",
+            )
+        self.live = await read_live(session, desired, progress, self.workdir)
+        if forget and not r.dry_run:
+            # The user checked the account: the plan buys for these pools (apply journals the
+            # decision before anything is bought).
+            ledger = {
+                pool: dataclasses.replace(entry, unknown=()) if pool in forget else entry
+                for pool, entry in self.live.ledger.items()
+            }
+            self.live = dataclasses.replace(self.live, ledger=ledger)
         self.plan = make_plan(desired, self.live)
         if self._saved is not None:
             try:
@@ -333,7 +379,6 @@ class ApplyRun:
                 raise
         # Before anything is bought: a body the server would refuse stops the apply here.
         self.live = await check_bodies(session, desired, self.live, self.plan)
-        r = self.request
         self.verdict = check_safety(
             self.plan, desired.safety, allow_release=r.allow_release, force=r.force
         )
@@ -365,6 +410,7 @@ class ApplyRun:
             allow_release=r.allow_release,
             concurrency=session.settings.concurrency,
             purchase_wait=r.purchase_wait,
+            forget_purchase=r.forget_purchase,
         )
         desired = self.loaded.state
         async with session.clients(desired) as (aculab, aql):

@@ -35,7 +35,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.apply.journal import FAILED, SUCCEEDED, UNKNOWN, Journal, JournalView, new_id
+from reconciler.apply.journal import (
+    FAILED,
+    SUCCEEDED,
+    UNKNOWN,
+    Journal,
+    JournalView,
+    PurchaseIntent,
+    new_id,
+)
 from reconciler.apply.ports import AculabApi, AqlApi
 from reconciler.apply.purchases import (
     PurchasePolicy,
@@ -43,6 +51,7 @@ from reconciler.apply.purchases import (
     PurchaseResult,
     describe_error,
     is_outcome_unknown,
+    when,
 )
 from reconciler.apply.remedy import remedy_of
 from reconciler.apply.schemas import ServiceSchemas
@@ -73,11 +82,11 @@ Progress = Callable[[int, int], None]
 class ApplyOptions:
     """How to apply.
 
-    ``purchase_wait``: the longest a bought number may take to appear in
-    ``tel_list_numbers``; after a purchase whose outcome is unknown, apply re-lists for up to
-    this long before deciding what is missing. ``purchase_attempts``: the most purchase calls
-    one pool's shortfall may take in a run (the second only after a re-list proved numbers
-    missing).
+    ``purchase_wait``: after a purchase whose outcome is unknown, apply re-lists for up to
+    this long for the numbers it may have bought; a listing with nothing new proves nothing,
+    so the purchase stays unknown and blocks its pool (reconciler/apply/purchases.py).
+    ``purchase_attempts``: the most purchase calls one pool's shortfall may take in a run
+    (the second only after a re-list showed part of the first bought).
     """
 
     dry_run: bool = False
@@ -85,6 +94,9 @@ class ApplyOptions:
     concurrency: int = 16
     purchase_wait: float = 30.0
     purchase_attempts: int = 2
+    # Pools whose purchases of unknown outcome the user, having checked the account, says
+    # bought nothing (``--forget-purchase POOL``): journalled, then the pool may buy again.
+    forget_purchase: tuple[str, ...] = ()
 
     def purchase_policy(self) -> PurchasePolicy:
         return PurchasePolicy(wait=self.purchase_wait, attempts=self.purchase_attempts)
@@ -129,6 +141,32 @@ class ChangeResult:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class UnknownPurchase:
+    """A purchase whose outcome is unknown: it may have bought ``quantity`` numbers at
+    ``location`` for ``pool`` (``since``: when it was announced, for people)."""
+
+    pool: str
+    location: str
+    quantity: int
+    since: str
+
+    @classmethod
+    def of(cls, intent: PurchaseIntent) -> UnknownPurchase:
+        return cls(intent.pool, str(intent.location), intent.quantity, when(intent))
+
+    def describe(self) -> str:
+        return f"pool {self.pool}: {self.quantity} at {self.location} ({self.since})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pool": self.pool,
+            "location": self.location,
+            "quantity": self.quantity,
+            "since": self.since,
+        }
+
+
 @dataclass
 class ApplyReport:
     """The outcome of one apply: every change's result, in plan order, and notes (recovered
@@ -140,6 +178,9 @@ class ApplyReport:
     bought: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     purchase_calls: int = 0
+    # Purchases whose outcome is unknown when the run ended (a lost reply, a call in flight
+    # when it was stopped, an earlier run's still unsettled): money possibly spent, told first.
+    unknown_purchases: list[UnknownPurchase] = field(default_factory=list)
     # "SIGINT"/"SIGTERM" when the run was asked to stop: nothing new was started after it.
     interrupted: str | None = None
     stopped_at_once: bool = False  # a second signal, or the grace's end: results are partial
@@ -182,6 +223,7 @@ class ApplyReport:
             "bought": {pool: list(nums) for pool, nums in self.bought.items()},
             "notes": list(self.notes),
             "interrupted": self.interrupted,
+            "unknown_purchases": [u.as_json() for u in self.unknown_purchases],
         }
 
 
@@ -215,6 +257,9 @@ class _Run:
             run_id=journal.run_id if journal is not None else new_id(), dry_run=options.dry_run
         )
         self.view = journal.view() if journal is not None else JournalView()
+        self.purchaser = Purchaser(
+            aculab, journal, self.view, policy=options.purchase_policy(), desired=desired
+        )
         self.stop = stop if stop is not None else asyncio.Event()
         self.schemas = ServiceSchemas(aculab, live.service_schemas if live else None)
         self._defaults: dict[str, dict[str, Any] | None] = {}
@@ -316,13 +361,10 @@ class _Run:
     # ----------------------------------------------------------------- wave 1: purchases
 
     async def purchases(self) -> list[PurchaseResult]:
-        purchaser = Purchaser(
-            self.aculab,
-            self.journal,
-            self.view,
-            policy=self.options.purchase_policy(),
-            desired=self.desired,
-        )
+        purchaser = self.purchaser
+        if not self.options.dry_run:
+            for pool in self.options.forget_purchase:
+                await self._forget(purchaser, pool)
         planned: list[Purchase] = self.plan.of(Purchase)
         jobs: list[Callable[[], Awaitable[PurchaseResult]]] = []
         for p in planned:
@@ -342,6 +384,20 @@ class _Run:
         settling = [self._settle_only(purchaser, loc) for loc in others.values()]
         results, *_ = await asyncio.gather(run_bounded(jobs, self.options.concurrency), *settling)
         return results
+
+    async def _forget(self, purchaser: Purchaser, pool: str) -> None:
+        gone = await purchaser.forget(pool)
+        if not gone:
+            self.report.notes.append(
+                f"--forget-purchase {pool}: no purchase for pool {pool} has an unknown "
+                "outcome; nothing was forgotten"
+            )
+        for intent in gone:
+            self.report.notes.append(
+                f"--forget-purchase {pool}: forgot the purchase of {intent.quantity} at "
+                f"{intent.location} ({when(intent)}) whose outcome was unknown, as you "
+                "checked the account (journalled); the pool may buy again"
+            )
 
     def _purchase_job(
         self, purchaser: Purchaser, purchase: Purchase
@@ -371,8 +427,11 @@ class _Run:
             return []
         listing, _found, notes = await purchaser.settle(location, current)
         self.report.notes.extend(notes)
-        if listing is None:
-            self.report.notes.append(f"an interrupted purchase at {location} is unresolved")
+        if listing is None or purchaser.view.unresolved_at(location):
+            self.report.notes.append(
+                f"a purchase at {location} whose outcome is unknown is still unresolved: "
+                "the account lists no number it bought yet"
+            )
         return []
 
     def _purchase_result(self, result: PurchaseResult) -> ChangeResult:
@@ -875,6 +934,8 @@ async def apply_plan(
             "the next apply settles any purchase among them before it buys anything"
         )
         report.stopped_at_once = True
+    if not options.dry_run:
+        report.unknown_purchases = [UnknownPurchase.of(i) for i in run.purchaser.unknown()]
     if stop is not None and stop.event.is_set():
         report.interrupted = stop.signal_name
     return report

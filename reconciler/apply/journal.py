@@ -21,8 +21,11 @@ Record fields (all records): ``time`` (ISO 8601, UTC), ``run`` (the run id), ``e
 (``run_start`` | ``intent`` | ``outcome`` | ``resolved`` | ``listed`` | ``run_end``). Intents
 and outcomes share an ``op`` id; an intent names its ``address`` and ``action``; an outcome
 has a ``status`` (``succeeded`` | ``failed`` | ``unknown``) and, for purchases, the
-``numbers`` bought. ``resolved`` closes an ``unknown`` purchase once a re-list has counted
-what it bought. ``listed`` names bought ``numbers`` a listing has shown.
+``numbers`` bought. ``resolved`` closes an ``unknown`` purchase once a listing shows the
+numbers it bought (``succeeded``), or when the user forgets it (``forgotten``, with
+``--forget-purchase POOL``); until then it stays unknown, however long, and its pool buys
+nothing (a listing that shows nothing new proves nothing: the list may lag). ``listed``
+names bought ``numbers`` a listing has shown.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ JOURNAL_NAME = "journal.jsonl"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 UNKNOWN = "unknown"
+# Of a ``resolved`` purchase only: the user checked the account and said the purchase whose
+# outcome was unknown bought nothing (``apply --forget-purchase POOL``).
+FORGOTTEN = "forgotten"
 
 
 def now_iso(at: float | None = None) -> str:

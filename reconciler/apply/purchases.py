@@ -9,9 +9,12 @@ count (a :class:`~reconciler.plan.changes.Purchase`), :class:`Purchaser`:
 2. refuses to buy when numbers the journal says were bought at this location are listed at
    another one (the pool would never count them: every apply would buy again);
 3. settles what earlier runs left behind: a purchase intent in the journal without an outcome
-   (a crash between the call and its answer). It re-lists the account, with backoff, until the
-   numbers it may have bought appear or a bounded wait (``wait``, 30 s by default, counted
-   from the intent) has passed, and records what it found;
+   (a crash between the call and its answer, a lost reply). It re-lists the account, with
+   backoff, until the numbers it may have bought appear or a bounded wait (``wait``, 30 s by
+   default, counted from the intent) has passed, and records what it found. A listing that
+   shows nothing new proves nothing (the list may lag longer than the wait): the purchase
+   stays unknown, and its pool buys nothing until a listing shows its numbers or the user,
+   having checked the account, forgets it (``--forget-purchase POOL``: :meth:`Purchaser.forget`);
 4. counts as the pool's the numbers the journal records as bought there that no listing has
    shown yet (the journal is the purchase ledger: :meth:`JournalView.ledger_at`), however long
    the list lags;
@@ -19,9 +22,10 @@ count (a :class:`~reconciler.plan.changes.Purchase`), :class:`Purchaser`:
    journal, fsynced, and only then calls ``tel_purchase`` for what is still missing;
 6. after a failed call whose outcome is unknown (connection lost, timeout, 5xx, garbage),
    re-lists the location the same way, counts the new numbers against the snapshot, records
-   them, and buys again only what the re-list proves is still missing (at most ``attempts``
-   calls in all). If the re-list itself cannot be made, it stops and reports: the journal
-   keeps the purchase unresolved, and the next apply settles it before buying there.
+   them, and buys again only what is still missing once the re-list shows the purchase took
+   effect (at most ``attempts`` calls in all). When the re-list shows nothing new, or cannot
+   be made, it stops and reports: the journal keeps the purchase unknown, and later applies
+   settle it (step 3) before buying there.
 
 A definite rejection (a 4xx such as ``0005``, the country needs a regulation address) is a
 failure and is not retried; a 429 means the server refused the call before doing anything,
@@ -35,15 +39,17 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.apply.journal import (
     FAILED,
+    FORGOTTEN,
     SUCCEEDED,
     UNKNOWN,
     Journal,
     JournalView,
+    PurchaseIntent,
     new_id,
 )
 from reconciler.apply.ports import AculabApi
@@ -57,7 +63,7 @@ from reconciler.errors import (
     RateLimitedError,
     ReconcilerError,
 )
-from reconciler.live.model import LiveNumber
+from reconciler.live.model import LiveNumber, PoolLedger
 from reconciler.plan.changes import Purchase
 from reconciler.secret import redact
 
@@ -68,8 +74,9 @@ Sleep = Callable[[float], Awaitable[None]]
 class PurchasePolicy:
     """How long and how often to re-list, and how many purchase calls one shortfall may take.
 
-    ``wait``: the longest a bought number may take to show in ``tel_list_numbers`` (list lag);
-    a re-list that still misses numbers after it proves they were not bought.
+    ``wait``: how long to re-list for the numbers of a purchase whose outcome is unknown.
+    A re-list that still shows nothing new after it proves nothing (the list may lag longer):
+    the purchase stays unknown and blocks its pool (see the module docstring).
     """
 
     wait: float = 30.0
@@ -171,6 +178,8 @@ class Purchaser:
         # The wave listing's numbers by pool key, built once: matching 10,000 numbers to a
         # location once per pool cost a fifth of a second of CPU per 10 pools.
         self._wave_index: dict[LocationKey, set[str]] = {}
+        # This run's purchases whose call has not answered, or whose outcome is unknown.
+        self._open: dict[str, PurchaseIntent] = {}
 
     # ----------------------------------------------------------------- journal
 
@@ -281,7 +290,12 @@ class Purchaser:
     ) -> tuple[set[str] | None, set[str], list[str]]:
         """Settle earlier runs' purchases at ``location`` whose outcome is unknown: wait
         (bounded) until the numbers each may have bought show in the list. Returns (listing
-        or None when it can't be proven, the numbers found that they bought, notes)."""
+        or None when it can't be made, the numbers found that they bought, notes).
+
+        A purchase is resolved once the listing shows all it may have bought, or, the wait
+        over, some of it (one ``tel_purchase`` took effect). A listing that shows nothing
+        new proves nothing: the purchase stays in ``view.unresolved`` and blocks its pool
+        (:meth:`blocking`)."""
         intents = self.view.unresolved_at(location)
         if not intents:
             return current, set(), []
@@ -300,26 +314,68 @@ class Purchaser:
         found: set[str] = set()
         for intent in intents:
             new = listing - intent.before
+            if not new:
+                continue  # proves nothing: still unknown (blocking() says so)
             found |= new
             await self._record(
                 "resolved",
                 op=intent.op,
                 address=f"pool:{intent.pool}",
                 action="purchase",
-                status=SUCCEEDED if new else FAILED,
+                status=SUCCEEDED,
                 numbers=sorted(new),
-                note="re-counted after an interrupted run",
+                note="re-counted: the account lists the numbers it bought",
             )
             self.view.unresolved.remove(intent)
             notes.append(
-                f"an interrupted purchase of {intent.quantity} at {location} (run {intent.run}) "
-                + (
-                    f"had bought {len(new)}: {', '.join(sorted(new))}"
-                    if new
-                    else "had bought nothing"
-                )
+                f"a purchase of {intent.quantity} at {location} whose outcome was unknown "
+                f"(run {intent.run}, {when(intent)}) had bought {len(new)}: "
+                f"{', '.join(sorted(new))}"
             )
         return listing, found, notes
+
+    def blocking(self, pool: str, location: Location) -> list[PurchaseIntent]:
+        """The purchases for ``pool`` (or at its location) whose outcome is still unknown:
+        buying for the pool could buy twice."""
+        key = location.key()
+        return [i for i in self.view.unresolved if i.pool == pool or i.location.key() == key]
+
+    def unknown(self) -> list[PurchaseIntent]:
+        """Every purchase whose outcome is unknown now: earlier runs' still unresolved, and
+        this run's (a lost reply, or a call in flight when the run was stopped)."""
+        return [*self.view.unresolved, *self._open.values()]
+
+    async def forget(self, pool: str) -> list[PurchaseIntent]:
+        """The user's decision (``--forget-purchase POOL``), having checked the account:
+        the unknown purchases for ``pool`` bought nothing. Journalled, so the pool may buy
+        again. Returns the purchases forgotten."""
+        gone = [i for i in self.view.unresolved if i.pool == pool]
+        for intent in gone:
+            await self._record(
+                "resolved",
+                op=intent.op,
+                address=f"pool:{intent.pool}",
+                action="purchase",
+                status=FORGOTTEN,
+                numbers=[],
+                note="forgotten with --forget-purchase: the user checked the account",
+            )
+            self.view.unresolved.remove(intent)
+        return gone
+
+    def blocked_reason(self, pool: str, intents: list[PurchaseIntent]) -> str:
+        """Why nothing is bought for ``pool``, and what to do."""
+        what = "; ".join(
+            f"{i.quantity} at {i.location} on {when(i)}" for i in sorted(intents, key=when)
+        )
+        return (
+            f"an earlier purchase for pool {pool} has an unknown outcome ({what}) and the "
+            "account does not list any number it bought yet; nothing was bought, so as not "
+            "to buy twice. Wait for the account's list to catch up and apply again (it "
+            "adopts the numbers once they are listed); only if you have checked the account "
+            f"and that purchase bought nothing, apply with `--forget-purchase {pool}` to "
+            "buy again"
+        )
 
     # ----------------------------------------------------------------- buying
 
@@ -327,7 +383,8 @@ class Purchaser:
         """Bring the pool to its count: settle, then buy what is missing (see module doc)."""
         result = PurchaseResult(purchase=purchase, succeeded=False)
         location = purchase.location
-        known = set(purchase.existing)
+        # The plan counted the ledger's numbers (``pending``) as the pool's already.
+        known = set(purchase.existing) | set(purchase.pending)
         target = len(known) + purchase.quantity
         try:
             listed, current = await self.wave_at(location)
@@ -380,6 +437,11 @@ class Purchaser:
             result.numbers = sorted(ours)
             result.notes.append(f"pool {purchase.pool} already has {len(current)}; nothing bought")
             return result
+        blocking = self.blocking(purchase.pool, location)
+        if blocking:
+            result.reason = self.blocked_reason(purchase.pool, blocking)
+            result.numbers = sorted(ours)
+            return result
         if to_buy < purchase.quantity:
             result.notes.append(
                 f"buying {to_buy} instead of {purchase.quantity}: the pool already has "
@@ -421,6 +483,16 @@ class Purchaser:
         params = dict(purchase.purchase_params())
         params["quantity"] = str(quantity)
         op = new_id()
+        # Unknown until the call answers: a run stopped now reports it (unknown()).
+        self._open[op] = PurchaseIntent(
+            op=op,
+            run=self.journal.run_id if self.journal is not None else "",
+            time=datetime.fromtimestamp(self._clock(), timezone.utc),
+            pool=purchase.pool,
+            location=purchase.location,
+            quantity=quantity,
+            before=frozenset(before),
+        )
         await self._record(
             "intent",
             op=op,
@@ -436,6 +508,7 @@ class Purchaser:
         try:
             numbers = await self.aculab.purchase(params)
         except RateLimitedError as err:
+            del self._open[op]
             await self._record(
                 "outcome", op=op, status=FAILED, error=describe_error(err), numbers=[]
             )
@@ -448,6 +521,7 @@ class Purchaser:
             if not isinstance(err, Exception):
                 raise  # cancelled: the intent stays unresolved for the next run
             if not is_outcome_unknown(err):
+                del self._open[op]
                 await self._record(
                     "outcome", op=op, status=FAILED, error=describe_error(err), numbers=[]
                 )
@@ -458,6 +532,7 @@ class Purchaser:
             return await self._recount(purchase, op, quantity, before, err, result)
         bought = {str(n) for n in numbers}
         await self._record("outcome", op=op, status=SUCCEEDED, numbers=sorted(bought))
+        del self._open[op]
         result.reason = None
         return bought, before | bought
 
@@ -486,12 +561,24 @@ class Purchaser:
             result.error = err
             return None
         new = listing - before
+        if not new:
+            # Nothing new when the wait ends proves nothing: the list may lag longer. The
+            # purchase stays unknown in the journal, and blocks the pool until it is settled.
+            result.notes.append(
+                f"the purchase call failed ({short_reason(err)}); re-listing for "
+                f"{self.policy.wait:g} s showed no new number at {purchase.location}, which "
+                "proves nothing (the list may lag longer): its outcome stays unknown"
+            )
+            result.reason = self.blocked_reason(purchase.pool, [self._open[op]])
+            result.error = None
+            return None
+        del self._open[op]
         await self._record(
             "resolved",
             op=op,
             address=purchase.address,
             action="purchase",
-            status=SUCCEEDED if new else FAILED,
+            status=SUCCEEDED,
             numbers=sorted(new),
             note="re-counted after " + short_reason(err),
         )
@@ -509,15 +596,10 @@ class Purchaser:
                 f"the purchase call failed ({short_reason(err)}) but had bought "
                 f"{len(new)}: {', '.join(sorted(new))} (found by re-listing)"
             )
-        elif new:
+        else:
             result.notes.append(
                 f"the purchase call failed ({short_reason(err)}); re-listing found {len(new)} "
                 f"of {quantity} bought: {', '.join(sorted(new))}"
-            )
-        else:
-            result.notes.append(
-                f"the purchase call failed ({short_reason(err)}); re-listing proved nothing "
-                "was bought"
             )
 
     # ----------------------------------------------------------------- dry run
@@ -525,6 +607,15 @@ class Purchaser:
     async def rehearse(self, purchase: Purchase) -> PurchaseResult:
         """Dry run: ``tel_purchase_development`` checks the parameters; nothing is bought."""
         result = PurchaseResult(purchase=purchase, succeeded=False)
+        if purchase.blocked:
+            # What apply would do: the plan saw no number of that purchase listed.
+            result.reason = (
+                f"an earlier purchase for pool {purchase.pool} has an unknown outcome "
+                f"({'; '.join(purchase.blocked)}): apply re-lists first and buys nothing for "
+                "the pool until the account lists its numbers (or `--forget-purchase "
+                f"{purchase.pool}`, once you have checked the account)"
+            )
+            return result
         if self.view.unresolved_at(purchase.location):
             result.notes.append(
                 f"an earlier purchase at {purchase.location} has an unknown outcome: apply "
@@ -540,6 +631,36 @@ class Purchaser:
         result.succeeded = True
         result.numbers = [placeholder(purchase.pool, i) for i in range(1, purchase.quantity + 1)]
         return result
+
+
+def pool_ledgers(
+    view: JournalView, desired: DesiredState, numbers: Mapping[str, LiveNumber]
+) -> dict[str, PoolLedger]:
+    """Per pool of ``desired``, what the journal says the account's list (``numbers``) does
+    not show: numbers bought and not listed yet, and purchases whose outcome is unknown and
+    of which no number is listed (those apply would refuse to buy after; a purchase whose
+    numbers are listed now is settled by apply, not blocking). The plan's input, so that plan
+    shows what apply will do."""
+    out: dict[str, PoolLedger] = {}
+    for name, pool in desired.pools.items():
+        key = pool.location.key()
+        bought = tuple(sorted(n for n in view.ledger_at(pool.location) if n not in numbers))
+        at = {n for n, live in numbers.items() if desired.pool_key(n, live.location) == key}
+        unknown = tuple(
+            f"{i.quantity} at {i.location} on {when(i)}"
+            for i in view.unresolved
+            if (i.pool == name or i.location.key() == key) and not (at - i.before)
+        )
+        if bought or unknown:
+            out[name] = PoolLedger(bought=bought, unknown=unknown)
+    return out
+
+
+def when(intent: PurchaseIntent) -> str:
+    """When a purchase was announced, for people: ``2026-11-30 14:05:09 UTC``."""
+    if intent.time is None:
+        return "an unknown time"
+    return intent.time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def placeholder(pool: str, index: int) -> str:

@@ -67,6 +67,18 @@ def bought_lines(report: ApplyReport) -> list[str]:
     ]
 
 
+def unknown_lines(report: ApplyReport) -> list[str]:
+    """The purchases whose outcome is unknown, each on one line: money that may have been
+    spent, told before anything else."""
+    if not report.unknown_purchases:
+        return []
+    return [
+        "Purchases whose outcome is unknown (they may have bought numbers; apply buys nothing "
+        "more for these pools until the account lists them):",
+        *(f"  {u.describe()}" for u in report.unknown_purchases),
+    ]
+
+
 def failure_message(report: ApplyReport) -> str:
     """The one-line error for a run that did not fully succeed (``ApplyFailed``)."""
     c = report.counts()
@@ -89,10 +101,17 @@ def failure_hint(report: ApplyReport, *, again: str = "reconciler apply") -> str
     (each failure says what is wrong)."""
     if report.dry_run:
         return None
-    failed = report.failed
+    # A pool blocked by a purchase whose outcome is unknown: a re-run helps only once the
+    # account lists its numbers (or after the user checked the account).
+    unknown_pools = {f"pool:{u.pool}" for u in report.unknown_purchases}
+    waiting = [r for r in report.failed if r.action == "purchase" and r.address in unknown_pools]
+    failed = [r for r in report.failed if r not in waiting]
     passing = [r for r in failed if r.retry]
     lasting = [r for r in failed if not r.retry]
-    blocked = [r for r in report.skipped if (r.reason or "").startswith("blocked")]
+    # The inbound services of the numbers a waiting pool did not buy wait with it.
+    after = {f"inbound:<new numbers of {r.address.removeprefix('pool:')}>" for r in waiting}
+    skipped = [r for r in report.skipped if r.address not in after]
+    blocked = [r for r in skipped if (r.reason or "").startswith("blocked")]
     parts: list[str] = []
     if lasting:
         parts.append(
@@ -105,10 +124,17 @@ def failure_hint(report: ApplyReport, *, again: str = "reconciler apply") -> str
             + f"run `{again}` again for the {len(passing)} that can pass (a timeout, a 5xx, "
             "a 429): it re-plans from the account as it is now"
         )
-    elif not lasting and len(blocked) < len(report.skipped):
+    elif not lasting and len(blocked) < len(skipped):
         parts.append(f"run `{again}` again: it re-plans from the account as it is now")
     if blocked:
         parts.append(f"releasing numbers needs `{again} --allow-release` (irreversible)")
+    if waiting:
+        pools = " ".join(f"--forget-purchase {r.address.removeprefix('pool:')}" for r in waiting)
+        parts.append(
+            f"{len(waiting)} pool(s) wait on a purchase whose outcome is unknown: once the "
+            f"account lists its numbers, run `{again}` again; only if you have checked the "
+            f"account and it bought nothing, run `{again} {pools}`"
+        )
     return "; ".join(parts) or None
 
 
@@ -138,9 +164,20 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
             else "nothing new was started; the calls in flight finished"
         )
         out.append(style(f"Interrupted ({report.interrupted}): {how}.", fg="yellow", bold=True))
+    unknown = unknown_lines(report)
+    out.extend(
+        style(line, fg="yellow", bold=True) if i == 0 else line for i, line in enumerate(unknown)
+    )
+    if report.interrupted:
         bought = bought_lines(report)
-        out.append("Numbers bought by this run:" if bought else "No number was bought.")
+        if bought:
+            out.append("Numbers bought by this run:")
+        elif unknown:
+            out.append("No number is known to have been bought by this run.")
+        else:
+            out.append("No number was bought.")
         out.extend(f"  {line}" for line in bought)
+    if unknown or report.interrupted:
         out.append("")
     if report.results:
         out.append("Dry run (nothing is written):" if report.dry_run else "Applied:")
@@ -161,7 +198,7 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
 
 def render_report_json(report: ApplyReport) -> str:
     """The report as JSON (stable keys: version, run_id, dry_run, status, summary, results,
-    bought, notes)."""
+    bought, notes, interrupted, unknown_purchases: each a pool, location, quantity and since)."""
     return redact(
         json.dumps(
             report.as_json(), sort_keys=True, indent=2, ensure_ascii=False, default=json_default

@@ -73,8 +73,16 @@ if TYPE_CHECKING:
     default=30.0,
     show_default=True,
     metavar="SECONDS",
-    help="After a purchase with an unknown outcome, how long to wait for bought numbers to "
-    "show in the account's list before buying what is still missing.",
+    help="After a purchase with an unknown outcome, how long to re-list for the numbers it "
+    "bought. Nothing new by then proves nothing: the pool buys nothing until they are listed.",
+)
+@click.option(
+    "--forget-purchase",
+    "forget_purchase",
+    multiple=True,
+    metavar="POOL",
+    help="Only after checking the account: the earlier purchase for POOL whose outcome is "
+    "unknown bought nothing. Journalled; the pool may buy again. Repeatable; one PATH only.",
 )
 @click.option(
     "--format",
@@ -95,6 +103,7 @@ def apply(
     allow_release: bool,
     force: bool,
     purchase_wait: float,
+    forget_purchase: tuple[str, ...],
     fmt: str,
     parallel: int,
     shard: Shard | None,
@@ -128,9 +137,15 @@ def apply(
         allow_release=allow_release,
         force=force,
         purchase_wait=purchase_wait,
+        forget_purchase=forget_purchase,
     )
     _terminate_on_sigterm()  # until the apply runs; then SIGTERM stops it as Ctrl-C does
     if is_fleet(paths, shard, report_dir):
+        if forget_purchase:
+            # A pool name means one account's pool: the decision is that account's to make.
+            raise click.UsageError(
+                "--forget-purchase takes one PATH: apply the account whose pool it names alone"
+            )
         fleet_run = Fleet("apply", paths, parallel, shard, report_dir, fmt)
         return _apply_fleet(fleet_run, request, yes=yes, typed=typed)
     path = paths[0]

@@ -139,6 +139,17 @@ class Catalogue:
     regulation_addresses: Mapping[str, tuple[str, str]] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PoolLedger:
+    """What the apply journal, the purchase ledger, says of a pool that the account's list
+    does not show (reconciler/apply/journal.py): ``bought``, numbers bought and not listed
+    yet (the pool's, not to be bought again); ``unknown``, earlier purchases for the pool
+    whose outcome is unknown, described (``1 at London, United Kingdom on 2026-...``)."""
+
+    bought: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class LiveState:
     """One complete read of the account.
@@ -159,6 +170,10 @@ class LiveState:
     # The server's service schemas ("inbound"/"outbound"), when read: for defaults in
     # replace mode and for dry-run validation.
     service_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Per pool, what the apply journal says was bought and is not listed yet (set by
+    # reconciler/operations.py from the journal of the working directory): the plan counts
+    # those numbers, as apply does, and shows a pool blocked by an unknown purchase.
+    ledger: Mapping[str, PoolLedger] = field(default_factory=dict)
     # resource_fingerprints(), computed by the reader while it waited on the network (so
     # planning doesn't spend 0.15-0.2 s on them for a 10,000-number account); None: computed
     # on first use. Only the reader sets it, from exactly the resources above.

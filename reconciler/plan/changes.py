@@ -461,10 +461,17 @@ class Purchase(Change):
     unit_price: Decimal | None = None
     price_estimated: bool = True
     existing: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
 
     @property
     def address(self) -> str:
         return f"pool:{self.pool}"
+
+    @property
+    def buys(self) -> int:
+        """How many numbers apply is expected to buy: none while blocked."""
+        return 0 if self.blocked else self.quantity
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -497,6 +504,11 @@ class Purchase(Change):
 
     @property
     def headline(self) -> str:
+        if self.blocked:
+            return (
+                f"blocked: {_plural(self.quantity, 'number')} missing, but an earlier purchase "
+                "has an unknown outcome"
+            )
         return f"purchase {_plural(self.quantity, 'number')}"
 
     def _price(self) -> str:
@@ -525,11 +537,25 @@ class Purchase(Change):
             ]
             lines.append(f"callers allowed: {', '.join(allowed) or 'none'}")
         lines.append(f"price: {self._price().removeprefix('price ')}")
+        if self.pending:
+            lines.append(
+                f"{len(self.pending):,} bought, waiting for the account to list them: "
+                f"{', '.join(self.pending)}"
+            )
         return tuple(lines)
 
     @property
+    def cautions(self) -> tuple[str, ...]:
+        return tuple(
+            f"a purchase of {b} has an unknown outcome: apply re-lists and buys nothing for "
+            f"this pool until the account lists its numbers (or, once you have checked the "
+            f"account, `apply --forget-purchase {self.pool}`)"
+            for b in self.blocked
+        )
+
+    @property
     def fields(self) -> tuple[FieldChange, ...]:
-        have = len(self.existing)
+        have = len(self.existing) + len(self.pending)
         return (FieldChange("count", "change", have, have + self.quantity),)
 
     @property
@@ -925,9 +951,9 @@ class Plan:
         the numbers are known.
         """
         purchases: Sequence[Purchase] = self.of(Purchase)
-        pending = sum(p.quantity for p in purchases if p.inbound is not None)
+        pending = sum(p.buys for p in purchases if p.inbound is not None)
         return {
-            "purchase": sum(p.quantity for p in purchases),
+            "purchase": sum(p.buys for p in purchases),
             "create": len(self.of(CreateService)) + pending,
             "create_pending": pending,
             "update": len(self.of(UpdateService)),
@@ -942,11 +968,11 @@ class Plan:
         purchased = released = Decimal(0)
         for change in self.changes:
             if isinstance(change, Purchase):
-                purchase_numbers += change.quantity
+                purchase_numbers += change.buys
                 if change.unit_price is None:
-                    purchased_unknown += change.quantity
+                    purchased_unknown += change.buys
                 else:
-                    purchased += change.unit_price * change.quantity
+                    purchased += change.unit_price * change.buys
             elif isinstance(change, Release):
                 release_numbers += 1
                 if change.monthly_price is None:

@@ -8,6 +8,12 @@ Numbers
     the surplus, choosing numbers without an inbound service first, then the most recently
     purchased (unknown purchase dates last), ties broken by number.
 
+    **The journal is the purchase ledger** (``live.ledger``, read by
+    reconciler/operations.py): numbers it records as bought for a pool that the account does
+    not list yet count toward the pool (a pool they complete gets a warning, "bought, waiting
+    for the account to list them", not a purchase); a pool with an earlier purchase whose
+    outcome is unknown gets a purchase marked ``blocked``, which apply refuses to make.
+
     **Pinned numbers are outside every pool**: a pinned number at a pool's location does not
     count toward that pool's count and is never released, and the pool's ``inbound:``
     template does not apply to it (declare its service under ``inbound_services``). A pinned
@@ -59,7 +65,7 @@ from reconciler.configuration import schema_defaults
 from reconciler.desired.model import DesiredState, NumberPool, Origin, ServiceKind, ServiceSpec
 from reconciler.desired.numbers import likely_meant, split_address
 from reconciler.errors import PlanError
-from reconciler.live.model import LiveNumber, LiveState, fingerprint_of
+from reconciler.live.model import LiveNumber, LiveState, PoolLedger, fingerprint_of
 from reconciler.names import printable
 from reconciler.plan.changes import (
     ABSENT,
@@ -184,6 +190,8 @@ class _Planner:
         self.unmanaged_services: list[str] = []
         # number -> the pool keeping it (pools with or without inbound)
         self.kept: dict[str, NumberPool] = {}
+        # Numbers the journal records as bought for a pool that the account does not list yet.
+        self.awaiting: set[str] = set()
         self.releasing: set[str] = set()
         # Per kind, the live services the YAML manages (declared, a kept pool number's, or
         # pruned): the denominators of the percentage limits (reconciler.plan.safety).
@@ -270,9 +278,23 @@ class _Planner:
             pool = desired.pools[name]
             have = members[name]
             if len(have) < pool.count:
-                if prices is None:
-                    prices = self._price_index()
-                self._purchase(pool, have, prices)
+                # The journal is the purchase ledger: numbers bought and not listed yet are
+                # the pool's (apply never buys them again), and an earlier purchase whose
+                # outcome is unknown blocks buying (reconciler/apply/purchases.py).
+                ledger = live.ledger.get(name, PoolLedger())
+                pending = tuple(sorted(n for n in ledger.bought if n not in live.numbers))
+                if len(have) + len(pending) < pool.count:
+                    if prices is None:
+                        prices = self._price_index()
+                    self._purchase(pool, have, prices, pending, ledger.unknown)
+                else:
+                    self.warnings.append(
+                        f"{pool.origin}: pool {name}: {len(pending):,} bought, waiting for the "
+                        f"account to list them ({', '.join(pending)}); not bought again"
+                    )
+                # They are the pool's: their inbound services are never pruned (the run that
+                # bought them wrote them; the reader did not read them, as the list hides them).
+                self.awaiting.update(pending)
                 keep = have
             elif len(have) > pool.count:
                 # A number whose inbound service the YAML declares is in use: never released.
@@ -319,6 +341,8 @@ class _Planner:
         pool: NumberPool,
         have: list[LiveNumber],
         prices: Mapping[tuple[str, str], list[Decimal]],
+        pending: tuple[str, ...],
+        blocked: tuple[str, ...],
     ) -> None:
         self.problems.extend(check_purchase(pool, self.live.catalogue))
         known = prices.get((pool.location.country.casefold(), pool.location.did_type))
@@ -328,7 +352,7 @@ class _Planner:
             Purchase(
                 pool=pool.name,
                 location=pool.location,
-                quantity=pool.count - len(have),
+                quantity=pool.count - len(have) - len(pending),
                 allow_landline=pool.allow_landline,
                 allow_cellular=pool.allow_cellular,
                 allow_payphone=pool.allow_payphone,
@@ -337,6 +361,8 @@ class _Planner:
                 unit_price=unit_price,
                 price_estimated=True,
                 existing=tuple(sorted(n.number for n in have)),
+                pending=pending,
+                blocked=blocked,
             )
         )
 
@@ -431,6 +457,8 @@ class _Planner:
                     if self.kept[name].inbound is None:
                         self.unmanaged_services.append(f"{kind}:{printable(name)}")
                     continue  # the pool's template manages it, or it is kept: never deleted
+                if kind == "inbound" and name in self.awaiting:
+                    continue  # a bought number's, not listed yet: never deleted
                 if not wanted[kind] or matches_any(name, prune.ignore, kind):
                     self.unmanaged_services.append(f"{kind}:{printable(name)}")
                     continue

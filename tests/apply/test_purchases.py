@@ -117,18 +117,66 @@ def test_lost_reply_with_list_lag_waits_for_the_numbers(setup: Setup) -> None:
     assert 7.0 <= sum(setup.clock.sleeps) < 30.0  # waited for the lag, not the whole window
 
 
-def test_a_5xx_that_bought_nothing_is_proven_by_relisting_then_bought_once_more(
+def forget(setup: Setup, pool: str = "london-support") -> Purchaser:
+    """A new run whose user passed ``--forget-purchase POOL``."""
+    purchaser = setup.purchaser()
+    asyncio.run(purchaser.forget(pool))
+    return purchaser
+
+
+def test_a_5xx_whose_relist_shows_nothing_stays_unknown_and_blocks_the_pool(
     setup: Setup,
 ) -> None:
+    # Nothing new after the whole wait proves nothing: the list may lag longer than that.
     setup.fake.purchase_script = [SERVER_ERROR]
 
     result = setup.buy(purchase(2))
 
-    assert result.succeeded
-    assert setup.purchase_calls() == 2
+    assert not result.succeeded
+    assert setup.purchase_calls() == 1
+    assert sum(setup.clock.sleeps) >= 30.0  # it did wait for the numbers
+    assert "unknown outcome" in (result.reason or "")
+    assert "--forget-purchase london-support" in (result.reason or "")
+    events = [(r["event"], r.get("status")) for r in setup.records()]
+    assert events == [("intent", None), ("outcome", "unknown")]
+    assert len(Journal(setup.path).view().unresolved) == 1
+
+    again = setup.buy(purchase(2))  # a later run: still nothing listed, so still blocked
+
+    assert not again.succeeded and setup.purchase_calls() == 1
+    assert "pool london-support" in (again.reason or "")
+
+    purchaser = forget(setup)
+    bought = asyncio.run(purchaser.buy(purchase(2)))
+
+    assert bought.succeeded and setup.purchase_calls() == 2
     assert sum(len(b) for b in setup.fake.purchase_log) == 2
-    assert sum(setup.clock.sleeps) >= 30.0  # absence is proven only after the whole wait
-    assert any("proved nothing was bought" in n for n in result.notes)
+    forgotten = [r for r in setup.records() if r.get("status") == "forgotten"]
+    assert len(forgotten) == 1 and forgotten[0]["event"] == "resolved"
+    assert forgotten[0]["address"] == "pool:london-support"
+
+
+def test_a_lost_reply_listed_after_the_wait_is_adopted_and_never_bought_again(
+    setup: Setup,
+) -> None:
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE]
+    setup.fake.list_lag = 1000.0  # far beyond the 30 s wait
+
+    first = setup.buy(purchase(1))
+    second = setup.buy(purchase(1))
+
+    assert not first.succeeded and not second.succeeded
+    assert setup.purchase_calls() == 1
+    setup.fake.list_lag = 0.0
+    setup.clock.now += 1000.0
+    third = setup.buy(purchase(1))
+
+    assert third.succeeded and setup.purchase_calls() == 1
+    assert third.numbers == setup.fake.purchase_log[0]
+    resolved = [r for r in setup.records() if r["event"] == "resolved"]
+    assert [r["status"] for r in resolved] == ["succeeded"]
+    assert resolved[0]["numbers"] == setup.fake.purchase_log[0]
+    assert Journal(setup.path).view().unresolved == []
 
 
 def test_a_partial_commit_buys_only_what_is_still_missing(setup: Setup) -> None:
@@ -143,10 +191,11 @@ def test_a_partial_commit_buys_only_what_is_still_missing(setup: Setup) -> None:
     assert sorted(result.numbers) == sorted(n for b in setup.fake.purchase_log for n in b)
 
 
-def test_two_unknown_outcomes_stop_after_two_calls(setup: Setup) -> None:
-    setup.fake.purchase_script = [SERVER_ERROR, SERVER_ERROR, SERVER_ERROR]
+def test_two_partly_bought_purchases_stop_after_two_calls(setup: Setup) -> None:
+    setup.fake.purchase_script = [COMMIT_THEN_LOSE, COMMIT_THEN_LOSE, COMMIT_THEN_LOSE]
+    setup.fake.commit_only = 1
 
-    result = setup.buy(purchase(1))
+    result = setup.buy(purchase(3))
 
     assert not result.succeeded
     assert setup.purchase_calls() == 2
@@ -249,15 +298,18 @@ def test_after_a_crash_mid_purchase_the_next_run_recounts_before_buying(setup: S
     assert Journal(setup.path).view().unresolved == []
 
 
-def test_a_crash_before_the_call_went_out_buys_once_after_the_wait(setup: Setup) -> None:
+def test_a_crash_before_the_call_went_out_blocks_until_forgotten(setup: Setup) -> None:
     _crash_after_intent(setup, purchase(2), commit=False)
 
-    result = setup.buy(purchase(2))
+    blocked = setup.buy(purchase(2))
 
-    assert result.succeeded
+    assert not blocked.succeeded and setup.purchase_calls() == 0
+    assert "--forget-purchase london-support" in (blocked.reason or "")
+    bought = asyncio.run(forget(setup).buy(purchase(2)))
+
+    assert bought.succeeded
     assert setup.purchase_calls() == 1
     assert sum(len(b) for b in setup.fake.purchase_log) == 2
-    assert any("had bought nothing" in n for n in result.notes)
 
 
 def test_numbers_bought_moments_ago_but_not_listed_yet_are_not_bought_again(

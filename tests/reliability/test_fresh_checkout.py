@@ -11,9 +11,9 @@ lost (the next runner re-counts what the journal says is unsettled before buying
 lag over, it converges on a last fresh runner and must hold what every chaos scenario holds
 (:meth:`.trial.Trial.check_outcome`): exactly the missing numbers bought, nothing twice.
 
-(A lost reply *and* a list lagging beyond ``--purchase-wait`` is beyond what can be known: the
-journal has no numbers for a purchase whose reply was lost, and the wait is the user's word for
-how long the list may lag.)
+(A lost reply *and* a list lagging beyond ``--purchase-wait``: the journal keeps that purchase
+unknown and its pool blocked until the list shows the numbers; see
+tests/apply/test_unknown_purchase_e2e.py.)
 """
 
 from __future__ import annotations

@@ -247,3 +247,42 @@ def _records(journal: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_stop_with_a_purchase_in_flight_names_the_purchase_whose_outcome_is_unknown(
+    fmt: str, tmp_path: Path
+) -> None:
+    # The purchase commits, then its reply hangs: stopped at once, nobody knows what it bought.
+    with serve(faults=Faults(lost_purchase_reply="stall", stall_s=60)) as served:
+        path = tmp_path / "desired.yaml"
+        path.write_text(desired_yaml(served, london=1, calgary=0))
+        proc = start(tmp_path, "apply", str(path), "--yes", "--format", fmt)
+        _wait_for_purchase_intent(tmp_path, proc)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+
+        assert proc.returncode == 130, (out, err)
+        assert len(served.purchased()) == 1
+        if fmt == "json":
+            report = json.loads(out)
+            assert report["unknown_purchases"] == [
+                {
+                    "pool": "london-support",
+                    "location": "United Kingdom/London (geographic)",
+                    "quantity": 1,
+                    "since": report["unknown_purchases"][0]["since"],
+                }
+            ]
+            return
+        lines = out.strip().splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("Interrupted (SIGTERM)"))
+        # First thing after the interruption: the money possibly spent, not "nothing bought".
+        assert lines[at + 1].startswith("Purchases whose outcome is unknown"), out
+        assert lines[at + 2].startswith(
+            "  pool london-support: 1 at United Kingdom/London (geographic)"
+        ), out
+        assert "No number was bought." not in out
