@@ -328,8 +328,8 @@ class Purchaser:
             )
             self.view.unresolved.remove(intent)
             notes.append(
-                f"a purchase of {intent.quantity} at {location} whose outcome was unknown "
-                f"(run {intent.run}, {when(intent)}) had bought {len(new)}: "
+                f"an interrupted purchase of {intent.quantity} at {location} (run "
+                f"{intent.run}, {when(intent)}; its outcome was unknown) had bought {len(new)}: "
                 f"{', '.join(sorted(new))}"
             )
         return listing, found, notes

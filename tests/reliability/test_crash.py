@@ -132,9 +132,15 @@ def _recover(killed: Killed) -> str:
     trial = killed.trial
     try:
         run = trial.apply("the apply after the kill")
+        notes = list(run.json()["notes"]) if run.stdout.strip() else []
+        forget = trial.checked(run)
+        if run.code == 1 and forget:
+            # The kill left a purchase of unknown outcome that bought nothing: the pool waits
+            # until a user who checked the account forgets it (docs/safety.md).
+            run = trial.apply("the apply after checking the account", forget=forget)
+            notes += run.json()["notes"]
         assert run.code == 0, trial.fail(f"{killed.where}: the next apply did not succeed")
         trial.matches("the apply after the kill")
-        report = run.json()
     finally:
         trial.close()
     trial.check_outcome()
@@ -155,9 +161,9 @@ def _recover(killed: Killed) -> str:
     }
     interrupted = bool(set(victim_ops) - answered)
     if interrupted:
-        assert any("interrupted purchase" in note for note in report["notes"]), trial.fail(
-            f"{killed.where}: the purchase the kill interrupted is not reported"
-        )
+        assert any(
+            "interrupted purchase" in note or "--forget-purchase" in note for note in notes
+        ), trial.fail(f"{killed.where}: the purchase the kill interrupted is not reported")
     tail = " (a purchase interrupted, re-counted)" if interrupted else ""
     return f"{trial.scenario.seed}: {killed.where}{tail}"
 
