@@ -215,11 +215,15 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
 def test_ctrl_c_during_a_fleet_apply_stops_every_account_well(tmp_path: Path) -> None:
     """Several PATHs: the first Ctrl-C reaches every account's apply; each finishes what is
     in flight and reports; the exit code is 130."""
-    with serve(faults=Faults(latency_ms=700)) as served:
+    # Two accounts, each on a simulator of its own (two PATHs naming one account are refused).
+    with (
+        serve(faults=Faults(latency_ms=700)) as east,
+        serve(faults=Faults(latency_ms=700)) as west,
+    ):
         paths = []
-        for name, london in (("east", 2), ("west", 1)):
+        for name, served_, london in (("east", east, 2), ("west", west, 1)):
             path = tmp_path / f"{name}.yaml"
-            path.write_text(desired_yaml(served, london=london, calgary=0))
+            path.write_text(desired_yaml(served_, london=london, calgary=0))
             paths.append(str(path))
         proc = start(tmp_path, "apply", *paths, "--yes", "--concurrency", "1", "--parallel", "2")
         for _ in range(1200):
@@ -236,7 +240,7 @@ def test_ctrl_c_during_a_fleet_apply_stops_every_account_well(tmp_path: Path) ->
         assert "SIGINT: stopping" in err, err
         assert "Interrupted (SIGINT)" in out, out
         assert "Traceback" not in err
-        assert all(n in out for n in served.purchased())
+        assert all(n in out for n in [*east.purchased(), *west.purchased()])
 
 
 def _records(journal: Path) -> list[dict[str, Any]]:
