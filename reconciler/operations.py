@@ -20,7 +20,7 @@ from types import TracebackType
 
 from reconciler.apply.applier import ApplyOptions, ApplyReport, Stop, apply_plan
 from reconciler.apply.freshness import check_saved_plan
-from reconciler.apply.journal import JOURNAL_NAME, Journal
+from reconciler.apply.journal import JOURNAL_NAME, Journal, account_of
 from reconciler.apply.lock import LOCK_NAME, ApplyLock, LockInfo
 from reconciler.apply.ports import NoAculabAccount
 from reconciler.apply.purchases import pool_ledgers
@@ -140,7 +140,7 @@ def with_ledger(live: LiveState, desired: DesiredState, workdir: Path) -> LiveSt
     """``live`` with the purchase ledger of the journal in ``workdir`` (read only; no
     journal, no ledger): plan, drift and apply count the numbers bought and not listed yet,
     and see the purchases whose outcome is unknown, alike (reconciler/apply/purchases.py)."""
-    view = Journal(workdir / JOURNAL_NAME).view()
+    view = Journal(workdir / JOURNAL_NAME).view(account_of(desired))
     if not view.bought and not view.unresolved:
         return live
     return dataclasses.replace(live, ledger=pool_ledgers(view, desired, live.numbers))
@@ -391,7 +391,9 @@ class ApplyRun:
         assert self.plan is not None and self.verdict is not None, "prepare() first"
         enforce_safety(self.verdict)
         self.journal = Journal(self.workdir / JOURNAL_NAME)
-        unsettled = bool(self.journal.view().unresolved) and not self.request.dry_run
+        assert self.loaded is not None
+        view = self.journal.view(account_of(self.loaded.state))
+        unsettled = bool(view.unresolved) and not self.request.dry_run
         return not self.plan.is_empty or unsettled
 
     def empty_report(self) -> ApplyReport:

@@ -42,6 +42,7 @@ from reconciler.apply.journal import (
     Journal,
     JournalView,
     PurchaseIntent,
+    account_of,
     new_id,
 )
 from reconciler.apply.ports import AculabApi, AqlApi
@@ -256,7 +257,7 @@ class _Run:
         self.report = ApplyReport(
             run_id=journal.run_id if journal is not None else new_id(), dry_run=options.dry_run
         )
-        self.view = journal.view() if journal is not None else JournalView()
+        self.view = journal.view(account_of(desired)) if journal is not None else JournalView()
         self.purchaser = Purchaser(
             aculab, journal, self.view, policy=options.purchase_policy(), desired=desired
         )
@@ -797,7 +798,12 @@ class _Run:
     async def run(self) -> ApplyReport:
         self._tick(0)
         counts = self.plan.counts()
-        await self.record("run_start", dry_run=self.options.dry_run, plan=counts)
+        await self.record(
+            "run_start",
+            dry_run=self.options.dry_run,
+            plan=counts,
+            account=account_of(self.desired),
+        )
         concurrency = self.options.concurrency
 
         purchased = await self.purchases()

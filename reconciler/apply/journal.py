@@ -36,13 +36,13 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired.model import Location
+from reconciler.desired.model import DesiredState, Location
 from reconciler.errors import JournalError
 from reconciler.secret import json_default, masked, redact
 from reconciler.storage import NotAFile, fsync_directory, open_private
@@ -322,12 +322,23 @@ class Journal:
                 if isinstance(entry, dict) and isinstance(entry.get("event"), str):
                     yield entry
 
-    def view(self) -> JournalView:
-        """Purchases of earlier runs still unresolved, and every purchase's numbers."""
+    def view(self, account: Mapping[str, Any] | None = None) -> JournalView:
+        """Purchases of earlier runs still unresolved, and every purchase's numbers.
+
+        With ``account`` (the ``account`` its runs record in ``run_start``), only the runs of
+        that account count: one working directory may apply several accounts, one after the
+        other, and one account's purchases are no ledger of another's. A run that recorded
+        no account (an older journal) counts for every account, as it always did."""
         intents: dict[str, dict[str, Any]] = {}
         closed: set[str] = set()
         view = JournalView()
+        accounts: dict[str, Any] = {}
         for entry in self.records():
+            run = entry.get("run")
+            if entry["event"] == "run_start" and isinstance(run, str):
+                accounts[run] = entry.get("account")
+            if account is not None and accounts.get(str(run)) not in (None, account):
+                continue
             event = entry["event"]
             if event == "listed":
                 numbers = entry.get("numbers")
@@ -376,3 +387,11 @@ class Journal:
                 )
             )
         return view
+
+
+def account_of(desired: DesiredState) -> dict[str, Any]:
+    """The account a run applies to, as its ``run_start`` records it: who it talks to and
+    as whom, as the YAML names them (:class:`reconciler.plan.saved.PlanAccount`)."""
+    from reconciler.plan.saved import PlanAccount
+
+    return PlanAccount.of(desired.aculab, desired.aql).as_json()

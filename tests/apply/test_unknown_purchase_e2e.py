@@ -135,3 +135,31 @@ def test_forget_purchase_is_journalled_and_lets_the_pool_buy_again(tmp_path: Pat
         again = _apply(tmp_path, path)
         assert again.returncode == 0, explain(again)
         assert len(served.purchased()) == 2
+
+
+def test_one_account_s_ledger_is_no_ledger_of_another_applied_from_the_same_directory(
+    tmp_path: Path,
+) -> None:
+    # Account A's purchase lags in its list; account B (another account, the same location)
+    # is then planned and applied from the same directory: A's journal must not count as B's.
+    with (
+        serve("empty", Faults(list_lag_s=FOREVER)) as first,
+        serve("empty") as second,
+    ):
+        a = tmp_path / "a.yaml"
+        a.write_text(desired_yaml(first, london=1, calgary=0))
+        applied = _apply(tmp_path, a)
+        assert applied.returncode == 0, explain(applied)
+        assert len(first.purchased()) == 1
+        b = tmp_path / "b.yaml"
+        b.write_text(desired_yaml(second, london=1, calgary=0))
+        plan = cli(tmp_path, "plan", str(b), "--detailed-exitcode")
+        assert plan.returncode == 2, explain(plan)
+        assert "purchase 1 number" in plan.stdout and "waiting" not in plan.stdout
+        applied_b = _apply(tmp_path, b)
+        assert applied_b.returncode == 0, explain(applied_b)
+        assert len(second.purchased()) == 1
+        # And A's own ledger still holds: its number is waiting, nothing bought again.
+        again = _apply(tmp_path, a)
+        assert again.returncode == 0, explain(again)
+        assert len(first.purchased()) == 1
