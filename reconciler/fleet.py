@@ -183,6 +183,23 @@ class AccountRun(Generic[R]):
         return self.finished - self.started
 
 
+async def run_one(
+    account: Account, work: Callable[[Account], Awaitable[R]], code_of: Callable[[R], int]
+) -> AccountRun[R]:
+    """Run ``work`` for one account. An error ends that account's run only: a
+    :class:`ReconcilerError` keeps its exit code, anything else is an internal error (1)."""
+    started = time.time()
+    try:
+        result = await work(account)
+    except ReconcilerError as err:
+        return AccountRun(account, exit_code_for(err), None, err, started, time.time())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise
+    except Exception as err:  # one account's bug must not end the others' runs
+        return AccountRun(account, EXIT_ERROR, None, err, started, time.time())
+    return AccountRun(account, code_of(result), result, None, started, time.time())
+
+
 async def run_accounts(
     accounts: Sequence[Account],
     work: Callable[[Account], Awaitable[R]],
@@ -193,8 +210,7 @@ async def run_accounts(
 ) -> list[AccountRun[R]]:
     """Run ``work`` for every account, at most ``parallel`` at once (a few workers pulling
     from one queue), and return the runs in the order of ``accounts``. An error ends that
-    account's run only: a :class:`ReconcilerError` keeps its exit code, anything else is an
-    internal error (1). Ctrl-C stops them all.
+    account's run only (:func:`run_one`). Ctrl-C stops them all.
 
     ``on_done`` is called as each finishes; the run it returns, if any, is kept instead (a
     caller that has shown and reported a result drops it, so that memory grows with
@@ -206,25 +222,13 @@ async def run_accounts(
     for i in range(len(accounts)):
         queue.put_nowait(i)
 
-    async def one(account: Account) -> AccountRun[R]:
-        started = time.time()
-        try:
-            result = await work(account)
-        except ReconcilerError as err:
-            return AccountRun(account, exit_code_for(err), None, err, started, time.time())
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            raise
-        except Exception as err:  # one account's bug must not end the others' runs
-            return AccountRun(account, EXIT_ERROR, None, err, started, time.time())
-        return AccountRun(account, code_of(result), result, None, started, time.time())
-
     async def worker() -> None:
         while True:
             try:
                 i = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            run = await one(accounts[i])
+            run = await run_one(accounts[i], work, code_of)
             kept = on_done(run) if on_done is not None else None
             runs[i] = kept if kept is not None else run
 

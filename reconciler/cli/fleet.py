@@ -1,13 +1,16 @@
 """A command over several accounts, presented grouped by account (docs/fleet.md).
 
 :class:`Fleet` runs each account's use case through :func:`reconciler.fleet.run_accounts`
+(``validate``, ``plan`` and ``drift``: over worker processes, :mod:`reconciler.fleet_workers`)
 and prints each account's output as one group as it finishes, or one JSON document at the
-end, then the one-line summary.
+end, then the one-line summary. A worker makes what is shown of its accounts
+(:meth:`Fleet.view`, secrets masked there); this process prints and writes it
+(:meth:`Fleet.deliver`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,9 +30,9 @@ if TYPE_CHECKING:
 @dataclass
 class Fleet:
     """One command over several accounts: runs each account's use case through
-    :func:`reconciler.fleet.run_accounts`, prints each account's output as one group as it
-    finishes (text, markdown) or one JSON document at the end, writes the reports, and
-    returns the most severe exit code."""
+    :func:`reconciler.fleet.run_accounts` or :func:`reconciler.fleet_workers.run_in_workers`,
+    prints each account's output as one group as it finishes (text, markdown) or one JSON
+    document at the end, writes the reports, and returns the most severe exit code."""
 
     command: str
     paths: Sequence[Path]
@@ -94,20 +97,29 @@ class Fleet:
         flight and report (the accounts not started yet start nothing), the second stops at
         once."""
         import asyncio
-        import dataclasses
 
         from reconciler.fleet import run_accounts
-        from reconciler.report import outcome
+        from reconciler.fleet_workers import run_in_workers, worker_count
 
         def done(run: AccountRun[Any]) -> AccountRun[Any] | None:
-            if final or run.error is not None:
-                self.report(run)
-            self.show(run, render, final=final or run.error is not None)
-            if not final:
-                return None  # apply's plans: the second phase needs them
-            # Shown and reported: keep the outcome, drop the result (its desired state, plan
-            # and report), so memory grows with --parallel, not with the accounts.
-            return dataclasses.replace(run, result=None, outcome=outcome(run))
+            shown = final or run.error is not None
+            kept = self.deliver(run, self.view(run, render, final=shown, report=shown))
+            # apply's plans: the second phase needs them
+            return kept if final else None
+
+        # The read-only commands use the machine's cores (reconciler/fleet_workers.py);
+        # apply stays in this process: one Stop answers Ctrl-C for all its accounts.
+        workers = worker_count(self.parallel, len(accounts)) if final and not stoppable else 1
+        if workers > 1:
+            return run_in_workers(
+                accounts,
+                work,
+                code_of,
+                parallel=self.parallel,
+                workers=workers,
+                present=lambda run: self.view(run, render, final=True, report=True),
+                on_done=self.deliver,
+            )
 
         async def all_accounts() -> list[AccountRun[Any]]:
             going = run_accounts(accounts, work, code_of, parallel=self.parallel, on_done=done)
@@ -123,19 +135,18 @@ class Fleet:
         except asyncio.CancelledError:  # the second Ctrl-C: stopped at once
             raise KeyboardInterrupt from None
 
-    def report(self, run: AccountRun[Any]) -> None:
-        if self.report_dir is None:
-            return
-        from reconciler.report import account_report, write_report
-
-        shard = str(self.shard) if self.shard is not None else None
-        write_report(account_report(self.command, run, shard=shard), self.report_dir)
-
-    def show(self, run: AccountRun[Any], render: Callable[[Any], str], *, final: bool) -> None:
-        """One account's output, as one group (with --format json, the plans apply shows
-        before its report go to stderr as text)."""
+    def view(
+        self, run: AccountRun[Any], render: Callable[[Any], str], *, final: bool, report: bool
+    ) -> dict[str, Any]:
+        """What :meth:`deliver` shows and writes of one account's run, made without printing
+        (in a worker process, where the run's result is; plain data): ``text`` (with
+        ``stderr``) or, for the JSON document, ``document``; and its ``report`` when asked
+        for and --report-dir is given."""
         import json
 
+        out: dict[str, Any] = {}
+        if report and self.report_dir is not None:
+            out["report"] = self.report_of(run)
         name = run.account.name
         err = run.error
         if self.fmt == "json" and final:
@@ -144,8 +155,8 @@ class Fleet:
                 doc["error"] = error_json(err)
             else:
                 doc["result"] = json.loads(render(run.result))
-            self.documents.append(doc)
-            return
+            out["document"] = doc
+            return out
         head = f"## `{name}`" if self.fmt == "markdown" else f"==> {name} ({run.account.path})"
         lines = [head, ""] if self.fmt == "markdown" else [head]
         if err is None:
@@ -160,7 +171,46 @@ class Fleet:
                 lines.append(f"  hint: {err.hint}")
         else:
             lines.append(f"Error: internal error: {type(err).__name__}")
-        click.echo(redact("\n".join(lines)) + "\n", err=self.fmt == "json")
+        # With --format json, the plans apply shows before its report go to stderr as text.
+        out["text"] = redact("\n".join(lines)) + "\n"
+        out["stderr"] = self.fmt == "json"
+        return out
+
+    def deliver(self, run: AccountRun[Any], view: Mapping[str, Any]) -> AccountRun[Any]:
+        """Write one account's report and show its output as one group (or keep its part of
+        the JSON document); the run to keep: its outcome without its result (its desired
+        state, plan and report), so that memory grows with --parallel, not with the
+        accounts."""
+        import dataclasses
+
+        from reconciler.report import outcome, write_report
+
+        if "report" in view and self.report_dir is not None:
+            write_report(view["report"], self.report_dir)
+        if "document" in view:
+            self.documents.append(view["document"])
+        else:
+            click.echo(view["text"], err=bool(view["stderr"]))
+        return dataclasses.replace(run, result=None, outcome=outcome(run))
+
+    def report_of(self, run: AccountRun[Any]) -> dict[str, Any]:
+        """One account's report (``schemas/report.schema.json``)."""
+        from reconciler.report import account_report
+
+        shard = str(self.shard) if self.shard is not None else None
+        return account_report(self.command, run, shard=shard)
+
+    def report(self, run: AccountRun[Any]) -> None:
+        """Write one account's report, with --report-dir."""
+        if self.report_dir is not None:
+            from reconciler.report import write_report
+
+            write_report(self.report_of(run), self.report_dir)
+
+    def show(self, run: AccountRun[Any], render: Callable[[Any], str], *, final: bool) -> None:
+        """Show one account's output as one group (with --format json, keep its part of the
+        document; the plans apply shows before its report go to stderr as text)."""
+        self.deliver(run, self.view(run, render, final=final, report=False))
 
     def finish(self, runs: Sequence[AccountRun[Any]]) -> int:
         """Print the JSON document (json) and the one-line summary (stderr); the most
