@@ -4,10 +4,13 @@ One simulator process hosts the fleet (``benchmarks.simprocess --fleet N``: N ac
 generated account at ``--scale``, about 1,000 resources each at 0.08: 800 numbers, 160 inbound
 and 16 outbound services, 80 relay routes), with a fixed latency per call. The real CLI runs
 ``reconciler drift acct-*.yaml --parallel P`` as a child process, for each P asked; each run's
-wall time and peak RSS are measured (``wait4``), and every account must come out in sync (exit
-0, the reads complete). Then: the speed-up of the largest P over ``--parallel 1``, peak memory
-against P and against the number of accounts (a run over a quarter of the fleet), and the
-balance of ``--shard K/N`` over the fleet's names (the largest shard over the mean).
+wall time, CPU time and peak RSS are measured (``wait4``: the CPU of the command and of its
+worker processes, and the RSS of the largest of them), and every account must come out in
+sync (exit 0, the reads complete). ``--workers K`` sets ``RECONCILER_WORKERS`` (the number of
+worker processes the fleet may use; default: the machine's cores). Then: the speed-up of the
+largest P over ``--parallel 1``, peak memory against P and against the number of accounts (a
+run over a quarter of the fleet), and the balance of ``--shard K/N`` over the fleet's names
+(the largest shard over the mean).
 """
 
 from __future__ import annotations
@@ -134,6 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=16, help="each account's --concurrency (default 16)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="RECONCILER_WORKERS for the runs: worker processes at most (default: the cores)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -143,13 +151,16 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"fleet: {args.accounts} accounts of {resources:,} resources ({size.describe()}), "
         f"{size.reads} reads each; {args.latency_ms:g} ms per call; --concurrency "
-        f"{args.concurrency}; load {os.getloadavg()[0]:.2f}"
+        f"{args.concurrency}; workers {args.workers or 'the cores'}; load "
+        f"{os.getloadavg()[0]:.2f}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         work = Path(tmp)
         state_file = work / "state.json"
         state_file.write_bytes(build_state(size).to_json())
         env = dict(os.environ, NO_COLOR="1")
+        if args.workers is not None:
+            env["RECONCILER_WORKERS"] = str(args.workers)
         for i in range(size.outbound):
             env[f"OUT_PW_{i:04d}"] = f"pw-{i:04d}-secret"
         with SimProcess(state_file, latency_ms=args.latency_ms, fleet=args.accounts) as sim:

@@ -3,9 +3,10 @@
 Each PATH given to ``validate``, ``plan``, ``apply`` or ``drift`` is one account: a YAML file or
 a directory of them, named after the file (without ``.yaml``) or the directory. This module
 names and shards the accounts and runs one use case of :mod:`reconciler.operations` for each,
-``parallel`` at a time on one event loop; one account's failure never stops another's. It
-returns one :class:`AccountRun` per account: the command line renders them and exits with the
-most severe code (:func:`reconciler.errors.most_severe`).
+``parallel`` at a time on one event loop (:func:`run_accounts`; over several worker
+processes, each with a loop of its own: :mod:`reconciler.fleet_workers`); one account's
+failure never stops another's. It returns one :class:`AccountRun` per account: the command
+line renders them and exits with the most severe code (:func:`reconciler.errors.most_severe`).
 
 Sharding (``--shard K/N``) is a pure function of the accounts' names: the names are ordered by
 a hash of each (SHA-256, the same on every machine and Python) and dealt out in turn, so the N
