@@ -274,11 +274,11 @@ def run_in_workers(
                 daemon=True,
             )
             process.start()
+            worker = _Worker(process, parent_end, share)
+            alive.append(worker)  # before a Ctrl-C can come: it stops every worker alive
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         child_end.close()
-        worker = _Worker(process, parent_end, share)
-        alive.append(worker)
         for _ in range(share):
             hand_out(worker)
         if not worker.running:

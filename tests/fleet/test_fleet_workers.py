@@ -205,10 +205,12 @@ def test_workers_show_and_report_what_one_process_does_without_secrets(
     """The same groups (in another order), exit code, summary and reports with 1 and with
     3 workers; no account's secret, quoted back by the server and by the YAML, in any of it.
     The parent never reads an account's YAML: only the workers' redaction can mask them."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nnot_a_key: 1\n", encoding="utf-8")
     outputs = {}
     for workers in (1, 3):
         directory = tmp_path / f"reports-{workers}"
-        args = [command, *served.paths, "--format", fmt, "--parallel", "4"]
+        args = [command, *served.paths, str(broken), "--format", fmt, "--parallel", "4"]
         run = _run(served, workers, tmp_path, *args, "--report-dir", str(directory))
         written = "".join(p.read_text() for p in directory.iterdir())
         for secret in served.secrets():
@@ -217,12 +219,12 @@ def test_workers_show_and_report_what_one_process_does_without_secrets(
         outputs[workers] = (run.returncode, found, run.stderr, _reports(directory))
     assert outputs[1] == outputs[3]
     code, groups, stderr, reports = outputs[3]
-    assert sorted(groups) == sorted(NAMES) == sorted(reports)
-    assert f"{command}: 4 accounts:" in stderr
-    if command == "validate":  # offline: globex's key is no error there
-        assert code == 0 and "0 failed; exit 0." in stderr
-    else:
-        assert code == 1 and "1 failed; exit 1." in stderr
+    assert sorted(groups) == sorted([*NAMES, "broken"]) == sorted(reports)
+    assert "not_a_key" in groups["broken"] and reports["broken"]["outcome"] == "error"
+    # offline, globex's key is no error
+    failed = "1 failed" if command == "validate" else "2 failed"
+    assert code == 1 and f"{command}: 5 accounts:" in stderr and f"{failed}; exit 1." in stderr
+    if command != "validate":
         assert "401" in groups["globex"]
         assert "(sensitive)" in groups["acme"]  # the quoted secrets were there, masked
         assert reports["acme"]["outcome"] == "changes"
