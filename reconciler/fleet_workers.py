@@ -69,11 +69,19 @@ def worker_count(parallel: int, accounts: int, environ: Mapping[str, str] | None
                 "or unset it to use the machine's cores",
             )
     else:
-        cap = os.cpu_count() or 1
+        cap = _cores()
     count = max(1, min(parallel, accounts, cap))
     if count > 1 and not _can_fork():
         return 1
     return count
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container or ``taskset`` may allow fewer than
+    the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _can_fork() -> bool:
