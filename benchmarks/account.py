@@ -289,6 +289,17 @@ class ApplyScenario:
         return POOLS
 
     @property
+    def confirming_reads(self) -> int:
+        """The reads apply must make besides its writes: a create in ``merge`` mode reads the
+        name before its PUT (the API has no create-only write; docs/commands.md, Apply). The
+        pools' ``inbound:`` configurations here are ``merge`` (the default)."""
+        return sum(
+            self.short_per_pool
+            for pool in self.desired.pools.values()
+            if pool.inbound is not None and pool.inbound.mode != "replace"
+        )
+
+    @property
     def minimum_writes(self) -> dict[str, int]:
         """The fewest write calls, by kind: one purchase per pool, one per service write or
         relay route, ONE release call for every number released."""

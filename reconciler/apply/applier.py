@@ -339,25 +339,34 @@ class _Run:
             defaults = self._defaults[kind]
         return stored_differs(spec, stored, defaults)
 
-    async def _write_existing(
+    async def _create(
         self, kind: str, name: str, body: Mapping[str, Any], mode: str
-    ) -> tuple[str, dict[str, Any]] | None:
-        """A create never writes over a service that exists: the name was missing from a list
-        (which can lag, or be cut short), so read it first. When it exists after all, it is
-        updated as its declaration's mode says: ``merge`` PATCHes the declared options and
-        leaves the others alone (a PUT would reset them), ``replace`` PUTs. Returns what was
-        done and the configuration the server stored, or None when the service doesn't exist
-        (the caller creates it)."""
-        try:
-            await self.aculab.read_service(kind, name)
-        except NotFoundError:
-            return None
+    ) -> tuple[str, dict[str, Any]]:
+        """Create a service the plan found missing; what was done, and the configuration the
+        server stored.
+
+        A create never writes over a service that exists: the name was missing from a list,
+        which can lag or be cut short. When the service exists after all, it is updated as its
+        declaration's mode says: ``merge`` PATCHes the declared options and leaves the others
+        alone (a PUT would reset them to their defaults), ``replace`` PUTs. So ``merge`` reads
+        the name first (the API has no create-only write); ``replace`` does not: its PUT is
+        the same call either way, and the answer (201 created, 200 replaced) says which."""
         why = "it exists although the service list did not show it"
+        if mode != "replace":
+            try:
+                await self.aculab.read_service(kind, name)
+            except NotFoundError:
+                pass
+            else:
+                stored = await self.aculab.modify_service(kind, name, body)
+                return f"updated (PATCH, the declared options only): {why}", stored
+        created, stored = await self.aculab.write_service(kind, name, body)
+        if created:
+            return "created", stored
         if mode == "replace":
-            _created, stored = await self.aculab.write_service(kind, name, body)
             return f"replaced (PUT): {why}", stored
-        stored = await self.aculab.modify_service(kind, name, body)
-        return f"updated (PATCH, the declared options only): {why}", stored
+        # Created by someone else between the read and the PUT.
+        return "written (it already existed: replaced)", stored
 
     # ----------------------------------------------------------------- wave 1: purchases
 
@@ -517,17 +526,12 @@ class _Run:
                     differences.extend(self._differences(spec, kind, stored))
                     return "updated (PATCH)"
                 if action == "create":
-                    found = await self._write_existing(
-                        kind, name, body, spec.mode if spec is not None else "merge"
-                    )
-                    if found is not None:
-                        done, stored = found
-                        differences.extend(self._differences(spec, kind, stored))
-                        return done
+                    mode = spec.mode if spec is not None else "merge"
+                    done, stored = await self._create(kind, name, body, mode)
+                    differences.extend(self._differences(spec, kind, stored))
+                    return done
                 created, stored = await self.aculab.write_service(kind, name, body)
                 differences.extend(self._differences(spec, kind, stored))
-                if action == "create":
-                    return "created" if created else "written (it already existed: replaced)"
                 return "replaced (PUT)" if not created else "created (it had disappeared)"
 
             return await self._write(
@@ -556,15 +560,10 @@ class _Run:
             differences: list[str] = []
 
             async def call() -> str:
-                found = await self._write_existing("inbound", number, body, inbound.mode)
-                if found is not None:
-                    done, stored = found
-                    differences.extend(self._differences(spec, "inbound", stored))
-                    return f"{done}, for the new number of pool {purchase.pool}"
-                created, stored = await self.aculab.write_service("inbound", number, body)
+                done, stored = await self._create("inbound", number, body, inbound.mode)
                 differences.extend(self._differences(spec, "inbound", stored))
-                what = "created" if created else "written (replaced)"
-                return f"{what} for the new number of pool {purchase.pool}"
+                sep = " " if done == "created" else ", "
+                return f"{done}{sep}for the new number of pool {purchase.pool}"
 
             return await self._write(
                 address,

@@ -189,6 +189,53 @@ def test_a_create_never_writes_over_a_service_the_list_did_not_show(
     assert not [c for c in simulator.calls if c.method == "PUT"], run.explain()
 
 
+def test_a_replace_create_of_a_service_the_list_did_not_show_replaces_it_in_one_call(
+    sim: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    simulator = sim[0]
+    inbound = _ListedWithout(simulator.state.services["inbound"])
+    inbound.hidden = "sales-sip"
+    simulator.state.services["inbound"] = inbound
+    path = _write(
+        tmp_path,
+        sim,
+        "inbound_services:\n  sales-sip: {mode: replace, description: Sales desk}\n",
+    )
+    planned = _run(tmp_path, "plan", path)
+    assert "+ inbound:sales-sip" in planned.stdout, planned.explain()  # the list misled it
+    simulator.calls.clear()
+
+    run = _run(tmp_path, "apply", path, "--yes")
+
+    assert run.code == 0, run.explain()
+    # mode: replace: the declaration is the whole configuration, so the PUT is the same call
+    # whether the service exists or not; its 200 says it existed.
+    assert "replaced (PUT): it exists although the service list did not show it" in run.stdout
+    service_calls = [(c.method, c.path) for c in simulator.calls if "sales-sip" in c.path]
+    assert service_calls == [("PUT", "/service/v1/inbound/sales-sip")], service_calls
+    assert inbound["sales-sip"]["description"] == "Sales desk"
+    assert _run(tmp_path, "plan", path).code == 0
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+def test_a_create_reads_the_name_first_only_in_merge_mode(
+    sim: tuple[Simulator, str, str], tmp_path: Path, mode: str
+) -> None:
+    simulator = sim[0]
+    path = _write(
+        tmp_path, sim, f"inbound_services:\n  new-desk: {{mode: {mode}, description: New}}\n"
+    )
+    simulator.calls.clear()
+
+    run = _run(tmp_path, "apply", path, "--yes")
+
+    assert run.code == 0, run.explain()
+    assert "+ inbound:new-desk: created" in run.stdout, run.explain()
+    service_calls = [c.method for c in simulator.calls if c.path.endswith("/new-desk")]
+    assert service_calls == (["GET", "PUT"] if mode == "merge" else ["PUT"]), service_calls
+    assert simulator.state.services["inbound"]["new-desk"]["description"] == "New"
+
+
 # --------------------------------------------------------------------------- names
 
 
