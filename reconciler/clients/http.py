@@ -1,9 +1,10 @@
 """The one HTTP layer under both API clients.
 
 :class:`HttpClient` drives one httpx transport (by default
-``httpx_aiohttp.AiohttpTransport``: a fifth of the CPU of httpx's own, see
-docs/performance.md; tests pass ``httpx.MockTransport`` or ``httpx.ASGITransport``) with
-httpx's own ``Request`` and ``Response``, and gives the Aculab and aql clients everything they
+:class:`~reconciler.clients.transport.AiohttpTransport`, httpx's interface over aiohttp, at a
+fraction of the CPU of httpx's own, see docs/performance.md; tests pass
+``httpx.MockTransport`` or ``httpx.ASGITransport``) with httpx's own ``Request`` and
+``Response``, and gives the Aculab and aql clients everything they
 share:
 
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
@@ -394,15 +395,12 @@ class HttpClient:
             return
         transport = self._given_transport
         if transport is None:
-            from httpx_aiohttp import AiohttpTransport
+            from reconciler.clients.transport import AiohttpTransport
 
             transport = AiohttpTransport(
-                verify=_tls_context(self.base_url),
-                limits=httpx.Limits(
-                    max_connections=self.concurrency,
-                    max_keepalive_connections=self.concurrency,
-                    keepalive_expiry=30.0,
-                ),
+                ssl_context=_tls_context(self.base_url),
+                max_connections=self.concurrency,
+                keepalive_expiry=30.0,
             )
         self._transport = transport
         self._gate = asyncio.Semaphore(self.concurrency)
@@ -607,13 +605,6 @@ class HttpClient:
                 raise self._connection_error(
                     exc, call, secrets, outcome_unknown, max(bound, 0.0)
                 ) from exc
-            except Exception as exc:
-                # aiohttp errors the transport does not map are connection failures too.
-                if _is_aiohttp_error(exc):
-                    raise self._connection_error(
-                        exc, call, secrets, outcome_unknown, max(bound, 0.0)
-                    ) from exc
-                raise
         elapsed = time.perf_counter() - started
         status = response.status_code
         retry_after = (
@@ -647,8 +638,8 @@ class HttpClient:
         outcome_unknown: str | None,
         timeout: float,
     ) -> ApiConnectionError:
-        # The aiohttp transport re-raises aiohttp's errors as httpx ones, not always aptly
-        # (a dropped connection becomes ConnectTimeout): judge by the original when there is one.
+        # The aiohttp transport re-raises aiohttp's errors as httpx ones, the original as the
+        # cause (reconciler/clients/transport.py): judge by the original, the more precise.
         cause = exc.__cause__ if _is_aiohttp_error(exc.__cause__) else exc
         kind = type(cause).__name__
         if isinstance(cause, asyncio.TimeoutError | TimeoutError | httpx.TimeoutException):

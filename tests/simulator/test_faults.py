@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_aiohttp import AiohttpTransport
 
+from reconciler.clients.transport import AiohttpTransport
 from reconciler.errors import ConfigError
 from reconciler.simulator import Faults, RunningSimulator, SimState, Simulator
 from reconciler.simulator.faults import RateLimiter
@@ -255,8 +255,7 @@ def test_200_concurrent_requests_with_latency(running: RunningSimulator, sim: Si
     async def go() -> list[int]:
         # the project's client stack (httpx over aiohttp): httpx's own pool is slow with
         # hundreds of waiting tasks (docs/performance.md), which is not what this test is about
-        limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-        transport = AiohttpTransport(limits=limits)
+        transport = AiohttpTransport(max_connections=250)
         async with httpx.AsyncClient(
             base_url=running.base_url, auth=AUTH, transport=transport, timeout=30
         ) as c:

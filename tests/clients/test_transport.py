@@ -1,0 +1,261 @@
+"""The default transport (httpx over aiohttp) against a raw HTTP server on 127.0.0.1: bodies
+whole and decoded as httpx would, no redirect followed, no cookie kept, and every aiohttp
+failure as the httpx error that stands for it, the original as its cause."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+
+from reconciler.clients.http import HttpClient, Reply, RetryPolicy
+from reconciler.clients.transport import EXCEPTIONS, AiohttpTransport, mapped_exception
+from reconciler.errors import ApiConnectionError
+
+Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass
+class Seen:
+    """What the server received: each request's head (lower-cased header names) and body."""
+
+    heads: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+
+
+def answer(
+    status: str, headers: list[tuple[str, str]], body: bytes, *, close: bool = False
+) -> Answer:
+    async def write(writer: asyncio.StreamWriter) -> None:
+        head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        if close:
+            writer.close()
+
+    return write
+
+
+def ok(body: bytes, *extra: tuple[str, str]) -> Answer:
+    return answer("200 OK", [("Content-Length", str(len(body))), *extra], body)
+
+
+@asynccontextmanager
+async def server(*answers: Answer) -> AsyncIterator[tuple[str, Seen]]:
+    """A server on 127.0.0.1 that gives ``answers`` in turn (the last repeats)."""
+    seen = Seen()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                first, *lines = head.decode().split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines if line)
+                }
+                seen.heads.append((first, headers))
+                seen.bodies.append(await reader.readexactly(int(headers.get("content-length", 0))))
+                await answers[min(len(seen.heads), len(answers)) - 1](writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        srv.close()
+
+
+async def send(transport: AiohttpTransport, request: httpx.Request) -> httpx.Response:
+    response = await transport.handle_async_request(request)
+    await response.aread()
+    return response
+
+
+def test_a_body_comes_whole_and_the_request_goes_as_built() -> None:
+    async def go() -> None:
+        async with server(ok(b'{"a": 1}', ("X-Thing", "yes"))) as (url, seen):
+            transport = AiohttpTransport()
+            try:
+                request = httpx.Request(
+                    "POST",
+                    f"{url}/sms/relay?x=%C3%A9&y=a%2Fb",
+                    headers={"User-Agent": "t", "Authorization": "Basic abc"},
+                    content=b"k=v",
+                    extensions={"timeout": httpx.Timeout(5.0).as_dict()},
+                )
+                response = await send(transport, request)
+                again = await send(transport, request)
+            finally:
+                await transport.aclose()
+        assert (response.status_code, response.content) == (200, b'{"a": 1}')
+        assert response.headers["x-thing"] == "yes"
+        assert response.reason_phrase == "OK"
+        assert again.content == b'{"a": 1}'
+        first, headers = seen.heads[0]
+        # httpx's quoting reaches the wire untouched
+        assert first == "POST /sms/relay?x=%C3%A9&y=a%2Fb HTTP/1.1"
+        assert headers["user-agent"] == "t"
+        assert headers["authorization"] == "Basic abc"
+        assert headers["host"] == url.removeprefix("http://")
+        assert headers["content-length"] == "3"
+        assert seen.bodies == [b"k=v", b"k=v"]
+        assert len(seen.heads) == 2
+
+    asyncio.run(go())
+
+
+def test_a_compressed_body_is_decoded_by_httpx_as_before() -> None:
+    body = json.dumps({"numbers": list(range(50))}).encode()
+
+    async def go() -> httpx.Response:
+        packed = gzip.compress(body)
+        async with server(ok(packed, ("Content-Encoding", "gzip"))) as (url, _):
+            transport = AiohttpTransport()
+            try:
+                return await send(transport, httpx.Request("GET", url + "/x"))
+            finally:
+                await transport.aclose()
+
+    assert asyncio.run(go()).content == body
+
+
+def test_redirects_are_answered_not_followed_and_cookies_not_kept() -> None:
+    async def go() -> tuple[list[int], Seen]:
+        moved = answer(
+            "302 Found",
+            [("Location", "/elsewhere"), ("Set-Cookie", "s=1; Path=/"), ("Content-Length", "0")],
+            b"",
+        )
+        async with server(moved) as (url, seen):
+            transport = AiohttpTransport()
+            try:
+                codes = [
+                    (await send(transport, httpx.Request("GET", url + "/x"))).status_code
+                    for _ in range(2)
+                ]
+            finally:
+                await transport.aclose()
+        return codes, seen
+
+    codes, seen = asyncio.run(go())
+    assert codes == [302, 302]
+    assert [first for first, _ in seen.heads] == ["GET /x HTTP/1.1"] * 2
+    assert all("cookie" not in headers for _, headers in seen.heads)
+
+
+async def _fail(answer_: Answer | None, path: str = "/x") -> Exception:
+    """The exception the transport raises against a server that answers ``answer_`` (no
+    server at all when None)."""
+    transport = AiohttpTransport()
+    try:
+        if answer_ is None:
+            probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+            port = probe.sockets[0].getsockname()[1]
+            probe.close()
+            await probe.wait_closed()
+            url = f"http://127.0.0.1:{port}"
+            with pytest.raises(Exception) as info:
+                await send(transport, httpx.Request("GET", url + path))
+            return info.value
+        async with server(answer_) as (url, _):
+            timeout = {"timeout": httpx.Timeout(0.5).as_dict()}
+            with pytest.raises(Exception) as info:
+                await send(transport, httpx.Request("GET", url + path, extensions=timeout))
+            return info.value
+    finally:
+        await transport.aclose()
+
+
+async def _silent(writer: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(5)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("answer_", "expected", "cause"),
+    [
+        (None, httpx.ConnectError, aiohttp.ClientConnectorError),
+        (_close, httpx.RemoteProtocolError, aiohttp.ServerDisconnectedError),
+        (
+            answer("200 OK", [("Content-Length", "100")], b"cut", close=True),
+            httpx.ReadError,
+            aiohttp.ClientPayloadError,
+        ),
+        (
+            answer("not HTTP at all", [], b"", close=True),
+            httpx.RemoteProtocolError,
+            aiohttp.ClientResponseError,
+        ),
+        (_silent, httpx.ReadTimeout, aiohttp.SocketTimeoutError),
+    ],
+    ids=["refused", "dropped", "cut short", "not HTTP", "silent"],
+)
+def test_aiohttp_failures_become_httpx_errors_with_the_original_as_cause(
+    answer_: Answer | None, expected: type[Exception], cause: type[Exception]
+) -> None:
+    err = asyncio.run(_fail(answer_))
+    assert type(err) is expected
+    assert isinstance(err.__cause__, cause)
+    assert isinstance(err, httpx.TransportError)
+
+
+def test_a_url_aiohttp_cannot_use_is_an_unsupported_protocol() -> None:
+    async def go() -> Exception:
+        transport = AiohttpTransport()
+        try:
+            with pytest.raises(Exception) as info:
+                await send(transport, httpx.Request("GET", "ftp://127.0.0.1/x"))
+            return info.value
+        finally:
+            await transport.aclose()
+
+    err = asyncio.run(go())
+    assert isinstance(err, httpx.UnsupportedProtocol)
+    assert isinstance(err.__cause__, aiohttp.NonHttpUrlClientError)
+
+
+def test_the_most_specific_listed_class_decides() -> None:
+    # ConnectionTimeoutError is a ServerTimeoutError, a ClientConnectionError and a ClientError
+    err = mapped_exception(aiohttp.ConnectionTimeoutError("slow"))
+    assert type(err) is httpx.ConnectTimeout
+    assert str(err) == "slow"
+    # every entry maps to an httpx transport error; what is not aiohttp's passes unchanged
+    assert all(issubclass(target, httpx.TransportError) for target in EXCEPTIONS.values())
+    plain = ValueError("x")
+    assert mapped_exception(plain) is plain
+
+
+def test_http_client_words_a_dropped_connection_from_the_original() -> None:
+    async def go() -> ApiConnectionError:
+        async with server(_close) as (url, _):
+            client = HttpClient(
+                service="Test", base_url=url, auth_hint="-", retry=RetryPolicy(attempts=1)
+            )
+            async with client:
+                with pytest.raises(ApiConnectionError) as info:
+                    await client.request("GET", "/x", parse=_content)
+                return info.value
+
+    err = asyncio.run(go())
+    assert "the connection to 127.0.0.1" in err.message
+    assert "failed (ServerDisconnectedError)" in err.message
+
+
+def _content(reply: Reply) -> Any:
+    return reply.content
