@@ -96,10 +96,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
-        try:
-            data: bytes | httpx.AsyncByteStream | None = request.content or None
-        except httpx.RequestNotRead:
-            data = request.stream  # type: ignore[assignment]  # streamed as it is read
+        # A ready body (HttpClient's) comes at once; a streamed one is read whole first.
+        data = await request.aread() or None
         try:
             response = await session.request(
                 request.method,

@@ -421,3 +421,60 @@ def test_debug_log_names_call_status_and_time_and_nothing_secret(
 def test_client_reprs_hold_no_secret() -> None:
     client = AculabClient(aculab_account())
     assert_no_secret(repr(client) + repr(client.http) + repr(client.account))
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "sent"),
+    [
+        ("GET", {}, b""),
+        ("DELETE", {}, b""),
+        ("POST", {}, b""),  # no body: Content-Length 0, as httpx sends it
+        ("POST", {"form": {"a": "1", "b": Secret("é&=")}}, b"a=1&b=%C3%A9%26%3D"),
+        ("POST", {"form": {}}, b""),
+        ("PUT", {"json_body": {"x": [1, "ü"]}}, b'{"x": [1, "\\u00fc"]}'),
+        ("PATCH", {}, b""),
+    ],
+)
+def test_requests_go_out_as_httpx_would_build_them_from_content(
+    method: str, body: dict[str, Any], sent: bytes
+) -> None:
+    """HttpClient builds each request from a ready stream with its own Host and
+    Content-Length: the headers and body must be those of httpx.Request(content=...), and the
+    body readable as ``request.content`` at once (a transport may not ``aread()`` it first, as
+    MockTransport does; doctor's recorder doesn't)."""
+    seen: list[httpx.Request] = []
+
+    class Seeing(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            assert isinstance(request.content, bytes)
+            return httpx.Response(200, json={})
+
+    async def go() -> None:
+        from reconciler.clients.http import HttpClient
+
+        async with HttpClient(
+            service="Test",
+            base_url="http://Example.test:8080/api",
+            auth_hint="-",
+            headers={"Accept": "application/json", "Authorization": "Basic abc"},
+            transport=Seeing(),
+        ) as client:
+            for _ in range(2):  # the second from the cache of header sets
+                await client.request(method, "/a/b%20c?x=1", parse=lambda r: r.content, **body)
+
+    run(go())
+    first, second = seen
+    content = first.content
+    expected = httpx.Request(
+        method,
+        "http://example.test:8080/api/a/b%20c?x=1",
+        headers=[
+            (k, v) for k, v in first.headers.raw if k.lower() not in (b"host", b"content-length")
+        ],
+        content=content or None,
+    )
+    assert first.headers.raw == expected.headers.raw
+    assert second.headers.raw == expected.headers.raw
+    assert first.url == expected.url
+    assert content == second.content == sent
