@@ -55,6 +55,9 @@ def worker_count(parallel: int, accounts: int, environ: Mapping[str, str] | None
     """How many worker processes a read-only fleet run uses: ``min(parallel, accounts,
     cores)`` (``RECONCILER_WORKERS`` in place of the cores), and 1 (this process) where
     ``fork`` is missing or threads already run here."""
+    count = max(1, min(parallel, accounts))
+    if count == 1:
+        return 1  # nothing to spread: the variable is not read
     env = os.environ if environ is None else environ
     text = env.get(WORKERS_ENV, "").strip()
     if text:
@@ -70,7 +73,7 @@ def worker_count(parallel: int, accounts: int, environ: Mapping[str, str] | None
             )
     else:
         cap = _cores()
-    count = max(1, min(parallel, accounts, cap))
+    count = min(count, max(1, cap))
     if count > 1 and not _can_fork():
         return 1
     return count
@@ -85,9 +88,15 @@ def _cores() -> int:
 
 
 def _can_fork() -> bool:
+    """Linux only (docs/fleet.md): macOS lists ``fork`` too, but a forked process there may
+    crash in the system's frameworks, which is why Python's default there is ``spawn``."""
     import multiprocessing
 
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
 
 
 def shares(parallel: int, workers: int) -> list[int]:
@@ -160,7 +169,7 @@ def _worker_main(
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        for other in others:  # the parent's ends of the other workers' pipes
+        for other in others:  # the parent's ends of the pipes: its own and the others'
             other.close()
         asyncio.run(_serve(conn, accounts, work, code_of, present, slots))
     except BaseException:  # the parent turns this worker's accounts into errors
@@ -269,7 +278,9 @@ def run_in_workers(
 
     def start(share: int) -> None:
         parent_end, child_end = ctx.Pipe()
-        others = [w.conn for w in alive]
+        # The child closes every parent end it inherits, its own too: were one left open,
+        # a parent that is killed would never be seen gone (its pipes hold the output).
+        others = [*(w.conn for w in alive), parent_end]
         # SIGINT is blocked across the fork, so that a Ctrl-C cannot reach the new worker
         # before it ignores SIGINT (it would die with a traceback); here it is delivered
         # once unblocked.

@@ -168,6 +168,9 @@ def test_the_number_of_workers() -> None:
     with pytest.raises(ConfigError) as info:
         worker_count(8, 100, {WORKERS_ENV: "many"})
     assert WORKERS_ENV in info.value.message and info.value.hint
+    # A run that would not fork (one at a time, or one account) does not read it at all.
+    assert worker_count(1, 100, {WORKERS_ENV: "many"}) == 1
+    assert worker_count(8, 1, {WORKERS_ENV: "0"}) == 1
 
 
 def test_no_workers_are_forked_from_a_process_with_threads() -> None:
@@ -284,6 +287,37 @@ def test_a_worker_killed_mid_run_fails_its_account_and_the_others_still_run(
         assert "outbound:wakeup" in groups[name], out  # drift found, as without the kill
     assert "drift: 4 accounts: 0 in order, 3 drifted, 0 refused, 1 failed; exit 1." in err
     assert "Traceback" not in err
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaps counts: it runs no more)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status or "\nState:\tX" in status
+
+
+@linux_only
+@pytest.mark.e2e
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_workers_end_when_the_command_is_killed(tmp_path: Path, how: signal.Signals) -> None:
+    with _serve(tmp_path, latency_ms=300) as served:
+        proc, workers = _start(served, tmp_path, "drift", *served.paths, "--parallel", "2")
+        assert len(workers) == 2, proc.communicate()
+        proc.send_signal(how)
+        # The workers hold the command's stdout and stderr: while one runs, a caller reading
+        # the output (a CI runner, a pipe) would wait for ever.
+        out, err = proc.communicate(timeout=30)
+        for _ in range(200):
+            if all(_gone(pid) for pid in workers):
+                break
+            time.sleep(0.05)
+        left = [pid for pid in workers if not _gone(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+    assert not left, (out, err)
+    assert proc.returncode == -how
 
 
 @linux_only
