@@ -121,6 +121,11 @@ class Redactor:
             # Longest first, so that a secret containing another is masked whole.
             self._ordered = tuple(sorted(self._forms, key=lambda f: (-len(f), f)))
 
+    def known(self) -> tuple[str, ...]:
+        """The secret values known (raw, not their other forms)."""
+        with self._lock:
+            return tuple(self._values)
+
     def add_basic(self, username: str, password: str) -> None:
         """Know the HTTP Basic credentials of ``username`` and ``password`` (the base64 of
         ``username:password`` does not contain the base64 of the password alone)."""
@@ -228,8 +233,28 @@ def secret_url(value: str) -> Secret:
     parts = _credentials(value)
     if parts is None:
         return Secret(value)
-    scheme, user, _password, rest = parts
-    return Secret(value, display=f"{scheme}{user}:{MASK}@{rest}")
+    scheme, user, password, rest = parts
+    return Secret(value, display=f"{scheme}{user}:{MASK}@{_past_known(value, rest, password)}")
+
+
+def _past_known(value: str, rest: str, password: str) -> str:
+    """What follows the password of ``value``, past any known secret the password begins.
+
+    The password runs to the first ``@``; a secret that holds an ``@`` itself (a password
+    from the environment, substituted into the URL as it is) runs on past it, and its tail
+    would be shown as the host. The known secret is masked whole instead."""
+    redactor = _ACTIVE.get()
+    if redactor is None:
+        return rest
+    start = len(value) - len(rest) - 1 - len(password)  # where the password begins
+    end = start
+    for known in redactor.known():
+        if "@" in known and value.startswith(known, start):
+            end = max(end, start + len(known))
+    if end <= start + len(password):
+        return rest
+    tail = value[end:]
+    return tail[1:] if tail.startswith("@") else tail
 
 
 def conceal(value: Any, *, key: str | None = None) -> Any:

@@ -29,7 +29,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.desired.model import Origin
 from reconciler.errors import Diagnostic
-from reconciler.secret import SECRET_KEYS, password_span, secret_url, url_has_password
+from reconciler.secret import SECRET_KEYS, know, password_span, secret_url, url_has_password
 
 try:  # libyaml: the same nodes and marks, composed in C
     from yaml import CSafeLoader as _BaseLoader
@@ -140,6 +140,11 @@ class EnvStr(str):
         if span is None:
             return text
         start, end = span
+        for ref_start, ref_end, _name in self.refs:
+            if start <= ref_start < end:
+                # A variable that begins in the password fills it to its own end, "@" or not
+                # (the loader makes its value known whole: Loader.substitute).
+                end = max(end, ref_end)
         return text[:start] + self._simulated(start, end) + text[end:]
 
 
@@ -679,6 +684,12 @@ class _Converter:
             return value
 
         result = _ENV.sub(replace, text)
+        span = password_span(result) if refs else None
+        if span is not None:
+            # A variable that fills a URL's password is a secret, whole: its value may hold an
+            # "@" and run on past where the URL's password is taken to end, and the rest of
+            # it must not be shown as the host (reconciler/secret.py, secret_url).
+            know([result[a:b] for a, b, _name in refs if span[0] <= a < span[1]])
         return EnvStr(result, text, tuple(refs), self.simulate) if used else result
 
 

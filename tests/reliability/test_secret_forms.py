@@ -102,6 +102,24 @@ def test_a_base64_password_with_a_slash_is_recognised() -> None:
     assert secret_url(url).display == f"https://hook:{MASK}@sms.example.com/in"
 
 
+def test_a_known_password_holding_an_at_sign_is_masked_whole_in_a_url() -> None:
+    """The review's case: a password from the environment that holds "@" (and ":" and "/"),
+    substituted into a callback URL as it is. The URL password runs to the first "@"; the
+    secret's tail must not be shown as the host."""
+    password = "R0:p@ss/w%2Fd"
+    url = f"https://relay:{password}@partner.example.org/sms?from=%o"
+    redactor = Redactor()
+    with redactor.active():
+        Secret(password)
+        shown = secret_url(url).display
+        assert shown == f"https://relay:{MASK}@partner.example.org/sms?from=%o"
+        assert "ss/w" not in redact(f"would set httpget {shown}")
+    # Unknown to any redactor, the rule is the first "@", as before.
+    assert (
+        secret_url(url).display == f"https://relay:{MASK}@ss/w%2Fd@partner.example.org/sms?from=%o"
+    )
+
+
 def test_a_host_with_a_port_and_an_at_sign_further_on_is_not_a_password() -> None:
     for url in (
         "https://app.example.com:8443/in?to=ops@example.com",

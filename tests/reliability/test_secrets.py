@@ -471,3 +471,47 @@ safety: {max_update_percent: 100}
         text = file.read_bytes().decode("utf-8", "replace")
         for form in forbidden:
             assert form not in text, f"{form!r} is in {file}"
+
+
+@pytest.mark.parametrize("simulate", [False, True])
+def test_a_callback_password_holding_an_at_sign_is_never_shown_in_part(
+    tmp_path: Path, simulate: bool
+) -> None:
+    """A password from the environment that holds "@" (and ":" and "/"), filling a relay
+    callback URL: the URL's password is taken to end at the first "@", and the rest of the
+    variable's value used to be shown as the host (and, under --simulate, sent to the
+    simulator). Neither part of it, in any form, may appear."""
+    hook = "Hk0:p@ss/w%2Fd-tail9"
+    parts = [hook, "Hk0:p", "ss/w%2Fd-tail9", "w%2Fd-tail9"]
+    forbidden = set().union(*(secret_encodings(s) for s in parts))
+    sim = Simulator(
+        seed="demo", credentials=SimCredentials(api_key=API_KEY, aql_password="aqlpw-9")
+    )
+    environ = {"ACULAB_API_KEY": API_KEY, "AQL_PASSWORD": "aqlpw-9", "HOOK": hook}
+    body = """\
+relay_routes:
+  "44113000111":
+    action: httppost
+    detail: ["https://hook:${HOOK}@sms.example.com/in?id=%i"]
+"""
+    with sim.serve() as running:
+        path = tmp_path / "desired.yaml"
+        path.write_text(account_yaml(running.base_url, running.aql_url, body))
+        extra = ("--simulate",) if simulate else ()
+        commands = [
+            ("plan", str(path), "-vv", *extra),
+            ("plan", str(path), "--format", "json", *extra),
+            ("plan", str(path), "--format", "markdown", *extra),
+            ("drift", str(path), "--format", "json", *extra),
+        ]
+        for args in commands:
+            run = run_cli(tmp_path, *args, environ=environ)
+            assert run.crash is None, run.explain()
+            assert "sms.example.com/in" in run.stdout, run.explain()  # the route is shown
+            shown = run.stdout + run.stderr
+            for form in forbidden:
+                assert form not in shown, f"{form!r} shown by {args}\n{run.explain()}"
+    for file in files_under(tmp_path):
+        text = file.read_bytes().decode("utf-8", "replace")
+        for form in ("ss/w%2Fd-tail9", "w%2Fd-tail9"):
+            assert form not in text, f"{form!r} is in {file}"
