@@ -21,7 +21,7 @@ from reconciler.cli.options import (
 )
 from reconciler.cli.output import READING, command, echo_warnings, run_with_progress, use_color
 from reconciler.secret import redact
-from reconciler.session import open_session
+from reconciler.session import Settings, open_session
 
 if TYPE_CHECKING:
     from reconciler.fleet import Account, Shard
@@ -74,7 +74,6 @@ def drift(
     unmanaged), 1 error.
     """
     from reconciler import operations
-    from reconciler.drift.render import render_json, render_markdown, render_text
 
     settings = current_settings()
     if is_fleet(paths, shard, report_dir):
@@ -88,15 +87,9 @@ def drift(
             lambda progress: operations.drift(session, path, ignore=ignore, progress=progress),
         )
     echo_warnings(result.warnings)
-    report = result.report
     if out is not None:
-        write_report(out, redact(render_json(report) + "\n"))
-    if fmt == "json":
-        text = render_json(report) + "\n"
-    elif fmt == "markdown":
-        text = render_markdown(report, full_report=None if out is None else str(out))
-    else:
-        text = render_text(report, color=use_color(settings)) + "\n"
+        _write_full_report(out, result)
+    text = render_drift(result, fmt, settings, full_report=out)
     # Secrets are masked by type in the report; redact() is the last line of defence.
     click.echo(redact(text), nl=False)
     code: int = result.exit_code(fail_on_unmanaged=fail_on_unmanaged)
@@ -114,7 +107,6 @@ def _drift_fleet(
     report_dir: Path | None,
 ) -> int:
     from reconciler import operations
-    from reconciler.drift.render import render_json, render_markdown, render_text
 
     settings = current_settings()
     run = Fleet("drift", paths, parallel, shard, report_dir, fmt)
@@ -131,14 +123,6 @@ def _drift_fleet(
             return None
         return out / f"{account.name}.drift.json" if several else out
 
-    def render(result: DriftResult) -> str:
-        report = result.report
-        if fmt == "json":
-            return render_json(report) + "\n"
-        if fmt == "markdown":
-            return render_markdown(report)
-        return render_text(report, color=use_color(settings)) + "\n"
-
     with open_session(settings) as session:
         sessions = run.sessions(session, accounts)
 
@@ -146,13 +130,40 @@ def _drift_fleet(
             result = await operations.drift(sessions[account.name], account.path, ignore=ignore)
             target = full_report(account)
             if target is not None:
-                write_report(target, redact(render_json(result.report) + "\n"))
+                _write_full_report(target, result)
             return result
 
         runs = run.run(
-            accounts, work, lambda r: r.exit_code(fail_on_unmanaged=fail_on_unmanaged), render
+            accounts,
+            work,
+            lambda r: r.exit_code(fail_on_unmanaged=fail_on_unmanaged),
+            lambda r: render_drift(r, fmt, settings),
         )
     return run.finish(runs)
+
+
+def render_drift(
+    result: DriftResult, fmt: str, settings: Settings, *, full_report: Path | None = None
+) -> str:
+    """The drift report in ``fmt`` (text in colour on a terminal), as drift shows it, one
+    account or each of a fleet; markdown names ``full_report`` when it leaves anything out."""
+    from reconciler.drift.render import render_json, render_markdown, render_text
+
+    report = result.report
+    if fmt == "json":
+        return render_json(report) + "\n"
+    if fmt == "markdown":
+        return render_markdown(
+            report, full_report=None if full_report is None else str(full_report)
+        )
+    return render_text(report, color=use_color(settings)) + "\n"
+
+
+def _write_full_report(target: Path, result: DriftResult) -> None:
+    """``--out``: the full report as JSON."""
+    from reconciler.drift.render import render_json
+
+    write_report(target, redact(render_json(result.report) + "\n"))
 
 
 # --------------------------------------------------------------------------- report
