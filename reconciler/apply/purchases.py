@@ -317,16 +317,9 @@ class Purchaser:
             if not new:
                 continue  # proves nothing: still unknown (blocking() says so)
             found |= new
-            await self._record(
-                "resolved",
-                op=intent.op,
-                address=f"pool:{intent.pool}",
-                action="purchase",
-                status=SUCCEEDED,
-                numbers=sorted(new),
-                note="re-counted: the account lists the numbers it bought",
+            await self._resolve(
+                intent, SUCCEEDED, new, "re-counted: the account lists the numbers it bought"
             )
-            self.view.unresolved.remove(intent)
             notes.append(
                 f"an interrupted purchase of {intent.quantity} at {location} (run "
                 f"{intent.run}, {when(intent)}; its outcome was unknown) had bought {len(new)}: "
@@ -351,17 +344,29 @@ class Purchaser:
         again. Returns the purchases forgotten."""
         gone = [i for i in self.view.unresolved if i.pool == pool]
         for intent in gone:
-            await self._record(
-                "resolved",
-                op=intent.op,
-                address=f"pool:{intent.pool}",
-                action="purchase",
-                status=FORGOTTEN,
-                numbers=[],
-                note="forgotten with --forget-purchase: the user checked the account",
+            await self._resolve(
+                intent,
+                FORGOTTEN,
+                set(),
+                "forgotten with --forget-purchase: the user checked the account",
             )
-            self.view.unresolved.remove(intent)
         return gone
+
+    async def _resolve(
+        self, intent: PurchaseIntent, status: str, numbers: set[str], note: str
+    ) -> None:
+        """Close a purchase whose outcome was unknown: journalled (``resolved``, with the
+        numbers it bought), and no longer unresolved for this run."""
+        await self._record(
+            "resolved",
+            op=intent.op,
+            address=f"pool:{intent.pool}",
+            action="purchase",
+            status=status,
+            numbers=sorted(numbers),
+            note=note,
+        )
+        self.view.unresolved.remove(intent)
 
     def blocked_reason(self, pool: str, intents: list[PurchaseIntent]) -> str:
         """Why nothing is bought for ``pool``, and what to do."""
