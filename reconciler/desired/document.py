@@ -136,16 +136,25 @@ class EnvStr(str):
         its scheme, user and host from the environment, its password becomes
         ``simulated-NAME``); the rest of the URL reads the environment as usual."""
         text = str.__str__(self)
-        span = password_span(text) if self.simulate and self.refs else None
+        span = self.password_span() if self.simulate else None
         if span is None:
             return text
         start, end = span
+        return text[:start] + self._simulated(start, end) + text[end:]
+
+    def password_span(self) -> tuple[int, int] | None:
+        """Where the password is, when the value is a URL carrying one
+        (:func:`reconciler.secret.password_span`), a variable that begins in it included to
+        its end: the password is taken to end at the first "@", but a variable's value may
+        hold an "@" itself, and all of it is the secret."""
+        span = password_span(str.__str__(self))
+        if span is None:
+            return None
+        start, end = span
         for ref_start, ref_end, _name in self.refs:
             if start <= ref_start < end:
-                # A variable that begins in the password fills it to its own end, "@" or not
-                # (the loader makes its value known whole: Loader.substitute).
                 end = max(end, ref_end)
-        return text[:start] + self._simulated(start, end) + text[end:]
+        return start, end
 
 
 def secret_text(value: Any) -> str:
@@ -684,13 +693,16 @@ class _Converter:
             return value
 
         result = _ENV.sub(replace, text)
-        span = password_span(result) if refs else None
+        if not used:
+            return result
+        value = EnvStr(result, text, tuple(refs), self.simulate)
+        span = value.password_span()
         if span is not None:
-            # A variable that fills a URL's password is a secret, whole: its value may hold an
-            # "@" and run on past where the URL's password is taken to end, and the rest of
-            # it must not be shown as the host (reconciler/secret.py, secret_url).
-            know([result[a:b] for a, b, _name in refs if span[0] <= a < span[1]])
-        return EnvStr(result, text, tuple(refs), self.simulate) if used else result
+            # The password, variables and all, is a secret whole: shown as the URL's host,
+            # the part of a variable past an "@" of its own would give it away
+            # (reconciler/secret.py, secret_url).
+            know([result[span[0] : span[1]]])
+        return value
 
 
 def _tag_name(tag: str) -> str:
