@@ -129,9 +129,7 @@ class Redactor:
     def add_basic(self, username: str, password: str) -> None:
         """Know the HTTP Basic credentials of ``username`` and ``password`` (the base64 of
         ``username:password`` does not contain the base64 of the password alone)."""
-        self.add(password)
-        token = base64.b64encode(f"{username}:{password}".encode()).decode()
-        self.add(token)
+        self.add(password, basic_token(username, password))
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret, in every form, replaced by ``(sensitive)``."""
@@ -156,6 +154,13 @@ class Redactor:
 _ACTIVE: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
     "reconciler_redactor", default=None
 )
+
+
+def basic_token(username: str, password: str) -> str:
+    """The HTTP Basic credentials of ``username`` and ``password``, as the ``Authorization``
+    header carries them (after ``Basic ``): a secret, which does not contain the base64 of the
+    password alone."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def active_redactor() -> Redactor | None:

@@ -23,7 +23,6 @@ Two retry subtleties, decided here:
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -49,7 +48,7 @@ from reconciler.desired.model import AculabAccount, ServiceKind
 from reconciler.desired.numbers import digits_of
 from reconciler.errors import MalformedResponseError
 from reconciler.live.model import LiveNumber
-from reconciler.secret import SECRET_KEYS, conceal
+from reconciler.secret import SECRET_KEYS, basic_token, conceal
 
 __all__ = ["AculabClient", "DeleteResult", "ServiceSummary"]
 
@@ -109,7 +108,7 @@ class AculabClient:
         self.account = account
         self.purchase_timeout = purchase_timeout
         key = account.api_key.reveal()
-        token = base64.b64encode(f"{account.basic_username}:{key}".encode()).decode("ascii")
+        token = basic_token(account.basic_username, key)
         self.http = HttpClient(
             service="Aculab Cloud",
             base_url=account.base_url,
