@@ -75,6 +75,11 @@ class RunningSimulator:
             log_config=None,  # leave the process's logging alone
             access_log=False,
             lifespan="off",
+            # uvloop where it is installed (a dependency where it has wheels): about a quarter
+            # less CPU per request, which a benchmark's client shares the machine with
+            # (docs/performance.md). uvicorn >= 0.36 makes it this server's loop only: the
+            # command's own loop, under --simulate in the same process, stays asyncio's.
+            loop="auto",
             timeout_graceful_shutdown=2,
         )
         self._server = _Server(config)
