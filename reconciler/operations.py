@@ -128,11 +128,16 @@ async def read_live(
     desired: DesiredState,
     progress: Progress | None,
     workdir: Path | None = None,
+    *,
+    fingerprint: bool = True,
 ) -> LiveState:
     """Read the live account ``desired`` needs, through the session's clients, with what the
-    journal of ``workdir`` (default: the session's) says was bought (:func:`with_ledger`)."""
+    journal of ``workdir`` (default: the session's) says was bought (:func:`with_ledger`).
+    ``fingerprint``: the snapshot may back a saved plan (drift's never does)."""
     async with session.clients(desired) as (aculab, aql):
-        live = await session.read_live(desired, aculab, aql, progress=progress)
+        live = await session.read_live(
+            desired, aculab, aql, progress=progress, fingerprint=fingerprint
+        )
     return with_ledger(live, desired, workdir or session.settings.workdir)
 
 
@@ -261,8 +266,9 @@ async def drift(
     """What changed on the account by hand. Read-only."""
     parse_rules(ignore)  # a bad rule fails before any call to the account
     loaded = session.load(path)
-    live = await read_live(session, loaded.state, progress)
-    the_plan = make_plan(loaded.state, live)
+    # Drift's plan is never saved: no fingerprints (read_live, make_plan).
+    live = await read_live(session, loaded.state, progress, fingerprint=False)
+    the_plan = make_plan(loaded.state, live, fingerprint=False)
     return DriftResult(loaded, detect_drift(the_plan, [*loaded.state.drift_ignore, *ignore]))
 
 

@@ -217,12 +217,20 @@ class Session:
         aculab: AculabClient | None,
         aql: AqlClient | None,
         progress: ProgressCallback | None = None,
+        *,
+        fingerprint: bool = True,
     ) -> LiveState:
-        """Read the whole live account the desired state needs (raises LiveReadError)."""
+        """Read the whole live account the desired state needs (raises LiveReadError);
+        ``fingerprint``: for a plan that may be saved (:func:`reconciler.live.reader.read_live`)."""
         from reconciler.live.reader import read_live
 
         return await read_live(
-            desired, aculab, aql, concurrency=self.settings.concurrency, progress=progress
+            desired,
+            aculab,
+            aql,
+            concurrency=self.settings.concurrency,
+            progress=progress,
+            fingerprint=fingerprint,
         )
 
 

@@ -75,6 +75,10 @@ class _Scope:
     every_service: bool = False
     schema_kinds: frozenset[ServiceKind] = frozenset()
     relay_numbers: tuple[str, ...] = ()
+    # Fingerprint each resource as it arrives (LiveState.known_fingerprints): only a snapshot
+    # that may back a saved plan needs them; drift and export never look at them, and in a
+    # CPU-bound fleet they cost about a twentieth of the client's CPU.
+    fingerprint: bool = True
     # Said after a failed read: what the failure spared the user.
     spared: str = "nothing was changed"
 
@@ -86,12 +90,15 @@ async def read_live(
     *,
     concurrency: int = 16,
     progress: ProgressCallback | None = None,
+    fingerprint: bool = True,
 ) -> LiveState:
     """Read everything ``desired`` needs from the live account (see the module docstring).
 
     ``progress(done, total)`` is called as reads finish; ``total`` is None until the lists
     (numbers, services) have revealed everything there is to read, then final. Raises
-    :class:`LiveReadError` if any read fails.
+    :class:`LiveReadError` if any read fails. ``fingerprint``: fingerprint the resources as
+    they arrive (for a plan that may be saved); without, the snapshot computes them only if
+    asked (:meth:`LiveState.resource_fingerprints`).
 
     ``aculab`` is None for a desired state without an ``aculab:`` section (an aql customer
     with relay routes only): then nothing of Aculab is read, and the snapshot has no numbers
@@ -109,7 +116,7 @@ async def read_live(
             "the desired state declares relay routes but there is no aql account to read them",
             hint="add an `aql:` section (username, password) to the desired state",
         )
-    scope = _Scope(schema_kinds=frozenset(_replace_kinds(desired)))
+    scope = _Scope(schema_kinds=frozenset(_replace_kinds(desired)), fingerprint=fingerprint)
     return await _Reader(desired, aculab, aql, concurrency, progress, scope).run()
 
 
@@ -135,6 +142,7 @@ async def read_account(
         every_service=True,
         schema_kinds=frozenset(KINDS),
         relay_numbers=tuple(relay_numbers),
+        fingerprint=False,
         spared="nothing was exported",
     )
     return await _Reader(DesiredState(), aculab, aql, concurrency, progress, scope).run()
@@ -270,16 +278,6 @@ class _Reader:
         assert self.numbers is not None
         inbound_names, outbound_names = self.names["inbound"], self.names["outbound"]
         assert inbound_names is not None and outbound_names is not None
-        # Exactly the keys of LiveState.resource_fingerprints(): every number, every listed
-        # service (read, or only listed), every relay route.
-        fingerprints = {k: v for k, v in self.fingerprints.items() if k.startswith("number:")}
-        listed = service_fingerprint(None)
-        for kind, names in (("inbound", inbound_names), ("outbound", outbound_names)):
-            for name in names:
-                key = f"{kind}:{name}"
-                fingerprints[key] = self.fingerprints.get(key, listed)
-        for number in self.relay:
-            fingerprints[f"relay:{number}"] = self.fingerprints[f"relay:{number}"]
         return LiveState(
             numbers=self.numbers,
             inbound_names=frozenset(inbound_names),
@@ -294,8 +292,25 @@ class _Reader:
                 regulation_addresses=self.addresses,
             ),
             service_schemas=self.schemas,
-            known_fingerprints=fingerprints,
+            known_fingerprints=self._known_fingerprints(inbound_names, outbound_names),
         )
+
+    def _known_fingerprints(
+        self, inbound_names: set[str], outbound_names: set[str]
+    ) -> dict[str, str] | None:
+        """Exactly the keys of LiveState.resource_fingerprints(): every number, every listed
+        service (read, or only listed), every relay route; None when not fingerprinting."""
+        if not self.scope.fingerprint:
+            return None
+        fingerprints = {k: v for k, v in self.fingerprints.items() if k.startswith("number:")}
+        listed = service_fingerprint(None)
+        for kind, names in (("inbound", inbound_names), ("outbound", outbound_names)):
+            for name in names:
+                key = f"{kind}:{name}"
+                fingerprints[key] = self.fingerprints.get(key, listed)
+        for number in self.relay:
+            fingerprints[f"relay:{number}"] = self.fingerprints[f"relay:{number}"]
+        return fingerprints
 
     # ----------------------------------------------------------------- lists
 
@@ -303,7 +318,8 @@ class _Reader:
         self.numbers = await self._cloud.list_numbers()
         self._after_lists()
         self._add_catalogue()
-        self._fingerprinting = asyncio.ensure_future(self._fingerprint_numbers(self.numbers))
+        if self.scope.fingerprint:
+            self._fingerprinting = asyncio.ensure_future(self._fingerprint_numbers(self.numbers))
 
     async def _fingerprint_numbers(self, numbers: dict[str, LiveNumber]) -> None:
         """Fingerprint the numbers in slices, letting replies in between."""
@@ -361,7 +377,8 @@ class _Reader:
                 await self._listed_but_gone(kind, name, err)
                 return
             service = self.configs[kind][name] = LiveService(kind=kind, name=name, config=config)
-            self.fingerprints[f"{kind}:{name}"] = service_fingerprint(service)
+            if self.scope.fingerprint:
+                self.fingerprints[f"{kind}:{name}"] = service_fingerprint(service)
 
         return job
 
@@ -400,7 +417,8 @@ class _Reader:
         async def job() -> None:
             assert self.aql is not None
             route = self.relay[number] = await self.aql.query(number)
-            self.fingerprints[f"relay:{number}"] = relay_fingerprint(route)
+            if self.scope.fingerprint:
+                self.fingerprints[f"relay:{number}"] = relay_fingerprint(route)
 
         return job
 

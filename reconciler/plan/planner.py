@@ -88,12 +88,16 @@ SERVICE_KINDS: tuple[ServiceKind, ...] = ("inbound", "outbound")
 CENT = Decimal("0.01")
 
 
-def make_plan(desired: DesiredState, live: LiveState) -> Plan:
+def make_plan(desired: DesiredState, live: LiveState, *, fingerprint: bool = True) -> Plan:
     """Diff ``desired`` against ``live`` into a :class:`Plan` (pure: no I/O, no clock).
+
+    ``fingerprint``: record the live fingerprints the plan depends on, which a saved plan
+    needs (:func:`reconciler.plan.saved.plan_document` refuses a plan without); drift, which
+    never saves its plan, skips them.
 
     Raises :class:`PlanError` listing every problem that prevents a plan.
     """
-    return _Planner(desired, live).plan()
+    return _Planner(desired, live).plan(fingerprint=fingerprint)
 
 
 def expected_defaults(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,7 +203,7 @@ class _Planner:
         self._defaults: dict[str, dict[str, Any] | None] = {}
         self._warned_schema: set[tuple[str, Origin]] = set()
 
-    def plan(self) -> Plan:
+    def plan(self, *, fingerprint: bool = True) -> Plan:
         self._numbers()
         self._services()
         self._relay_routes()
@@ -210,8 +214,8 @@ class _Planner:
             )
         order = {t: i for i, t in enumerate(APPLY_ORDER)}
         changes = sorted(self.changes, key=lambda c: (order[type(c)], c.address))
-        all_fps = self.live.resource_fingerprints()
-        deps = sorted({key for c in changes for key in c.depends_on})
+        all_fps = self.live.resource_fingerprints() if fingerprint else {}
+        deps = sorted({key for c in changes for key in c.depends_on}) if fingerprint else []
         return Plan(
             changes=tuple(changes),
             warnings=tuple(self.warnings),
@@ -222,7 +226,7 @@ class _Planner:
             fingerprints={k: all_fps.get(k, ABSENT) for k in deps},
             # One digest of the whole snapshot, from the fingerprints already computed:
             # no resource is fingerprinted twice.
-            live_fingerprint=fingerprint_of(sorted(all_fps.items())),
+            live_fingerprint=fingerprint_of(sorted(all_fps.items())) if fingerprint else "",
             sources=tuple(self.desired.sources),
             safety=self.desired.safety,
         )

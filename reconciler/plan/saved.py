@@ -175,6 +175,10 @@ def plan_document(
     account: PlanAccount | None = None,
 ) -> dict[str, Any]:
     """The document a saved plan file holds."""
+    if not plan.live_fingerprint:
+        # A plan made without fingerprints (make_plan(fingerprint=False)) could not be
+        # checked for staleness at apply time: never saved.
+        raise ValueError("a plan made without live fingerprints cannot be saved")
     # A saved plan shows releases as blocked: the flags of the apply that uses it aren't known.
     data = plan.as_json(check_safety(plan, plan.safety, allow_release=False, force=False))
     if account is not None:
