@@ -215,9 +215,24 @@ async def run_accounts(
 
     ``on_done`` is called as each finishes; the run it returns, if any, is kept instead (a
     caller that has shown and reported a result drops it, so that memory grows with
-    ``parallel``, not with the number of accounts)."""
+    ``parallel``, not with the number of accounts). The accounts' API clients share their
+    connection pools (reconciler/clients/connections.py)."""
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
+    from reconciler.clients.connections import shared_connections
+
+    async with shared_connections():
+        return await _run_accounts(accounts, work, code_of, parallel=parallel, on_done=on_done)
+
+
+async def _run_accounts(
+    accounts: Sequence[Account],
+    work: Callable[[Account], Awaitable[R]],
+    code_of: Callable[[R], int],
+    *,
+    parallel: int,
+    on_done: Callable[[AccountRun[R]], AccountRun[R] | None] | None,
+) -> list[AccountRun[R]]:
     runs: list[AccountRun[R] | None] = [None] * len(accounts)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(accounts)):

@@ -213,7 +213,11 @@ async def _serve(
             run = await run_one(accounts[index], work, code_of)
             conn.send(_finished(index, run, present))
 
-    await asyncio.gather(*(slot() for _ in range(slots)))
+    from reconciler.clients.connections import shared_connections
+
+    # The worker's accounts share their API connections (reconciler/clients/connections.py).
+    async with shared_connections():
+        await asyncio.gather(*(slot() for _ in range(slots)))
 
 
 # --------------------------------------------------------------------------- the parent

@@ -375,6 +375,7 @@ class HttpClient:
         )
         self._given_transport = transport
         self._transport: httpx.AsyncBaseTransport | None = None
+        self._shared = False  # the transport is a scope's shared pool
         self._gate: asyncio.Semaphore | None = None
         self._default_timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
         # Parsed URLs by path: httpx's URL parsing is a tenth of a call's CPU, and the aql
@@ -398,19 +399,27 @@ class HttpClient:
             return
         transport = self._given_transport
         if transport is None:
-            from reconciler.clients.transport import AiohttpTransport
+            from reconciler.clients.connections import current
 
-            transport = AiohttpTransport(
-                ssl_context=_tls_context(self.base_url),
-                max_connections=self.concurrency,
-                keepalive_expiry=30.0,
-            )
+            shared = current()
+            if shared is not None:  # a fleet's accounts in this process share the pools
+                transport = shared.transport(_tls_context(self.base_url))
+                self._shared = True
+            else:
+                from reconciler.clients.transport import AiohttpTransport
+
+                transport = AiohttpTransport(
+                    ssl_context=_tls_context(self.base_url),
+                    max_connections=self.concurrency,
+                    keepalive_expiry=30.0,
+                )
         self._transport = transport
         self._gate = asyncio.Semaphore(self.concurrency)
 
     async def aclose(self) -> None:
         transport, self._transport = self._transport, None
-        if transport is not None:
+        # Shared pools are closed by their scope (a given transport is closed here, as ever).
+        if transport is not None and not self._shared:
             await transport.aclose()
 
     def __repr__(self) -> str:
@@ -764,12 +773,18 @@ def _verifying_tls_context() -> ssl.SSLContext:
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext:
-    """The TLS context for an API at ``base_url``."""
+    """The TLS context for an API at ``base_url``: one per kind in a process, so that shared
+    connection pools (reconciler/clients/connections.py) are one per kind too."""
     if urlsplit(base_url).scheme.lower() != "http":
         return _verifying_tls_context()
-    # Plain HTTP (the simulator on 127.0.0.1) never uses TLS, and redirects are not followed:
-    # no roots to load. This context still verifies by default, with nothing it trusts, so it
-    # could only ever refuse a connection.
+    return _plain_http_context()
+
+
+@functools.cache
+def _plain_http_context() -> ssl.SSLContext:
+    """Plain HTTP (the simulator on 127.0.0.1) never uses TLS, and redirects are not followed:
+    no roots to load. This context still verifies by default, with nothing it trusts, so it
+    could only ever refuse a connection."""
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 

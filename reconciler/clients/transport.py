@@ -59,7 +59,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport`` over one aiohttp session, opened on the first call.
 
     ``ssl_context`` verifies HTTPS endpoints (``None``: aiohttp's default verification);
-    ``max_connections`` bounds the pooled keep-alive connections, which stay open
+    ``max_connections`` bounds the pooled keep-alive connections (0: no bound, for a pool
+    shared by clients that each bound their own calls), which stay open
     ``keepalive_expiry`` seconds when idle. A request's ``timeout`` extension (httpx's
     ``connect``/``read``/``pool``) becomes aiohttp's per-socket timeouts, as
     ``httpx-aiohttp`` mapped them; redirects are answered, not followed.

@@ -63,6 +63,9 @@ class SimCall:
     fault: str | None = None  # "rate_limit", "error", "garbage", "lost_reply_drop", ...
     delay_ms: float = 0.0  # latency injected before the request was handled
     at: float = field(default_factory=time.time)
+    # The client's end of the connection it came on ("127.0.0.1:50412"; None in-process):
+    # which calls shared a connection.
+    peer: str | None = None
 
 
 class DroppedConnection(ConnectionResetError):
@@ -182,7 +185,9 @@ class Pipeline:
                 body = masked(json.loads(raw))  # the product's own secret keys
             except ValueError:
                 body = raw.decode("utf-8", "replace")
-        call = SimCall(method, path, public, body, at=requested_at)
+        client = request.scope.get("client")
+        peer = f"{client[0]}:{client[1]}" if client else None
+        call = SimCall(method, path, public, body, at=requested_at, peer=peer)
         sim.record(call)
 
         faults = sim.faults

@@ -5,8 +5,10 @@ failure as the httpx error that stands for it, the original as its cause."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ import aiohttp
 import httpx
 import pytest
 
+from reconciler.clients.connections import current, shared_connections
 from reconciler.clients.http import HttpClient, Reply, RetryPolicy
 from reconciler.clients.transport import EXCEPTIONS, AiohttpTransport, mapped_exception
 from reconciler.errors import ApiConnectionError
@@ -29,6 +32,7 @@ class Seen:
 
     heads: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    connections: int = 0  # accepted
 
 
 def answer(
@@ -54,6 +58,7 @@ async def server(*answers: Answer) -> AsyncIterator[tuple[str, Seen]]:
     seen = Seen()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -259,3 +264,80 @@ def test_http_client_words_a_dropped_connection_from_the_original() -> None:
 
 def _content(reply: Reply) -> Any:
     return reply.content
+
+
+def _clients(url: str, count: int) -> list[HttpClient]:
+    return [
+        HttpClient(service="Test", base_url=url, auth_hint="-", headers={"X-Account": str(i)})
+        for i in range(count)
+    ]
+
+
+def test_clients_in_a_shared_scope_pass_connections_from_one_account_to_the_next() -> None:
+    """A fleet's accounts, one after another in one process: one connection for all of them
+    (without the scope, one each), each request still with its own client's headers."""
+
+    async def accounts(shared: bool) -> tuple[int, list[str]]:
+        async with server(ok(b"{}")) as (url, seen):
+            scope = shared_connections() if shared else contextlib.nullcontext()
+            async with scope:
+                for client in _clients(url, 3):
+                    async with client:
+                        await client.request("GET", "/a", parse=_content)
+                        await client.request("GET", "/b", parse=_content)
+            return seen.connections, [head["x-account"] for _, head in seen.heads]
+
+    assert asyncio.run(accounts(shared=True)) == (1, ["0", "0", "1", "1", "2", "2"])
+    assert asyncio.run(accounts(shared=False)) == (3, ["0", "0", "1", "1", "2", "2"])
+
+
+def test_the_shared_pools_close_with_their_scope_not_with_a_client() -> None:
+    async def go() -> None:
+        async with server(ok(b"{}")) as (url, _):
+            async with shared_connections() as shared:
+                first, second = _clients(url, 2)
+                async with first:
+                    await first.request("GET", "/a", parse=_content)
+                async with second:  # the pool outlived the first client
+                    await second.request("GET", "/a", parse=_content)
+                assert first._transport is None and not shared.closed
+            assert shared.closed and current() is None
+            with pytest.raises(RuntimeError, match="after their scope ended"):
+                shared.transport(ssl.create_default_context())
+
+    asyncio.run(go())
+
+
+def test_concurrent_accounts_in_a_shared_scope_each_keep_their_own_bound() -> None:
+    """Each client keeps at most its --concurrency calls in flight on the shared pool."""
+    in_flight = 0
+    most = 0
+
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        await ok(b"{}")(writer)
+
+    async def go() -> int:
+        async with server(slow) as (url, seen):
+            async with shared_connections():
+                clients = [
+                    HttpClient(service="Test", base_url=url, auth_hint="-", concurrency=2)
+                    for _ in range(3)
+                ]
+
+                async def account(client: HttpClient) -> None:
+                    async with client:
+                        await asyncio.gather(
+                            *(client.request("GET", f"/{i}", parse=_content) for i in range(6))
+                        )
+
+                await asyncio.gather(*(account(c) for c in clients))
+            return seen.connections
+
+    connections = asyncio.run(go())
+    assert most == 6  # 3 accounts x 2 each, no more
+    assert connections == 6

@@ -234,6 +234,22 @@ def test_workers_show_and_report_what_one_process_does_without_secrets(
     assert reports["globex"]["outcome"] == ("ok" if command == "validate" else "error")
 
 
+@linux_only
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_processes_accounts_share_their_connections(
+    served: Served, tmp_path: Path, workers: int
+) -> None:
+    """One call at a time per account: one connection per process for the whole fleet, where
+    each account's two clients (Aculab, aql) would otherwise open their own."""
+    served.sim.calls.clear()
+    args = ["drift", *served.paths, "--parallel", str(workers), "--concurrency", "1"]
+    run = _run(served, workers, tmp_path, *args)
+    assert run.returncode == 1 and "401" in run.stdout, run.stderr  # globex's key is wrong
+    calls = list(served.sim.calls)
+    assert len(calls) >= 3 * (len(NAMES) - 1)  # each read (globex's: its first call only)
+    assert len({c.peer for c in calls}) == workers
+
+
 # --------------------------------------------------------------------------- dying, Ctrl-C
 
 
