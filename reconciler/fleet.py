@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from reconciler.clients.connections import shared_connections
 from reconciler.errors import EXIT_ERROR, ConfigError, ReconcilerError, exit_code_for
 
 if TYPE_CHECKING:
@@ -219,8 +220,6 @@ async def run_accounts(
     connection pools (reconciler/clients/connections.py)."""
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
-    from reconciler.clients.connections import shared_connections
-
     async with shared_connections():
         return await _run_accounts(accounts, work, code_of, parallel=parallel, on_done=on_done)
 

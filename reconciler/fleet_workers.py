@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from reconciler.clients.connections import shared_connections
 from reconciler.errors import EXIT_ERROR, ConfigError, ReconcilerError
 from reconciler.fleet import Account, AccountRun, run_one
 
@@ -212,8 +213,6 @@ async def _serve(
         while (index := await inbox.get()) is not None:
             run = await run_one(accounts[index], work, code_of)
             conn.send(_finished(index, run, present))
-
-    from reconciler.clients.connections import shared_connections
 
     # The worker's accounts share their API connections (reconciler/clients/connections.py).
     async with shared_connections():

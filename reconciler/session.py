@@ -186,6 +186,17 @@ class Session:
 
     # ----------------------------------------------------------------- clients
 
+    @staticmethod
+    def preload() -> None:
+        """Import now what reading an account imports on first use (the API clients and
+        aiohttp under them): a fleet's forked workers then inherit it, where each would
+        otherwise import it again, compiling it too where no bytecode is written
+        (``PYTHONDONTWRITEBYTECODE``, common in containers)."""
+        import reconciler.clients.aculab
+        import reconciler.clients.aql
+        import reconciler.clients.transport
+        import reconciler.live.reader  # noqa: F401
+
     @contextlib.asynccontextmanager
     async def clients(
         self, desired: DesiredState

@@ -138,6 +138,7 @@ def _drift_fleet(
             work,
             lambda r: r.exit_code(fail_on_unmanaged=fail_on_unmanaged),
             lambda r: render_drift(r, fmt, settings),
+            preload=session.preload,
         )
     return run.finish(runs)
 

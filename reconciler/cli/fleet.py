@@ -89,13 +89,15 @@ class Fleet:
         *,
         final: bool = True,
         stoppable: bool = False,
+        preload: Callable[[], None] | None = None,
     ) -> list[AccountRun[Any]]:
         """Run ``work`` for each account; ``final``: these runs are the accounts' last word
         (reported, and kept for the JSON document), not a first phase (apply's plans).
         ``stoppable``: the applies run under a :class:`~reconciler.apply.applier.Stop`
         (:attr:`stop`): the first Ctrl-C or SIGTERM lets every account finish what is in
         flight and report (the accounts not started yet start nothing), the second stops at
-        once."""
+        once. ``preload`` is called before worker processes are forked, to import what
+        every worker would otherwise import on its own (:meth:`Session.preload`)."""
         import asyncio
 
         from reconciler.fleet import run_accounts
@@ -111,6 +113,8 @@ class Fleet:
         # apply stays in this process: one Stop answers Ctrl-C for all its accounts.
         workers = worker_count(self.parallel, len(accounts)) if final and not stoppable else 1
         if workers > 1:
+            if preload is not None:
+                preload()
             return run_in_workers(
                 accounts,
                 work,

@@ -166,7 +166,13 @@ def _plan_fleet(
                 force=force,
             )
 
-        runs = run.run(accounts, work, lambda r: r.exit_code(detailed=detailed), render)
+        runs = run.run(
+            accounts,
+            work,
+            lambda r: r.exit_code(detailed=detailed),
+            render,
+            preload=session.preload,
+        )
     saved = [r for r in runs if r.error is None]
     if out is not None and several and saved:
         failed = len(runs) - len(saved)

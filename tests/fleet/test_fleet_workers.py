@@ -250,6 +250,31 @@ def test_a_processes_accounts_share_their_connections(
     assert len({c.peer for c in calls}) == workers
 
 
+@linux_only
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_the_workers_inherit_the_api_clients_imported_once(
+    served: Served, tmp_path: Path, command: str
+) -> None:
+    """aiohttp (and the clients) are imported before the fork, once, not by each worker."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "reconciler", command, *served.paths],
+        cwd=tmp_path,
+        env=served.env(2),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode in (1, 2), run.stderr  # globex's key is wrong
+    imported = [
+        line.rsplit("|", 1)[1].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert imported.count("aiohttp") == 1
+    assert imported.count("reconciler.clients.aculab") == 1
+
+
 # --------------------------------------------------------------------------- dying, Ctrl-C
 
 
