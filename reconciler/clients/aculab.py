@@ -337,11 +337,19 @@ def _conceal_hook(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+# One decoder for every configuration: json.loads with a hook builds a new one per call.
+_CONFIG_DECODER = json.JSONDecoder(object_hook=_conceal_hook)
+
+
 def parse_config(reply: Reply) -> dict[str, Any]:
     """A service configuration with its secrets concealed (as :func:`conceal` would)."""
     data: Any
     try:
-        data = json.loads(reply.content, object_hook=_conceal_hook)
+        # What json.loads does with bytes, with the one decoder.
+        content = reply.content
+        data = _CONFIG_DECODER.decode(
+            content.decode(json.detect_encoding(content), "surrogatepass")
+        )
     except (ValueError, UnicodeDecodeError, RecursionError):
         data = conceal(expect_json(reply))  # the defensive path, with its clear errors
     else:
