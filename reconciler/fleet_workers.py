@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from reconciler import eventloop
 from reconciler.clients.connections import shared_connections
 from reconciler.errors import EXIT_ERROR, ConfigError, ReconcilerError
 from reconciler.fleet import Account, AccountRun, run_one
@@ -172,7 +173,7 @@ def _worker_main(
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         for other in others:  # the parent's ends of the pipes: its own and the others'
             other.close()
-        asyncio.run(_serve(conn, accounts, work, code_of, present, slots))
+        eventloop.run(_serve(conn, accounts, work, code_of, present, slots))
     except BaseException:  # the parent turns this worker's accounts into errors
         if os.environ.get("RECONCILER_DEBUG"):
             import traceback
@@ -255,6 +256,7 @@ def run_in_workers(
     import multiprocessing
     from multiprocessing.connection import wait
 
+    eventloop.loop_factory()  # a bad RECONCILER_EVENT_LOOP fails here, not in every worker
     ctx = multiprocessing.get_context("fork")
     pending = deque(range(len(accounts)))
     runs: list[AccountRun[Any] | None] = [None] * len(accounts)

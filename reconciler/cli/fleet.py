@@ -100,6 +100,7 @@ class Fleet:
         every worker would otherwise import on its own (:meth:`Session.preload`)."""
         import asyncio
 
+        from reconciler import eventloop
         from reconciler.fleet import run_accounts
         from reconciler.fleet_workers import run_in_workers, worker_count
 
@@ -135,7 +136,7 @@ class Fleet:
                 return await going
 
         try:
-            return asyncio.run(all_accounts())
+            return eventloop.run(all_accounts())
         except asyncio.CancelledError:  # the second Ctrl-C: stopped at once
             raise KeyboardInterrupt from None
 

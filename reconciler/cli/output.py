@@ -161,11 +161,11 @@ _CLEAR_LINE = "\x1b[K"
 
 def run_with_progress(label: str, work: Callable[[ProgressLine], Any]) -> Any:
     """Run the coroutine ``work(progress)`` makes, with a progress line on a terminal."""
-    import asyncio
+    from reconciler import eventloop
 
     progress = ProgressLine(label)
     try:
-        return asyncio.run(work(progress))
+        return eventloop.run(work(progress))
     finally:
         progress.close()
 

@@ -78,7 +78,8 @@ class RunningSimulator:
             # uvloop where it is installed (a dependency where it has wheels): about a quarter
             # less CPU per request, which a benchmark's client shares the machine with
             # (docs/performance.md). uvicorn >= 0.36 makes it this server's loop only: the
-            # command's own loop, under --simulate in the same process, stays asyncio's.
+            # command's own loop, under --simulate in the same process, is its own choice
+            # (reconciler/eventloop.py).
             loop="auto",
             timeout_graceful_shutdown=2,
         )

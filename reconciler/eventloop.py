@@ -1,0 +1,65 @@
+"""The event loop every command runs its coroutines on: uvloop's where it is installed.
+
+A fleet's reads are CPU-bound in the client at 20 ms a call (docs/performance.md): uvloop's
+loop, written in C over libuv, spends about a tenth less CPU per API call than asyncio's.
+uvloop is a dependency where it has builds (Linux and macOS on CPython); elsewhere, and with
+``RECONCILER_EVENT_LOOP=asyncio``, commands run on asyncio's own loop. Everything reconciler
+does on a loop (timeouts, signal handlers, readers, aiohttp's sockets) is asyncio's API,
+which both loops implement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from reconciler.errors import ConfigError
+
+T = TypeVar("T")
+
+# "auto" (the default: uvloop where installed), "asyncio" or "uvloop".
+LOOP_ENV = "RECONCILER_EVENT_LOOP"
+CHOICES = ("auto", "asyncio", "uvloop")
+
+
+def loop_factory(environ: dict[str, str] | None = None) -> Callable[[], asyncio.AbstractEventLoop]:
+    """What makes the loop a command runs on, as ``RECONCILER_EVENT_LOOP`` says."""
+    env = os.environ if environ is None else environ
+    choice = env.get(LOOP_ENV, "").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ConfigError(
+            f"{LOOP_ENV}={env[LOOP_ENV]!r} is not an event loop reconciler knows",
+            hint=f"set {LOOP_ENV} to one of {', '.join(CHOICES)}, or unset it",
+        )
+    if choice == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError(
+                f"{LOOP_ENV}=uvloop, but uvloop is not installed here",
+                hint=f"install uvloop, or set {LOOP_ENV}=auto to use it only where it is",
+            ) from None
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on the loop :func:`loop_factory` makes."""
+    try:
+        factory = loop_factory()
+    except BaseException:
+        main.close()  # never awaited: no warning about it
+        raise
+    if factory is asyncio.new_event_loop:
+        return asyncio.run(main)
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(main)
+    import uvloop  # pragma: no cover - Python 3.10: asyncio.run has no loop factory
+
+    return uvloop.run(main)  # pragma: no cover
