@@ -377,7 +377,6 @@ class HttpClient:
         self._transport: httpx.AsyncBaseTransport | None = None
         self._shared = False  # the transport is a scope's shared pool
         self._gate: asyncio.Semaphore | None = None
-        self._default_timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
         # Parsed URLs by path: httpx's URL parsing is a tenth of a call's CPU, and the aql
         # gateway and the tel_* calls use a handful of URLs over and over.
         self._urls: dict[str, httpx.URL] = {}
@@ -484,11 +483,6 @@ class HttpClient:
             pairs = [(k, v.reveal() if isinstance(v, Secret) else v) for k, v in form.items()]
             content = urlencode(pairs).encode()
             headers = self._form_headers
-        extensions = (
-            self._default_timeout
-            if timeout is None
-            else {"timeout": httpx.Timeout(timeout).as_dict()}
-        )
         body = httpx.ByteStream(content or b"")
         headers = self._wire_headers(headers, url, method, len(content) if content else None)
         policy = self.retry if retry else NO_RETRY
@@ -505,7 +499,7 @@ class HttpClient:
             try:
                 epoch = await self.pacer.turn()
                 request = httpx.Request(
-                    method, url, headers=headers, stream=body, extensions=extensions
+                    method, url, headers=headers, stream=body, extensions=_NO_TIMEOUTS
                 )
                 # Read at once, as content= would: any transport may use request.content.
                 request.read()
@@ -762,6 +756,15 @@ class HttpClient:
         if status >= 500:
             return ServerError(message, **kw)
         return ApiStatusError(message, **kw)
+
+
+# Requests carry no timeouts of their own: _send bounds the whole exchange (connecting,
+# waiting, reading) at the call's timeout, which per-read timeouts, restarting with every
+# byte, never could; a transport's per-socket timers on top only cost CPU (a timer armed,
+# moved and cancelled on every read of every call: docs/performance.md).
+_NO_TIMEOUTS: dict[str, Any] = {
+    "timeout": {"connect": None, "read": None, "write": None, "pool": None}
+}
 
 
 @functools.cache

@@ -247,25 +247,36 @@ def test_purchase_unreadable_success_is_an_unknown_outcome() -> None:
     assert "outcome unknown" in str(info.value)
 
 
-def test_purchase_is_sent_with_its_timeout() -> None:
+def test_purchase_is_bounded_by_its_own_timeout() -> None:
+    """A purchase may take purchase_timeout; another call only timeout. The client bounds
+    the whole exchange itself: requests carry no per-read timeouts for a transport to arm."""
     seen: list[Any] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.extensions["timeout"])
-        return httpx.Response(200, json=["15873155555"])
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions.get("timeout"))
+        await asyncio.sleep(0.3)
+        if request.url.path == "/tel_purchase":
+            return httpx.Response(200, json=["15873155555"])
+        return httpx.Response(200, json=["United Kingdom"])
 
-    async def go() -> list[str]:
+    async def go() -> tuple[list[str], ApiConnectionError]:
         transport = httpx.MockTransport(handler)
         async with AculabClient(
-            aculab_account(), transport=transport, timeout=5.0, purchase_timeout=99.0
+            aculab_account(),
+            transport=transport,
+            timeout=0.1,
+            purchase_timeout=5.0,
+            retry=RetryPolicy(attempts=1),
         ) as c:
             bought = await c.purchase(PURCHASE)
-            await c.supported_countries()
-            return bought
+            with pytest.raises(ApiConnectionError) as info:
+                await c.supported_countries()
+            return bought, info.value
 
-    assert run(go()) == ["15873155555"]
-    assert seen[0]["read"] == 99.0
-    assert seen[1]["read"] == 5.0
+    bought, err = run(go())
+    assert bought == ["15873155555"]
+    assert "within 0.1 s" in err.message
+    assert all(not any(t.values()) for t in seen)  # no per-read timeouts
 
 
 def test_development_purchase_is_retried() -> None:
