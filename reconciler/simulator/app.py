@@ -495,19 +495,22 @@ def build_app(sim: Simulator) -> Starlette:
         problem = Problem(status, reason, link=AUTH_LINK, headers=headers)
         return problem_response(sim, problem, request.scope["path"], time.time())
 
-    routes = [Route(path, pipeline.tel, methods=["GET", "POST"]) for path in TEL_PATHS]
-    routes += [
-        Route(AQL_PATH, pipeline.aql, methods=["GET", "POST"]),
-        # PHP runs the script for ".php/" too (PATH_INFO "/"); httpx's base_url adds that slash
-        Route(AQL_PATH + "/", pipeline.aql, methods=["GET", "POST"]),
+    # The most called first (Starlette tries the routes in turn, a regular expression each):
+    # a read of an account is mostly service reads and aql queries. The schema's route
+    # must come before the service's, which its path would match too.
+    routes = [
         Route("/service/v1/schema/{kind}", pipeline.service_schema, methods=["GET"]),
-        Route("/service/v1/{kind}", pipeline.service_list, methods=["GET"]),
         Route(
             "/service/v1/{kind}/{name}",
             pipeline.service,
             methods=["GET", "PUT", "PATCH", "DELETE"],
         ),
+        Route(AQL_PATH, pipeline.aql, methods=["GET", "POST"]),
+        # PHP runs the script for ".php/" too (PATH_INFO "/"); httpx's base_url adds that slash
+        Route(AQL_PATH + "/", pipeline.aql, methods=["GET", "POST"]),
+        Route("/service/v1/{kind}", pipeline.service_list, methods=["GET"]),
     ]
+    routes += [Route(path, pipeline.tel, methods=["GET", "POST"]) for path in TEL_PATHS]
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
 
 
