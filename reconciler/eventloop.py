@@ -6,14 +6,22 @@ uvloop is a dependency where it has builds (Linux and macOS on CPython); elsewhe
 ``RECONCILER_EVENT_LOOP=asyncio``, commands run on asyncio's own loop. Everything reconciler
 does on a loop (timeouts, signal handlers, readers, aiohttp's sockets) is asyncio's API,
 which both loops implement.
+
+While the loop runs, the garbage collector's youngest generation is collected every 10,000
+allocations instead of every 700: reading an account allocates hundreds of thousands of
+small objects (parsed JSON, the snapshot) that reference counting frees, and the frequent
+collections of them, and the older generations they triggered, took about a tenth of a
+fleet's client CPU. Cycles are still collected, a little later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from reconciler.errors import ConfigError
@@ -23,6 +31,9 @@ T = TypeVar("T")
 # "auto" (the default: uvloop where installed), "asyncio" or "uvloop".
 LOOP_ENV = "RECONCILER_EVENT_LOOP"
 CHOICES = ("auto", "asyncio", "uvloop")
+
+# Allocations between two collections of the youngest generation while a loop runs.
+GEN0_THRESHOLD = 10_000
 
 
 def loop_factory(environ: dict[str, str] | None = None) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -49,17 +60,31 @@ def loop_factory(environ: dict[str, str] | None = None) -> Callable[[], asyncio.
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on the loop :func:`loop_factory` makes."""
+    """``asyncio.run(main)`` on the loop :func:`loop_factory` makes, with the collector
+    tuned (:func:`collector`)."""
     try:
         factory = loop_factory()
     except BaseException:
         main.close()  # never awaited: no warning about it
         raise
-    if factory is asyncio.new_event_loop:
-        return asyncio.run(main)
-    if sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(main)
-    import uvloop  # pragma: no cover - Python 3.10: asyncio.run has no loop factory
+    with collector():
+        if factory is asyncio.new_event_loop:
+            return asyncio.run(main)
+        if sys.version_info >= (3, 11):
+            with asyncio.Runner(loop_factory=factory) as runner:
+                return runner.run(main)
+        import uvloop  # pragma: no cover - Python 3.10: asyncio.run has no loop factory
 
-    return uvloop.run(main)  # pragma: no cover
+        return uvloop.run(main)  # pragma: no cover
+
+
+@contextlib.contextmanager
+def collector() -> Iterator[None]:
+    """The youngest generation collected every :data:`GEN0_THRESHOLD` allocations at most
+    often, within the block (the thresholds are restored after it)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GEN0_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

@@ -27,6 +27,7 @@ command as it does in one process.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -257,6 +258,9 @@ def run_in_workers(
     from multiprocessing.connection import wait
 
     eventloop.loop_factory()  # a bad RECONCILER_EVENT_LOOP fails here, not in every worker
+    # What this process holds (modules, the accounts) is never garbage in a worker: frozen,
+    # the workers' collections skip it and leave its memory pages shared with this process.
+    gc.freeze()
     ctx = multiprocessing.get_context("fork")
     pending = deque(range(len(accounts)))
     runs: list[AccountRun[Any] | None] = [None] * len(accounts)

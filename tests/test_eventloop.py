@@ -4,6 +4,7 @@ asyncio's on request, and a clear error for a value it doesn't know."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import os
 import subprocess
@@ -68,3 +69,19 @@ def test_an_unknown_loop_is_a_clear_error_before_anything_runs(tmp_path: Path) -
         assert "Traceback" not in run.stderr
         assert run.stderr.count("RECONCILER_EVENT_LOOP='tokio'") == 1, run.stderr
         assert "auto, asyncio, uvloop" in run.stderr
+
+
+@pytest.mark.parametrize("value", ["asyncio", "auto"])
+def test_the_collector_runs_less_often_while_the_loop_runs(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(eventloop.LOOP_ENV, value)
+    before = gc.get_threshold()
+
+    async def inside() -> tuple[int, ...]:
+        return gc.get_threshold()
+
+    during = eventloop.run(inside())
+    assert during[0] >= eventloop.GEN0_THRESHOLD > before[0]
+    assert during[1:] == before[1:]
+    assert gc.get_threshold() == before
