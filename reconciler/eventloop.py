@@ -81,7 +81,8 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 @contextlib.contextmanager
 def collector() -> Iterator[None]:
     """The youngest generation collected every :data:`GEN0_THRESHOLD` allocations at most
-    often, within the block (the thresholds are restored after it)."""
+    often, within the block (the thresholds are restored after it). The simulator's server
+    processes run under it too (``reconciler simulator serve``)."""
     before = gc.get_threshold()
     gc.set_threshold(max(before[0], GEN0_THRESHOLD), *before[1:])
     try:
