@@ -1,8 +1,8 @@
 """Connection pools shared by the API clients of many accounts in one process (a fleet).
 
 Each :class:`~reconciler.clients.http.HttpClient` otherwise opens its own pool, so a fleet
-that reads 100 accounts opens, and for HTTPS handshakes, some 3,000 connections to the same
-API host, and closes them account after account. Inside ``async with shared_connections():``
+that reads 100 accounts opens some 3,000 connections to the same API host (over HTTPS, each
+a handshake) and closes them account after account. Inside ``async with shared_connections():``
 every client that is not given a transport of its own draws on one pool per TLS context
 instead (the default transport, reconciler/clients/transport.py), and the pool's keep-alive
 connections pass from one account to the next.
