@@ -66,6 +66,8 @@ class SimCall:
     # The client's end of the connection it came on ("127.0.0.1:50412"; None in-process):
     # which calls shared a connection.
     peer: str | None = None
+    # The hosted account the credentials named (None: they named none).
+    account: str | None = None
 
 
 class DroppedConnection(ConnectionResetError):
@@ -235,6 +237,7 @@ class Pipeline:
                 headers={"WWW-Authenticate": 'Basic realm="Aculab Cloud"'},
             )
             return self._problem(call, problem, requested_at)
+        call.account = account.name
 
         try:
             outcome = await work(account, params, pairs, raw)
