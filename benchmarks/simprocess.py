@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import re
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fleet", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
 
-    from reconciler.eventloop import collector
+    from reconciler.eventloop import serving
     from reconciler.simulator import Faults, SimCredentials, SimState, Simulator
 
     state = SimState.load(args.state_file)
@@ -153,10 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(json.dumps(payload) + "\n")
         sys.stdout.flush()
 
-    # As `reconciler simulator serve` does (reconciler/cli/simulator.py): the accounts' state
-    # frozen, out of the collector's way, and collections less often while serving.
-    gc.freeze()
-    with collector(), sim.serve() as running:
+    # As `reconciler simulator serve` does (reconciler/eventloop.py, serving).
+    with serving(), sim.serve() as running:
         say({"base_url": running.base_url})
         cpu0, wall0 = _cpu(), time.perf_counter()
         for line in sys.stdin:

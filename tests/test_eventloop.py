@@ -85,3 +85,15 @@ def test_the_collector_runs_less_often_while_the_loop_runs(
     assert during[0] >= eventloop.GEN0_THRESHOLD > before[0]
     assert during[1:] == before[1:]
     assert gc.get_threshold() == before
+
+
+def test_a_serving_process_freezes_what_it_loaded_and_collects_less_often() -> None:
+    before = gc.get_threshold()
+    loaded = [{"state": i} for i in range(100)]
+    try:
+        with eventloop.serving():
+            assert gc.get_freeze_count() >= len(loaded)
+            assert gc.get_threshold()[0] >= eventloop.GEN0_THRESHOLD
+        assert gc.get_threshold() == before
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 from pathlib import Path
 from typing import Any
@@ -199,12 +198,10 @@ def serve(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    from reconciler.eventloop import collector
+    from reconciler.eventloop import serving
 
-    # The accounts' state lives as long as the server: frozen, the collector never walks
-    # it again, and collections of what each request allocates come less often.
-    gc.freeze()
-    with collector(), sim.serve(port=port) as running:
+    # The accounts' state lives as long as the server.
+    with serving(), sim.serve(port=port) as running:
         click.echo(running.banner())
         click.echo("Press Ctrl-C to stop.")
         with contextlib.suppress(KeyboardInterrupt):
