@@ -166,13 +166,19 @@ class _ListedWithout(dict[str, Any]):
         return [(k, v) for k, v in super().items() if k != self.hidden]
 
 
+def _hide_from_the_list(simulator: Simulator, name: str) -> _ListedWithout:
+    """The simulator's inbound services, with ``name`` left out of the list."""
+    inbound = _ListedWithout(simulator.state.services["inbound"])
+    inbound.hidden = name
+    simulator.state.services["inbound"] = inbound
+    return inbound
+
+
 def test_a_create_never_writes_over_a_service_the_list_did_not_show(
     sim: tuple[Simulator, str, str], tmp_path: Path
 ) -> None:
     simulator = sim[0]
-    inbound = _ListedWithout(simulator.state.services["inbound"])
-    inbound.hidden = "sales-sip"
-    simulator.state.services["inbound"] = inbound
+    inbound = _hide_from_the_list(simulator, "sales-sip")
     before = dict(inbound["sales-sip"])
     path = _write(tmp_path, sim, "inbound_services:\n  sales-sip: {description: Sales desk}\n")
 
@@ -193,9 +199,7 @@ def test_a_replace_create_of_a_service_the_list_did_not_show_replaces_it_in_one_
     sim: tuple[Simulator, str, str], tmp_path: Path
 ) -> None:
     simulator = sim[0]
-    inbound = _ListedWithout(simulator.state.services["inbound"])
-    inbound.hidden = "sales-sip"
-    simulator.state.services["inbound"] = inbound
+    inbound = _hide_from_the_list(simulator, "sales-sip")
     path = _write(
         tmp_path,
         sim,
