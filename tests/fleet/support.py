@@ -45,10 +45,19 @@ class Fleet:
         ]
 
     def write(
-        self, directory: Path, name: str, *, extra: str = "", key: str = "", max_purchase: int = 10
+        self,
+        directory: Path,
+        name: str,
+        *,
+        extra: str = "",
+        key: str = "",
+        max_purchase: int = 10,
+        description: str | None = None,
     ) -> Path:
-        """Write ``NAME.yaml`` for account ``name`` into ``directory``."""
+        """Write ``NAME.yaml`` for account ``name`` into ``directory`` (``description``: the
+        wake-up service's, as YAML text)."""
         creds = self.accounts[name].credentials
+        described = "" if description is None else f"\n    description: {description}"
         text = f"""\
 version: 1
 aculab:
@@ -62,7 +71,7 @@ aql:
   endpoint: {self.running.aql_url}
 outbound_services:
   wakeup:
-    service_password: ${{WAKE_{var(name)}}}
+    service_password: ${{WAKE_{var(name)}}}{described}
     rest:
       tts_voice: {VOICE}
 safety:

@@ -20,7 +20,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from fleet.support import VOICE, var
+from fleet.support import Fleet, var
 from reconciler.errors import ConfigError
 from reconciler.fleet_workers import WORKERS_ENV, shares, worker_count
 from reconciler.schemas import schema_file
@@ -53,32 +53,10 @@ class Served:
             wakeup["description"] = _key_quote(name) + account.credentials.api_key
 
     def write(self, directory: Path, name: str, key: str = "") -> Path:
-        creds = self.accounts[name].credentials
-        path = directory / f"{name}.yaml"
-        path.write_text(
-            f"""\
-version: 1
-aculab:
-  cloud_id: "{creds.cloud_id}"
-  username: {creds.username}
-  api_key: ${{{key or "KEY_" + var(name)}}}
-  endpoint: {self.running.base_url}
-aql:
-  username: {creds.aql_username}
-  password: ${{AQL_{var(name)}}}
-  endpoint: {self.running.aql_url}
-outbound_services:
-  wakeup:
-    service_password: ${{WAKE_{var(name)}}}
-    description: "the password is ${{WAKE_{var(name)}}}"
-    rest:
-      tts_voice: {VOICE}
-safety:
-  max_update_percent: 100
-""",
-            encoding="utf-8",
-        )
-        return path
+        # The YAML quotes the account's wake-up password, in a field that is no secret
+        quoted = f'"the password is ${{WAKE_{var(name)}}}"'
+        fleet = Fleet(self.sim, self.running, self.accounts)
+        return fleet.write(directory, name, key=key, description=quoted)
 
     def secrets(self) -> list[str]:
         out = []
