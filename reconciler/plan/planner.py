@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
@@ -214,8 +214,7 @@ class _Planner:
             )
         order = {t: i for i, t in enumerate(APPLY_ORDER)}
         changes = sorted(self.changes, key=lambda c: (order[type(c)], c.address))
-        all_fps = self.live.resource_fingerprints() if fingerprint else {}
-        deps = sorted({key for c in changes for key in c.depends_on}) if fingerprint else []
+        fingerprints, live_fingerprint = self._fingerprints(changes) if fingerprint else ({}, "")
         return Plan(
             changes=tuple(changes),
             warnings=tuple(self.warnings),
@@ -223,13 +222,18 @@ class _Planner:
             unmanaged_services=tuple(self.unmanaged_services),
             managed_services={k: len(v) for k, v in self.managed_live.items()},
             live_services={k: len(self.live.service_names(k)) for k in SERVICE_KINDS},
-            fingerprints={k: all_fps.get(k, ABSENT) for k in deps},
-            # One digest of the whole snapshot, from the fingerprints already computed:
-            # no resource is fingerprinted twice.
-            live_fingerprint=fingerprint_of(sorted(all_fps.items())) if fingerprint else "",
+            fingerprints=fingerprints,
+            live_fingerprint=live_fingerprint,
             sources=tuple(self.desired.sources),
             safety=self.desired.safety,
         )
+
+    def _fingerprints(self, changes: Sequence[Change]) -> tuple[dict[str, str], str]:
+        """The live fingerprints ``changes`` depend on, and one digest of the whole snapshot
+        (from the fingerprints already computed: no resource is fingerprinted twice)."""
+        every = self.live.resource_fingerprints()
+        deps = sorted({key for c in changes for key in c.depends_on})
+        return {k: every.get(k, ABSENT) for k in deps}, fingerprint_of(sorted(every.items()))
 
     # ------------------------------------------------------------------------- numbers
 
