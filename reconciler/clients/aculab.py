@@ -87,7 +87,8 @@ def _kind(kind: str) -> ServiceKind:
 class AculabClient:
     """An Aculab Cloud account's web services. Use as ``async with AculabClient(...) as c``.
 
-    ``transport`` replaces the default (aiohttp under httpx), e.g. ``httpx.MockTransport`` or
+    ``transport`` replaces the default (:mod:`reconciler.clients.transport`), e.g. any
+    :class:`~reconciler.clients.transport.Transport`, ``httpx.MockTransport`` or
     ``httpx.ASGITransport(app=sim.app)`` in tests. ``concurrency`` bounds the calls in flight;
     ``timeout`` applies to every call but purchases, which get ``purchase_timeout`` ("may take
     several seconds to complete").

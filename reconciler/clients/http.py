@@ -1,11 +1,10 @@
 """The one HTTP layer under both API clients.
 
-:class:`HttpClient` drives one httpx transport (by default
-:class:`~reconciler.clients.transport.AiohttpTransport`, httpx's interface over aiohttp, at a
-fraction of the CPU of httpx's own, see docs/performance.md; tests pass
-``httpx.MockTransport`` or ``httpx.ASGITransport``) with httpx's own ``Request`` and
-``Response``, and gives the Aculab and aql clients everything they
-share:
+:class:`HttpClient` drives one :class:`~reconciler.clients.transport.Transport` (by default
+:class:`~reconciler.clients.transport.AiohttpTransport`, at a fraction of the CPU of httpx's
+own, see docs/performance.md; given any httpx transport, as tests give ``httpx.MockTransport``
+or ``httpx.ASGITransport``, it wraps it in :class:`~reconciler.clients.transport.HttpxTransport`)
+and gives the Aculab and aql clients everything they share:
 
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
 - pacing under a rate limit it learns from 429s (:mod:`reconciler.clients.pacer`): one
@@ -32,8 +31,7 @@ exception) passes :meth:`HttpClient.scrub` before it enters a message.
 Why the transport and not ``httpx.AsyncClient.send``: per call, ``AsyncClient`` adds an auth
 flow, redirect handling, cookie extraction, event hooks and a stream wrapper, none of which
 these APIs use, for about 40% more client CPU; at 3,200 calls a read, the client's CPU, not the
-network, would set the pace (benchmarks/bench_read.py). Timeouts go in the request's
-``timeout`` extension, as ``AsyncClient`` would put them; redirects are not followed.
+network, would set the pace (benchmarks/bench_read.py). Redirects are not followed.
 
 Extension point: a client passes a ``parse`` function per call (``Reply -> T``); it runs inside
 the retry loop, so a body-level transient failure (aql's ``500: Internal system error``) is
@@ -55,7 +53,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -75,6 +73,9 @@ from reconciler.errors import (
     ServerError,
 )
 from reconciler.secret import MASK, Redactor, Secret, active_redactor, reveal
+
+if TYPE_CHECKING:  # the transports import aiohttp, which a command that makes no call skips
+    from reconciler.clients.transport import Transport
 
 log = logging.getLogger("reconciler.http")
 
@@ -165,7 +166,7 @@ class Reply:
 
     call: str
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive
     content: bytes
     attempts: int
     paced: bool = False  # a 429 the pacer absorbs (see Pacer.observe)
@@ -337,7 +338,7 @@ class HttpClient:
         secrets: Iterable[str] = (),
         redactor: Redactor | None = None,
         headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
         concurrency: int = 16,
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
@@ -367,22 +368,17 @@ class HttpClient:
         self.pacer = pacer if pacer is not None else Pacer(f"{service} ({self.host})")
         self.redactor = redactor or active_redactor() or Redactor()
         self.redactor.add(*secrets)
+        # Every call's URL is this plus a path the API clients quoted: the base is quoted
+        # (and its host put in IDNA form) here, once, so a transport sends URLs as they are.
+        self._wire_base = _quoted_url(self.base_url)
         common = {"User-Agent": USER_AGENT, **(headers or {})}
-        self._headers = httpx.Headers(common)
-        self._json_headers = httpx.Headers({**common, "Content-Type": "application/json"})
-        self._form_headers = httpx.Headers(
-            {**common, "Content-Type": "application/x-www-form-urlencoded"}
-        )
+        self._headers = common
+        self._json_headers = {**common, "Content-Type": "application/json"}
+        self._form_headers = {**common, "Content-Type": "application/x-www-form-urlencoded"}
         self._given_transport = transport
-        self._transport: httpx.AsyncBaseTransport | None = None
+        self._transport: Transport | None = None
         self._shared = False  # the transport is a scope's shared pool
         self._gate: asyncio.Semaphore | None = None
-        # Parsed URLs by path: httpx's URL parsing is a tenth of a call's CPU, and the aql
-        # gateway and the tel_* calls use a handful of URLs over and over.
-        self._urls: dict[str, httpx.URL] = {}
-        # The headers each request is sent with, by header set, host and body length (see
-        # _wire_headers).
-        self._wire: dict[tuple[int, bytes, int | None, bool], httpx.Headers] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -396,8 +392,12 @@ class HttpClient:
     async def open(self) -> None:
         if self._transport is not None:
             return
-        transport = self._given_transport
-        if transport is None:
+        given = self._given_transport
+        if given is not None:
+            from reconciler.clients.transport import as_transport
+
+            transport = as_transport(given)
+        else:
             from reconciler.clients.connections import current
 
             shared = current()
@@ -464,11 +464,7 @@ class HttpClient:
         if self._transport is None or self._gate is None:
             raise RuntimeError("HttpClient used outside `async with`")
         call = call or f"{method} {path}"
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= 4096:
-                self._urls.clear()
-            url = self._urls[path] = httpx.URL(self.base_url + path)
+        url = self._wire_base + path
         extra_secrets: set[str] = secrets_in(json_body) if json_body is not None else set()
         if form is not None:
             # A form may carry the account's own credentials (aql): known already, but a
@@ -483,8 +479,6 @@ class HttpClient:
             pairs = [(k, v.reveal() if isinstance(v, Secret) else v) for k, v in form.items()]
             content = urlencode(pairs).encode()
             headers = self._form_headers
-        body = httpx.ByteStream(content or b"")
-        headers = self._wire_headers(headers, url, method, len(content) if content else None)
         policy = self.retry if retry else NO_RETRY
         deadline = time.monotonic() + max(self.deadline, timeout or 0.0)
 
@@ -498,13 +492,11 @@ class HttpClient:
             reply: Reply | None = None
             try:
                 epoch = await self.pacer.turn()
-                request = httpx.Request(
-                    method, url, headers=headers, stream=body, extensions=_NO_TIMEOUTS
-                )
-                # Read at once, as content= would: any transport may use request.content.
-                request.read()
                 reply = await self._send(
-                    request,
+                    method,
+                    url,
+                    headers,
+                    content,
                     call=call,
                     timeout=timeout,
                     attempt=attempt,
@@ -587,36 +579,12 @@ class HttpClient:
                 if wait > 0:
                     await policy.sleep(wait)
 
-    def _wire_headers(
-        self, common: httpx.Headers, url: httpx.URL, method: str, length: int | None
-    ) -> httpx.Headers:
-        """``common`` with the ``Host`` and ``Content-Length`` that ``httpx.Request`` adds to a
-        request built from ``content=``, in its order (``Host`` first, a body's length last, a
-        ``Content-Length`` of 0 after ``Host`` for a POST, PUT or PATCH without a body).
-
-        Requests are built from a ready ``stream=``, which httpx sends with the headers as
-        given: building them here once per header set and body length, instead of httpx
-        deriving them and re-normalising every header per request, takes most of the CPU of
-        building a request away (docs/performance.md)."""
-        key = (id(common), url.netloc, length, method in ("POST", "PUT", "PATCH"))
-        found = self._wire.get(key)
-        if found is None:
-            if len(self._wire) >= 4096:
-                self._wire.clear()
-            raw = list(common.raw)
-            if length is not None:
-                raw.append((b"Content-Length", str(length).encode("ascii")))
-            auto = []
-            if "Host" not in common and url.host:
-                auto.append((b"Host", url.netloc))
-            if length is None and method in ("POST", "PUT", "PATCH"):
-                auto.append((b"Content-Length", b"0"))
-            found = self._wire[key] = httpx.Headers(auto + raw)
-        return found
-
     async def _send(
         self,
-        request: httpx.Request,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
         *,
         call: str,
         timeout: float | None,
@@ -638,15 +606,17 @@ class HttpClient:
             try:
                 if bound <= 0:
                     raise asyncio.TimeoutError
-                response, body = await _within(bound, self._exchange(request))
+                answer = await _within(
+                    bound, self._transport.exchange(method, url, headers, content)
+                )
             except (httpx.TransportError, OSError, asyncio.TimeoutError) as exc:
                 raise self._connection_error(
                     exc, call, secrets, outcome_unknown, max(bound, 0.0)
                 ) from exc
         elapsed = time.perf_counter() - started
-        status = response.status_code
+        status = answer.status
         retry_after = (
-            self.retry.parse_retry_after(response.headers.get("retry-after"))
+            self.retry.parse_retry_after(answer.headers.get("retry-after"))
             if status == 429
             else None
         )
@@ -655,16 +625,7 @@ class HttpClient:
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s -> %d in %.1f ms (attempt %d)", call, status, elapsed * 1000, attempt)
-        return Reply(call, status, response.headers, body, attempt, paced)
-
-    async def _exchange(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
-        assert self._transport is not None
-        response = await self._transport.handle_async_request(request)
-        try:
-            body = await response.aread()
-        finally:
-            await response.aclose()
-        return response, body
+        return Reply(call, status, answer.headers, answer.body, attempt, paced)
 
     # ----------------------------------------------------------------- errors
 
@@ -758,13 +719,14 @@ class HttpClient:
         return ApiStatusError(message, **kw)
 
 
-# Requests carry no timeouts of their own: _send bounds the whole exchange (connecting,
-# waiting, reading) at the call's timeout, which per-read timeouts, restarting with every
-# byte, never could; a transport's per-socket timers on top only cost CPU (a timer armed,
-# moved and cancelled on every read of every call: docs/performance.md).
-_NO_TIMEOUTS: dict[str, Any] = {
-    "timeout": {"connect": None, "read": None, "write": None, "pool": None}
-}
+def _quoted_url(url: str) -> str:
+    """``url`` as it goes on the wire: quoted, its host lower-cased and in IDNA form, as
+    httpx would send it; ``url`` itself when httpx can't parse it (the transport then says
+    why, as a connection error that names the endpoint)."""
+    try:
+        return str(httpx.URL(url))
+    except httpx.InvalidURL:
+        return url
 
 
 @functools.cache

@@ -1,27 +1,37 @@
-"""The default transport of :class:`~reconciler.clients.http.HttpClient`: httpx's transport
-interface over one aiohttp ``ClientSession``.
+"""The seam under :class:`~reconciler.clients.http.HttpClient`: :class:`Transport`, one HTTP
+exchange read whole, and its two implementations.
 
-httpx stays the seam (``httpx.Request`` in, ``httpx.Response`` out: any
-``httpx.AsyncBaseTransport`` can replace this one, and tests pass ``httpx.MockTransport``);
-aiohttp moves the bytes, at a fraction of the CPU of httpx's own transport
-(docs/performance.md). The transport is lean on purpose: it reads each body whole inside the
-exchange (``HttpClient`` reads every body whole anyway), hands it to httpx as ``content``
-rather than as a stream of chunks, and keeps the per-call objects that don't change (the
-parsed URL, the ``ClientTimeout``) from one call to the next.
+- :class:`AiohttpTransport`, the default: aiohttp moves the bytes, at a fraction of the CPU of
+  httpx's own transport, and nothing else is built per call (docs/performance.md).
+- :class:`HttpxTransport`: any ``httpx.AsyncBaseTransport`` behind the same seam (tests pass
+  ``httpx.MockTransport`` or ``httpx.ASGITransport``; ``reconciler doctor`` records calls
+  through httpx's own transport). :func:`as_transport` wraps one when a client is given it.
 
-What it does not do, as ``HttpClient`` expects: follow redirects (a credential must not follow
-one elsewhere), keep cookies (none of the APIs uses them), decompress bodies (httpx decodes
-``Content-Encoding`` when it builds the response, as it would with its own transport), or use
-a proxy from the environment.
+The seam is small on purpose: ``exchange(method, url, headers, body)`` takes a URL already
+quoted and a ready body, and returns an :class:`Answer`: the status, the headers
+(case-insensitive) and the body, whole and decoded. Why not httpx's ``Request`` and
+``Response`` at the seam, as before: building them (a URL parsed and quoted, headers
+normalised, a body wrapped in a stream and decoded through a chain) took a seventh of a
+fleet's client CPU, for nothing that aiohttp needs (docs/performance.md).
+
+Errors keep httpx's tree: a transport raises the ``httpx.TransportError`` that stands for the
+failure, the original as its ``__cause__``, which is what ``HttpClient`` words its messages
+from. A transport bounds nothing in time: ``HttpClient`` bounds each whole exchange.
+
+What :class:`AiohttpTransport` does not do, as ``HttpClient`` expects: follow redirects (a
+credential must not follow one elsewhere), keep cookies (none of the APIs uses them), or use a
+proxy from the environment. It decodes ``Content-Encoding`` (gzip, deflate) as httpx did.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 # aiohttp's errors as httpx's, in one table (as httpx maps httpcore's): the most specific class
@@ -41,8 +51,43 @@ EXCEPTIONS: dict[type[Exception], type[httpx.TransportError]] = {
     aiohttp.InvalidURL: httpx.UnsupportedProtocol,  # not a URL aiohttp can use
 }
 
-# Parsed URLs and header sets kept at most (a fleet's accounts use a few thousand URLs).
+# Parsed URLs kept at most (a fleet's accounts use a few thousand URLs).
 _CACHE_LIMIT = 4096
+
+# Requests carry no timeouts of their own: HttpClient bounds the whole exchange (connecting,
+# waiting, reading) at the call's timeout, which per-read timeouts, restarting with every
+# byte, never could; a transport's per-socket timers on top only cost CPU
+# (docs/performance.md). httpx's transports read these from the request's extensions.
+_NO_TIMEOUTS: dict[str, Any] = {
+    "timeout": {"connect": None, "read": None, "write": None, "pool": None}
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, read whole: ``headers`` look names up case-insensitively, ``body`` is
+    decoded (no ``Content-Encoding`` left to undo)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    reason: str = ""
+
+
+class Transport(Protocol):
+    """The seam under ``HttpClient`` (an extension point): one exchange, read whole.
+
+    ``url`` is absolute and already quoted (sent as it is); ``headers`` are the request's own
+    (a transport adds ``Host`` and ``Content-Length``); ``body`` is the whole body, or None.
+    Redirects are answered, not followed. A failure to exchange raises the
+    ``httpx.TransportError`` that stands for it, the original as ``__cause__``.
+    """
+
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Answer: ...
+
+    async def aclose(self) -> None: ...
 
 
 def mapped_exception(exc: Exception, request: httpx.Request | None = None) -> Exception:
@@ -55,15 +100,45 @@ def mapped_exception(exc: Exception, request: httpx.Request | None = None) -> Ex
     return exc
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An ``httpx.AsyncBaseTransport`` over one aiohttp session, opened on the first call.
+def as_transport(given: Transport | httpx.AsyncBaseTransport) -> Transport:
+    """``given`` at the seam: an httpx transport wrapped in :class:`HttpxTransport`."""
+    if isinstance(given, httpx.AsyncBaseTransport):
+        return HttpxTransport(given)
+    return given
+
+
+class HttpxTransport:
+    """Any ``httpx.AsyncBaseTransport`` as a :class:`Transport`: each exchange is an
+    ``httpx.Request`` built from ``content=`` (so httpx adds ``Host`` and
+    ``Content-Length`` as it always does, and a transport may read ``request.content`` at
+    once), with no timeouts of its own; the response is read whole and closed."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Answer:
+        request = httpx.Request(method, url, headers=headers, content=body, extensions=_NO_TIMEOUTS)
+        response = await self.inner.handle_async_request(request)
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        return Answer(response.status_code, response.headers, content, response.reason_phrase)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class AiohttpTransport:
+    """The default :class:`Transport`: one aiohttp session, opened on the first call.
 
     ``ssl_context`` verifies HTTPS endpoints (``None``: aiohttp's default verification);
     ``max_connections`` bounds the pooled keep-alive connections (0: no bound, for a pool
     shared by clients that each bound their own calls), which stay open
-    ``keepalive_expiry`` seconds when idle. A request's ``timeout`` extension (httpx's
-    ``connect``/``read``/``pool``) becomes aiohttp's per-socket timeouts, as
-    ``httpx-aiohttp`` mapped them; redirects are answered, not followed.
+    ``keepalive_expiry`` seconds when idle. No per-socket timers: the caller bounds each
+    exchange whole.
     """
 
     def __init__(
@@ -78,8 +153,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, URL] = {}
-        self._headers: dict[tuple[tuple[bytes, bytes], ...], CIMultiDictProxy[str]] = {}
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         # Opened in the running loop (aiohttp binds a session to the loop that creates it).
@@ -91,74 +164,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None),
         )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Answer:
         session = self._session or self._open()
-        # A ready body (HttpClient's) comes at once; a streamed one is read whole first.
-        data = await request.aread() or None
         try:
             response = await session.request(
-                request.method,
-                self._url(request.url),
-                headers=self._headers_of(request.headers),
-                data=data,
-                allow_redirects=False,
-                timeout=self._timeout(request.extensions.get("timeout")),
+                method, self._url(url), headers=headers, data=body, allow_redirects=False
             )
             try:
-                body = await response.read()
+                content = await response.read()
             finally:
                 response.release()
         except aiohttp.ClientError as exc:
-            raise mapped_exception(exc, request) from exc
-        extensions = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode()
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            content=body,
-            request=request,
-            extensions=extensions,
-        )
+            raise mapped_exception(exc) from exc
+        return Answer(response.status, response.headers, content, response.reason or "")
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
 
-    # Each of the three below turns an httpx value into aiohttp's, once per distinct value.
-
-    def _url(self, url: httpx.URL) -> URL:
-        text = str(url)
+    def _url(self, text: str) -> URL:
+        """``text`` as aiohttp's URL, parsed once per distinct URL (the aql gateway and the
+        lists are called over and over)."""
         parsed = self._urls.get(text)
         if parsed is None:
             if len(self._urls) >= _CACHE_LIMIT:
                 self._urls.clear()
-            # httpx has quoted it already: aiohttp must send it as it is.
+            # Quoted already (HttpClient's paths, a base URL normalised once): sent as it is.
             parsed = self._urls[text] = URL(text, encoded=True)
         return parsed
-
-    def _headers_of(self, headers: httpx.Headers) -> CIMultiDictProxy[str]:
-        raw = tuple(headers.raw)
-        found = self._headers.get(raw)
-        if found is None:
-            if len(self._headers) >= _CACHE_LIMIT:
-                self._headers.clear()
-            # A read-only view: aiohttp copies it into each request's own headers.
-            found = self._headers[raw] = CIMultiDictProxy(CIMultiDict(headers.multi_items()))
-        return found
-
-    def _timeout(self, timeout: dict[str, float | None] | None) -> aiohttp.ClientTimeout:
-        timeout = timeout or {}
-        key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
-        found = self._timeouts.get(key)
-        if found is None:
-            connect, read, pool = key
-            found = self._timeouts[key] = aiohttp.ClientTimeout(
-                sock_connect=connect, sock_read=read, connect=pool
-            )
-        return found

@@ -1,6 +1,8 @@
-"""The default transport (httpx over aiohttp) against a raw HTTP server on 127.0.0.1: bodies
-whole and decoded as httpx would, no redirect followed, no cookie kept, and every aiohttp
-failure as the httpx error that stands for it, the original as its cause."""
+"""The transports (reconciler/clients/transport.py) against a raw HTTP server on 127.0.0.1:
+the default (aiohttp) sends a request as given and answers with the body whole and decoded,
+follows no redirect, keeps no cookie, and raises every aiohttp failure as the httpx error that
+stands for it, the original as its cause; an httpx transport behind the same seam sends what
+httpx would."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import contextlib
 import gzip
 import json
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,10 +23,18 @@ import pytest
 
 from reconciler.clients.connections import current, shared_connections
 from reconciler.clients.http import HttpClient, Reply, RetryPolicy
-from reconciler.clients.transport import EXCEPTIONS, AiohttpTransport, mapped_exception
+from reconciler.clients.transport import (
+    EXCEPTIONS,
+    AiohttpTransport,
+    Answer,
+    HttpxTransport,
+    Transport,
+    as_transport,
+    mapped_exception,
+)
 from reconciler.errors import ApiConnectionError
 
-Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
+Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
 
 @dataclass
@@ -37,7 +48,7 @@ class Seen:
 
 def answer(
     status: str, headers: list[tuple[str, str]], body: bytes, *, close: bool = False
-) -> Answer:
+) -> Script:
     async def write(writer: asyncio.StreamWriter) -> None:
         head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
         writer.write(head.encode() + b"\r\n" + body)
@@ -48,12 +59,12 @@ def answer(
     return write
 
 
-def ok(body: bytes, *extra: tuple[str, str]) -> Answer:
+def ok(body: bytes, *extra: tuple[str, str]) -> Script:
     return answer("200 OK", [("Content-Length", str(len(body))), *extra], body)
 
 
 @asynccontextmanager
-async def server(*answers: Answer) -> AsyncIterator[tuple[str, Seen]]:
+async def server(*answers: Script) -> AsyncIterator[tuple[str, Seen]]:
     """A server on 127.0.0.1 that gives ``answers`` in turn (the last repeats)."""
     seen = Seen()
 
@@ -83,34 +94,37 @@ async def server(*answers: Answer) -> AsyncIterator[tuple[str, Seen]]:
         srv.close()
 
 
-async def send(transport: AiohttpTransport, request: httpx.Request) -> httpx.Response:
-    response = await transport.handle_async_request(request)
-    await response.aread()
-    return response
+async def send(
+    transport: Transport,
+    method: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> Answer:
+    return await transport.exchange(method, url, headers or {}, body)
 
 
-def test_a_body_comes_whole_and_the_request_goes_as_built() -> None:
+def test_a_body_comes_whole_and_the_request_goes_as_given() -> None:
     async def go() -> None:
         async with server(ok(b'{"a": 1}', ("X-Thing", "yes"))) as (url, seen):
             transport = AiohttpTransport()
             try:
-                request = httpx.Request(
+                args = (
                     "POST",
                     f"{url}/sms/relay?x=%C3%A9&y=a%2Fb",
-                    headers={"User-Agent": "t", "Authorization": "Basic abc"},
-                    content=b"k=v",
-                    extensions={"timeout": httpx.Timeout(5.0).as_dict()},
+                    {"User-Agent": "t", "Authorization": "Basic abc"},
+                    b"k=v",
                 )
-                response = await send(transport, request)
-                again = await send(transport, request)
+                answer_ = await send(transport, *args)
+                again = await send(transport, *args)
             finally:
                 await transport.aclose()
-        assert (response.status_code, response.content) == (200, b'{"a": 1}')
-        assert response.headers["x-thing"] == "yes"
-        assert response.reason_phrase == "OK"
-        assert again.content == b'{"a": 1}'
+        assert (answer_.status, answer_.body) == (200, b'{"a": 1}')
+        assert answer_.headers["x-thing"] == answer_.headers["X-Thing"] == "yes"
+        assert answer_.reason == "OK"
+        assert again.body == b'{"a": 1}'
         first, headers = seen.heads[0]
-        # httpx's quoting reaches the wire untouched
+        # the quoting it was given reaches the wire untouched
         assert first == "POST /sms/relay?x=%C3%A9&y=a%2Fb HTTP/1.1"
         assert headers["user-agent"] == "t"
         assert headers["authorization"] == "Basic abc"
@@ -122,19 +136,22 @@ def test_a_body_comes_whole_and_the_request_goes_as_built() -> None:
     asyncio.run(go())
 
 
-def test_a_compressed_body_is_decoded_by_httpx_as_before() -> None:
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress)],
+)
+def test_a_compressed_body_comes_decoded(encoding: str, pack: Callable[[bytes], bytes]) -> None:
     body = json.dumps({"numbers": list(range(50))}).encode()
 
-    async def go() -> httpx.Response:
-        packed = gzip.compress(body)
-        async with server(ok(packed, ("Content-Encoding", "gzip"))) as (url, _):
+    async def go() -> Answer:
+        async with server(ok(pack(body), ("Content-Encoding", encoding))) as (url, _):
             transport = AiohttpTransport()
             try:
-                return await send(transport, httpx.Request("GET", url + "/x"))
+                return await send(transport, "GET", url + "/x")
             finally:
                 await transport.aclose()
 
-    assert asyncio.run(go()).content == body
+    assert asyncio.run(go()).body == body
 
 
 def test_redirects_are_answered_not_followed_and_cookies_not_kept() -> None:
@@ -147,10 +164,7 @@ def test_redirects_are_answered_not_followed_and_cookies_not_kept() -> None:
         async with server(moved) as (url, seen):
             transport = AiohttpTransport()
             try:
-                codes = [
-                    (await send(transport, httpx.Request("GET", url + "/x"))).status_code
-                    for _ in range(2)
-                ]
+                codes = [(await send(transport, "GET", url + "/x")).status for _ in range(2)]
             finally:
                 await transport.aclose()
         return codes, seen
@@ -161,7 +175,7 @@ def test_redirects_are_answered_not_followed_and_cookies_not_kept() -> None:
     assert all("cookie" not in headers for _, headers in seen.heads)
 
 
-async def _fail(answer_: Answer | None, path: str = "/x") -> Exception:
+async def _fail(answer_: Script | None, path: str = "/x") -> Exception:
     """The exception the transport raises against a server that answers ``answer_`` (no
     server at all when None)."""
     transport = AiohttpTransport()
@@ -173,19 +187,14 @@ async def _fail(answer_: Answer | None, path: str = "/x") -> Exception:
             await probe.wait_closed()
             url = f"http://127.0.0.1:{port}"
             with pytest.raises(Exception) as info:
-                await send(transport, httpx.Request("GET", url + path))
+                await send(transport, "GET", url + path)
             return info.value
         async with server(answer_) as (url, _):
-            timeout = {"timeout": httpx.Timeout(0.5).as_dict()}
             with pytest.raises(Exception) as info:
-                await send(transport, httpx.Request("GET", url + path, extensions=timeout))
+                await send(transport, "GET", url + path)
             return info.value
     finally:
         await transport.aclose()
-
-
-async def _silent(writer: asyncio.StreamWriter) -> None:
-    await asyncio.sleep(5)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
@@ -207,12 +216,16 @@ async def _close(writer: asyncio.StreamWriter) -> None:
             httpx.RemoteProtocolError,
             aiohttp.ClientResponseError,
         ),
-        (_silent, httpx.ReadTimeout, aiohttp.SocketTimeoutError),
+        (
+            answer("200 OK", [("Content-Length", "20"), ("Content-Encoding", "gzip")], b"x" * 20),
+            httpx.ReadError,
+            aiohttp.ClientPayloadError,
+        ),
     ],
-    ids=["refused", "dropped", "cut short", "not HTTP", "silent"],
+    ids=["refused", "dropped", "cut short", "not HTTP", "garbled gzip"],
 )
 def test_aiohttp_failures_become_httpx_errors_with_the_original_as_cause(
-    answer_: Answer | None, expected: type[Exception], cause: type[Exception]
+    answer_: Script | None, expected: type[Exception], cause: type[Exception]
 ) -> None:
     err = asyncio.run(_fail(answer_))
     assert type(err) is expected
@@ -225,7 +238,7 @@ def test_a_url_aiohttp_cannot_use_is_an_unsupported_protocol() -> None:
         transport = AiohttpTransport()
         try:
             with pytest.raises(Exception) as info:
-                await send(transport, httpx.Request("GET", "ftp://127.0.0.1/x"))
+                await send(transport, "GET", "ftp://127.0.0.1/x")
             return info.value
         finally:
             await transport.aclose()
@@ -341,3 +354,47 @@ def test_concurrent_accounts_in_a_shared_scope_each_keep_their_own_bound() -> No
     connections = asyncio.run(go())
     assert most == 6  # 3 accounts x 2 each, no more
     assert connections == 6
+
+
+def test_an_httpx_transport_behind_the_seam_gets_what_httpx_would_send() -> None:
+    """HttpxTransport builds the request from ``content=`` (httpx's Host and Content-Length,
+    the body readable at once), with no timeouts of its own, and reads the answer whole."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert isinstance(request.content, bytes)
+        return httpx.Response(201, headers={"Retry-After": "3"}, content=b"made")
+
+    transport = as_transport(httpx.MockTransport(handler))
+    assert isinstance(transport, HttpxTransport)
+    assert as_transport(transport) is transport  # a Transport passes as it is
+
+    async def go() -> Answer:
+        try:
+            return await send(transport, "PUT", "http://h.test/a%20b", {"X-A": "1"}, b"{}")
+        finally:
+            await transport.aclose()
+
+    got = asyncio.run(go())
+    assert (got.status, got.body, got.reason) == (201, b"made", "Created")
+    assert got.headers["retry-after"] == "3"
+    (request,) = seen
+    expected = httpx.Request("PUT", "http://h.test/a%20b", headers={"X-A": "1"}, content=b"{}")
+    assert request.headers.raw == expected.headers.raw
+    assert request.url == expected.url
+    assert request.extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"))
+
+
+def test_the_client_quotes_its_base_url_once_and_sends_paths_as_quoted() -> None:
+    """The base URL (a user's endpoint) goes out quoted, as httpx would send it; the paths the
+    API clients quoted go out untouched."""
+
+    async def go() -> list[str]:
+        async with server(ok(b"{}")) as (url, seen):
+            client = HttpClient(service="Test", base_url=url + "/a b", auth_hint="-")
+            async with client:
+                await client.request("GET", "/svc%2Fone?x=%C3%A9", parse=_content)
+            return [first for first, _ in seen.heads]
+
+    assert asyncio.run(go()) == ["GET /a%20b/svc%2Fone?x=%C3%A9 HTTP/1.1"]
