@@ -55,6 +55,9 @@ class Location:
     region: str
     state: str | None = None
     did_type: str = "geographic"
+    # The key, made on first use (every live number's location is asked for it, more than
+    # once: docs/performance.md).
+    _key: LocationKey | None = field(default=None, init=False, repr=False, compare=False)
 
     def key(self) -> LocationKey:
         """Comparison key; names compare case-insensitively, as the vendor's do.
@@ -64,12 +67,16 @@ class Location:
         that names a state must still recognise the numbers it bought (or every apply would
         buy again).
         """
-        return (
-            self.country.casefold(),
-            (self.state or "").casefold() if self.did_type == "geographic" else "",
-            self.region.casefold(),
-            self.did_type,
-        )
+        found = self._key
+        if found is None:
+            found = (
+                self.country.casefold(),
+                (self.state or "").casefold() if self.did_type == "geographic" else "",
+                self.region.casefold(),
+                self.did_type,
+            )
+            object.__setattr__(self, "_key", found)
+        return found
 
     def as_json(self) -> dict[str, Any]:
         """The one JSON form of a location (plan files, the journal)."""

@@ -77,12 +77,19 @@ class LiveNumber:
     state: str | None = None
     price: str | None = None  # USD per month, as the API gives it ("3.00")
     purchased: str | None = None  # YYYY-MM-DD
+    # The location, made on first use: the read, the planner and apply each ask every number
+    # for it, and a fleet's reads are CPU-bound (docs/performance.md).
+    _location: Location | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def location(self) -> Location:
-        return Location(
-            country=self.country, region=self.region, state=self.state, did_type=self.did_type
-        )
+        found = self._location
+        if found is None:
+            found = Location(
+                country=self.country, region=self.region, state=self.state, did_type=self.did_type
+            )
+            object.__setattr__(self, "_location", found)
+        return found
 
     @property
     def monthly_price(self) -> Decimal | None:

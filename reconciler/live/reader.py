@@ -180,6 +180,7 @@ class _Reader:
         self.pool = WorkPool(concurrency, progress=None if progress is None else self._report)
         # What was found.
         self.numbers: dict[str, LiveNumber] | None = None
+        self._members: list[tuple[str, NumberPool]] | None = None  # see _pool_members
         self.names: dict[ServiceKind, set[str] | None] = {"inbound": None, "outbound": None}
         self.configs: dict[ServiceKind, dict[str, LiveService]] = {"inbound": {}, "outbound": {}}
         self.requested: dict[ServiceKind, set[str]] = {"inbound": set(), "outbound": set()}
@@ -352,14 +353,16 @@ class _Reader:
     def _pool_members(self) -> list[tuple[str, NumberPool]]:
         """Each live number in a pool, with its pool: the pool whose location it has. Pinned
         numbers belong to no pool (as the planner sees them): they neither count toward a
-        pool nor get its ``inbound:`` service."""
+        pool nor get its ``inbound:`` service. Found once: the numbers are listed once."""
         assert self.numbers is not None
-        out: list[tuple[str, NumberPool]] = []
-        for number, live in self.numbers.items():
-            pool = self.desired.pool_of(number, live.location)
-            if pool is not None:
-                out.append((number, pool))
-        return out
+        if self._members is None:
+            pool_of = self.desired.pool_of
+            self._members = [
+                (number, pool)
+                for number, live in self.numbers.items()
+                if (pool := pool_of(number, live.location)) is not None
+            ]
+        return self._members
 
     # ----------------------------------------------------------------- services
 
