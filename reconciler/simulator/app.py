@@ -200,7 +200,9 @@ class Pipeline:
                 identity += b"|" + raw
             dice = sim.dice(identity)
             if faults.latency_ms or faults.latency_jitter_ms:
-                delay = faults.latency_ms + faults.latency_jitter_ms * dice.roll("latency")
+                delay = faults.latency_ms
+                if faults.latency_jitter_ms:  # a roll is a hash: none when nothing varies
+                    delay += faults.latency_jitter_ms * dice.roll("latency")
                 call.delay_ms = delay
                 if delay > 0:
                     await asyncio.sleep(delay / 1000.0)

@@ -75,6 +75,9 @@ class RunningSimulator:
             log_config=None,  # leave the process's logging alone
             access_log=False,
             lifespan="off",
+            # Served on 127.0.0.1 with no proxy in front: no X-Forwarded-* to trust, and no
+            # middleware to run on every request for them.
+            proxy_headers=False,
             # uvloop where it is installed (a dependency where it has wheels): about a quarter
             # less CPU per request, which a benchmark's client shares the machine with
             # (docs/performance.md). uvicorn >= 0.36 makes it this server's loop only: the
