@@ -370,7 +370,9 @@ class HttpClient:
         self.redactor.add(*secrets)
         # Every call's URL is this plus a path the API clients quoted: the base is quoted
         # (and its host put in IDNA form) here, once, so a transport sends URLs as they are.
-        self._wire_base = _quoted_url(self.base_url)
+        # A base httpx can't parse makes every call fail, whatever the transport (the desired
+        # state's validation refuses such an endpoint first: reconciler/desired/validate.py).
+        self._wire_base, self._unusable = _quoted_url(self.base_url)
         common = {"User-Agent": USER_AGENT, **(headers or {})}
         self._headers = common
         self._json_headers = {**common, "Content-Type": "application/json"}
@@ -464,6 +466,12 @@ class HttpClient:
         if self._transport is None or self._gate is None:
             raise RuntimeError("HttpClient used outside `async with`")
         call = call or f"{method} {path}"
+        if self._unusable is not None:
+            raise ApiConnectionError(
+                f"the endpoint of {self.service} is not a usable URL ({self._unusable})",
+                call=call,
+                hint=f"check the endpoint of {self.service} in the desired state",
+            )
         url = self._wire_base + path
         extra_secrets: set[str] = secrets_in(json_body) if json_body is not None else set()
         if form is not None:
@@ -719,14 +727,13 @@ class HttpClient:
         return ApiStatusError(message, **kw)
 
 
-def _quoted_url(url: str) -> str:
+def _quoted_url(url: str) -> tuple[str, str | None]:
     """``url`` as it goes on the wire: quoted, its host lower-cased and in IDNA form, as
-    httpx would send it; ``url`` itself when httpx can't parse it (the transport then says
-    why, as a connection error that names the endpoint)."""
+    httpx would send it; or, when httpx can't parse it, ``url`` and why not."""
     try:
-        return str(httpx.URL(url))
-    except httpx.InvalidURL:
-        return url
+        return str(httpx.URL(url)), None
+    except httpx.InvalidURL as err:
+        return url, str(err)
 
 
 @functools.cache

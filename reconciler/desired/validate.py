@@ -283,14 +283,19 @@ class _Builder:
 
     def endpoint(self, section: tuple[Any, Document], name: str) -> str | None:
         """The section's ``endpoint``; the schema checks only its start (``http(s)://host``),
-        so a port out of range or a broken IPv6 host is reported here, not as a crash when
-        the client is built."""
+        so a port out of range, a broken IPv6 host or a control character is reported here,
+        not as a crash when the client is built or calls."""
         endpoint = _optional_text(section[0].get("endpoint"))
         if endpoint is None:
             return None
         try:
             parts = urlsplit(endpoint)
             parts.port  # noqa: B018 - parsing the port is the check
+            for at, char in enumerate(endpoint):
+                # urlsplit drops tabs and newlines (WHATWG), so the client would call another
+                # URL than the one written; httpx refuses them, mid-run
+                if ord(char) < 0x20 or ord(char) == 0x7F:
+                    raise ValueError(f"a control character, {char!r}, at position {at}")
         except ValueError as err:
             self.diags.error(
                 section[1].at((name, "endpoint")),

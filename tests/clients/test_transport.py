@@ -398,3 +398,37 @@ def test_the_client_quotes_its_base_url_once_and_sends_paths_as_quoted() -> None
             return [first for first, _ in seen.heads]
 
     assert asyncio.run(go()) == ["GET /a%20b/svc%2Fone?x=%C3%A9 HTTP/1.1"]
+
+
+@pytest.mark.parametrize("given", [None, "httpx"], ids=["default transport", "httpx transport"])
+def test_a_base_url_httpx_cannot_parse_fails_every_call_without_a_request(
+    given: str | None,
+) -> None:
+    """The desired state refuses such an endpoint first (tests/cli/test_bad_input.py); a
+    client given one anyway says so and sends nothing (aiohttp would drop the tab and call
+    another URL)."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(handler)
+
+    async def go() -> ApiConnectionError:
+        client = HttpClient(
+            service="Test",
+            base_url="http://127.0.0.1:9/a\tb",
+            auth_hint="-",
+            transport=transport if given else None,
+        )
+        async with client:
+            with pytest.raises(ApiConnectionError) as info:
+                await client.request("GET", "/x", parse=_content)
+            return info.value
+
+    err = asyncio.run(go())
+    assert "the endpoint of Test is not a usable URL" in err.message
+    assert "'\\t'" in err.message
+    assert err.hint == "check the endpoint of Test in the desired state"
+    assert sent == []
