@@ -206,13 +206,14 @@ class Pipeline:
                 call.delay_ms = delay
                 if delay > 0:
                     await asyncio.sleep(delay / 1000.0)
-            named = self._named(request, api, params)
-            limiter = self.limiters.setdefault(named.name, RateLimiter())
-            wait = limiter.admit(faults, "aql" if api == "aql" else "aculab")
-            if wait is not None:
-                call.fault = "rate_limit_per_s"
-                headers = {"Retry-After": str(wait)}
-                return self._failure(call, api, 429, "Too many requests", requested_at, headers)
+            if faults.rate_limit_per_s > 0:  # whose bucket: the credentials, decoded again
+                named = self._named(request, api, params)
+                limiter = self.limiters.setdefault(named.name, RateLimiter())
+                wait = limiter.admit(faults, "aql" if api == "aql" else "aculab")
+                if wait is not None:
+                    call.fault = "rate_limit_per_s"
+                    headers = {"Retry-After": str(wait)}
+                    return self._failure(call, api, 429, "Too many requests", requested_at, headers)
             rate = rate_for(faults.rate_limit, method, path)
             if rate and dice.roll("rate_limit") < rate:
                 call.fault = "rate_limit"
