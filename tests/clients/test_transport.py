@@ -259,16 +259,21 @@ def test_the_most_specific_listed_class_decides() -> None:
     assert mapped_exception(plain) is plain
 
 
+async def _connection_error(client: HttpClient) -> ApiConnectionError:
+    """The error ``client``'s one call raises."""
+    async with client:
+        with pytest.raises(ApiConnectionError) as info:
+            await client.request("GET", "/x", parse=_content)
+        return info.value
+
+
 def test_http_client_words_a_dropped_connection_from_the_original() -> None:
     async def go() -> ApiConnectionError:
         async with server(_close) as (url, _):
             client = HttpClient(
                 service="Test", base_url=url, auth_hint="-", retry=RetryPolicy(attempts=1)
             )
-            async with client:
-                with pytest.raises(ApiConnectionError) as info:
-                    await client.request("GET", "/x", parse=_content)
-                return info.value
+            return await _connection_error(client)
 
     err = asyncio.run(go())
     assert "the connection to 127.0.0.1" in err.message
@@ -415,19 +420,13 @@ def test_a_base_url_httpx_cannot_parse_fails_every_call_without_a_request(
 
     transport = httpx.MockTransport(handler)
 
-    async def go() -> ApiConnectionError:
-        client = HttpClient(
-            service="Test",
-            base_url="http://127.0.0.1:9/a\tb",
-            auth_hint="-",
-            transport=transport if given else None,
-        )
-        async with client:
-            with pytest.raises(ApiConnectionError) as info:
-                await client.request("GET", "/x", parse=_content)
-            return info.value
-
-    err = asyncio.run(go())
+    client = HttpClient(
+        service="Test",
+        base_url="http://127.0.0.1:9/a\tb",
+        auth_hint="-",
+        transport=transport if given else None,
+    )
+    err = asyncio.run(_connection_error(client))
     assert "the endpoint of Test is not a usable URL" in err.message
     assert "'\\t'" in err.message
     assert err.hint == "check the endpoint of Test in the desired state"
