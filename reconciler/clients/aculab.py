@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -64,6 +64,9 @@ PURCHASE_OUTCOME_UNKNOWN = (
     "Re-list the numbers at this location before buying again"
 )
 
+if TYPE_CHECKING:  # the transports import aiohttp
+    from reconciler.clients.transport import Transport
+
 
 def tel_form(params: Mapping[str, Any]) -> dict[str, str]:
     """The form of a ``tel_*`` call: None left out, booleans as "True"/"False", location
@@ -98,7 +101,7 @@ class AculabClient:
         self,
         account: AculabAccount,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
         concurrency: int = 16,
         timeout: float = 30.0,
         purchase_timeout: float = 120.0,

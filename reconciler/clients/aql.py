@@ -15,7 +15,7 @@ document, and the plain mode (the default) says everything needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -30,6 +30,9 @@ from reconciler.desired.model import AqlAccount
 from reconciler.desired.numbers import digits_of
 from reconciler.live.model import LiveRelayRoute
 from reconciler.secret import Secret
+
+if TYPE_CHECKING:  # the transports import aiohttp
+    from reconciler.clients.transport import Transport
 
 __all__ = ["AqlClient"]
 
@@ -54,7 +57,7 @@ class AqlClient:
         self,
         account: AqlAccount,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
         concurrency: int = 16,
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,

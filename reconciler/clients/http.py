@@ -221,6 +221,13 @@ def _masked(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
+    """Foreign text (a header, an exception's words) for a message: on one line, short, and
+    printable. aiohttp keeps the bytes of a header that are not UTF-8 as lone surrogates,
+    which no UTF-8 output can write; they become U+FFFD."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        text = text.encode("utf-8", "replace").decode("utf-8")
     flat = " ".join(text.split())
     return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 3] + "..."
 
@@ -372,7 +379,7 @@ class HttpClient:
         # (and its host put in IDNA form) here, once, so a transport sends URLs as they are.
         # A base httpx can't parse makes every call fail, whatever the transport (the desired
         # state's validation refuses such an endpoint first: reconciler/desired/validate.py).
-        self._wire_base, self._unusable = _quoted_url(self.base_url)
+        self._wire_base, self._unusable = wire_url(self.base_url)
         common = {"User-Agent": USER_AGENT, **(headers or {})}
         self._headers = common
         self._json_headers = {**common, "Content-Type": "application/json"}
@@ -457,6 +464,9 @@ class HttpClient:
         """Send one call (retrying when ``retry`` and the failure is transient); return
         ``parse(reply)`` for a 2xx answer.
 
+        ``path`` (with its query, if any) is appended to the base URL as it is: the caller
+        quotes it (printable ASCII, no ``#``), as the API clients do.
+
         ``form`` is sent as an urlencoded POST body, ``json_body`` (which may hold
         :class:`Secret` values, revealed here only) as JSON. ``gone_ok_after_retry``: a 404
         to a retried DELETE means an earlier attempt did it; ``parse`` gets that reply.
@@ -468,10 +478,14 @@ class HttpClient:
         call = call or f"{method} {path}"
         if self._unusable is not None:
             raise ApiConnectionError(
-                f"the endpoint of {self.service} is not a usable URL ({self._unusable})",
+                self.scrub(
+                    f"the endpoint of {self.service} is not a usable URL ({self._unusable})"
+                ),
                 call=call,
                 hint=f"check the endpoint of {self.service} in the desired state",
             )
+        if _UNQUOTED.search(path):  # a caller's bug: transports send a URL as it is
+            raise ValueError(f"HttpClient.request: the path {path!r} is not quoted")
         url = self._wire_base + path
         extra_secrets: set[str] = secrets_in(json_body) if json_body is not None else set()
         if form is not None:
@@ -727,9 +741,14 @@ class HttpClient:
         return ApiStatusError(message, **kw)
 
 
-def _quoted_url(url: str) -> tuple[str, str | None]:
+# What a quoted path never holds: anything but printable ASCII, or a fragment.
+_UNQUOTED = re.compile(r"[^\x21-\x7e]|#")
+
+
+def wire_url(url: str) -> tuple[str, str | None]:
     """``url`` as it goes on the wire: quoted, its host lower-cased and in IDNA form, as
-    httpx would send it; or, when httpx can't parse it, ``url`` and why not."""
+    httpx would send it; or, when httpx can't parse it, ``url`` and why not. The one test of
+    whether an endpoint is usable (reconciler/desired/validate.py asks it too)."""
     try:
         return str(httpx.URL(url)), None
     except httpx.InvalidURL as err:

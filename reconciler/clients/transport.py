@@ -79,8 +79,10 @@ class Transport(Protocol):
 
     ``url`` is absolute and already quoted (sent as it is); ``headers`` are the request's own
     (a transport adds ``Host`` and ``Content-Length``); ``body`` is the whole body, or None.
-    Redirects are answered, not followed. A failure to exchange raises the
-    ``httpx.TransportError`` that stands for it, the original as ``__cause__``.
+    Redirects are answered, not followed. The answer's headers must look names up
+    case-insensitively (``HttpClient`` asks for ``retry-after`` and ``location``), as
+    aiohttp's and httpx's do. A failure to exchange raises the ``httpx.TransportError`` that
+    stands for it, the original as ``__cause__``.
     """
 
     async def exchange(
@@ -120,11 +122,15 @@ class HttpxTransport:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> Answer:
         request = httpx.Request(method, url, headers=headers, content=body, extensions=_NO_TIMEOUTS)
-        response = await self.inner.handle_async_request(request)
         try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
+            response = await self.inner.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.DecodingError as exc:  # a garbled gzip body (a transport may read it
+            # already): said as AiohttpTransport says it
+            raise httpx.ReadError(str(exc), request=request) from exc
         return Answer(response.status_code, response.headers, content, response.reason_phrase)
 
     async def aclose(self) -> None:

@@ -449,10 +449,10 @@ def test_client_reprs_hold_no_secret() -> None:
 def test_requests_go_out_as_httpx_would_build_them_from_content(
     method: str, body: dict[str, Any], sent: bytes
 ) -> None:
-    """HttpClient builds each request from a ready stream with its own Host and
-    Content-Length: the headers and body must be those of httpx.Request(content=...), and the
-    body readable as ``request.content`` at once (a transport may not ``aread()`` it first, as
-    MockTransport does; doctor's recorder doesn't)."""
+    """Given an httpx transport, HttpClient's requests (each method, with a form, JSON or no
+    body) reach it as httpx.Request(content=...) would build them: headers, Host and
+    Content-Length, URL and body, readable as ``request.content`` at once (a transport may not
+    ``aread()`` it first, as MockTransport does; doctor's recorder doesn't)."""
     seen: list[httpx.Request] = []
 
     class Seeing(httpx.AsyncBaseTransport):
@@ -471,7 +471,7 @@ def test_requests_go_out_as_httpx_would_build_them_from_content(
             headers={"Accept": "application/json", "Authorization": "Basic abc"},
             transport=Seeing(),
         ) as client:
-            for _ in range(2):  # the second from the cache of header sets
+            for _ in range(2):  # the second the same as the first
                 await client.request(method, "/a/b%20c?x=1", parse=lambda r: r.content, **body)
 
     run(go())

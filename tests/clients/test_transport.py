@@ -32,7 +32,7 @@ from reconciler.clients.transport import (
     as_transport,
     mapped_exception,
 )
-from reconciler.errors import ApiConnectionError
+from reconciler.errors import ApiConnectionError, ApiStatusError
 
 Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
@@ -431,3 +431,59 @@ def test_a_base_url_httpx_cannot_parse_fails_every_call_without_a_request(
     assert "'\\t'" in err.message
     assert err.hint == "check the endpoint of Test in the desired state"
     assert sent == []
+
+
+def test_a_header_that_is_not_utf8_reaches_a_message_printable() -> None:
+    """aiohttp keeps such bytes as lone surrogates, which no UTF-8 output can write: the
+    redirect's message shows them as U+FFFD instead."""
+
+    async def raw_moved(writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 302 Found\r\nLocation: http://x/caf\xe9\xff\r\nContent-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+
+    async def go() -> ApiStatusError:
+        async with server(raw_moved) as (url, _):
+            client = HttpClient(service="Test", base_url=url, auth_hint="-")
+            async with client:
+                with pytest.raises(ApiStatusError) as info:
+                    await client.request("GET", "/x", parse=_content)
+                return info.value
+
+    err = asyncio.run(go())
+    assert "a redirect to http://x/caf\ufffd\ufffd" in err.message
+    err.message.encode("utf-8")  # no lone surrogate left
+
+
+@pytest.mark.parametrize("path", ["/a b", "/caf\u00e9", "/a#b", "/a\r\nX-Evil: 1", "/a\tb"])
+def test_a_path_the_caller_did_not_quote_is_refused_before_anything_is_sent(path: str) -> None:
+    """Transports send a URL as they are given it (aiohttp would drop the CR LF and call
+    another path): an unquoted path is a caller's bug, refused at once."""
+
+    async def go() -> None:
+        async with server(ok(b"{}")) as (url, seen):
+            async with HttpClient(service="Test", base_url=url, auth_hint="-") as client:
+                with pytest.raises(ValueError, match="is not quoted"):
+                    await client.request("GET", path, parse=_content)
+            assert seen.heads == []
+
+    asyncio.run(go())
+
+
+def test_a_garbled_body_behind_an_httpx_transport_is_a_read_error() -> None:
+    """httpx raises DecodingError (not a transport error) for a gzip body it can't undo:
+    HttpxTransport says it as AiohttpTransport does, a ReadError, the original as cause."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"x" * 20)
+
+    async def go() -> Exception:
+        transport = HttpxTransport(httpx.MockTransport(handler))
+        with pytest.raises(Exception) as info:
+            await send(transport, "GET", "http://h.test/x")
+        return info.value
+
+    err = asyncio.run(go())
+    assert type(err) is httpx.ReadError
+    assert isinstance(err.__cause__, httpx.DecodingError)
