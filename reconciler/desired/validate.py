@@ -283,8 +283,8 @@ class _Builder:
 
     def endpoint(self, section: tuple[Any, Document], name: str) -> str | None:
         """The section's ``endpoint``; the schema checks only its start (``http(s)://host``),
-        so a port out of range, a broken IPv6 host or a control character is reported here,
-        not as a crash when the client is built or calls."""
+        so a port out of range, a broken IPv6 host, a control character or anything else the
+        client could not send is reported here, not as a crash or a failed call later."""
         endpoint = _optional_text(section[0].get("endpoint"))
         if endpoint is None:
             return None
@@ -293,9 +293,16 @@ class _Builder:
             parts.port  # noqa: B018 - parsing the port is the check
             for at, char in enumerate(endpoint):
                 # urlsplit drops tabs and newlines (WHATWG), so the client would call another
-                # URL than the one written; httpx refuses them, mid-run
+                # URL than the one written
                 if ord(char) < 0x20 or ord(char) == 0x7F:
                     raise ValueError(f"a control character, {char!r}, at position {at}")
+            # What the client will send, or why it can't (a host IDNA refuses, ...): asked of
+            # the client's own rule. Imported here: only a state with an endpoint needs it.
+            from reconciler.clients.http import wire_url
+
+            _wire, unusable = wire_url(endpoint)
+            if unusable is not None:
+                raise ValueError(unusable)
         except ValueError as err:
             self.diags.error(
                 section[1].at((name, "endpoint")),

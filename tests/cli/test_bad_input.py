@@ -221,6 +221,8 @@ def test_export_out_onto_an_existing_file(tmp_path: Path) -> None:
         ("http://127.0.0.1:99999", "Port out of range"),
         ("http://[::1", "IPv6"),
         ("http://127.0.0.1:9/a\tb", "a control character, '\\t', at position 20"),
+        # passes urlsplit, but no client can send it (the client's own rule says why)
+        ("https://a_\u00e4.example", "("),
     ],
 )
 def test_an_endpoint_that_cannot_be_parsed_is_placed_in_the_file(
