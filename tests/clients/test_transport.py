@@ -427,8 +427,8 @@ def test_a_base_url_httpx_cannot_parse_fails_every_call_without_a_request(
         transport=transport if given else None,
     )
     err = asyncio.run(_connection_error(client))
-    assert "the endpoint of Test is not a usable URL" in err.message
-    assert "'\\t'" in err.message
+    # why (in parentheses) is httpx's to word, and its words differ between versions
+    assert "the endpoint of Test is not a usable URL (" in err.message
     assert err.hint == "check the endpoint of Test in the desired state"
     assert sent == []
 
