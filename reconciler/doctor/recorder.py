@@ -13,16 +13,17 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from reconciler.clients.transport import Answer, Transport, as_transport
 
 # The most of an error body kept: enough to tell JSON from HTML and read a code.
 _ERROR_HEAD = 4096
 _RATE_HEADER = re.compile(r"^(retry-after|x-?rate-?limit.*|rate-?limit.*)$", re.IGNORECASE)
-# Headers a response arrives with that no longer describe the body once it is read whole.
-_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,31 +49,33 @@ class Latency:
     max_ms: float
 
 
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """Wraps a transport; appends an :class:`Exchange` to ``log`` for every attempt."""
+class RecordingTransport:
+    """Wraps a :class:`~reconciler.clients.transport.Transport`; appends an
+    :class:`Exchange` to ``log`` for every attempt."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, api: str, log: list[Exchange]) -> None:
+    def __init__(self, inner: Transport, api: str, log: list[Exchange]) -> None:
         self._inner = inner
         self._api = api
         self._log = log
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        endpoint = self._endpoint(request)
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Answer:
+        endpoint = self._endpoint(url, body)
         started = time.perf_counter()
         try:
-            response = await self._inner.handle_async_request(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
+            answer = await self._inner.exchange(method, url, headers, body)
         except BaseException:
             elapsed = (time.perf_counter() - started) * 1000
             self._log.append(Exchange(self._api, endpoint, None, elapsed))
             raise
         elapsed = (time.perf_counter() - started) * 1000
-        status = response.status_code
+        status = answer.status
+        # Names lower-cased, whichever transport answered (httpx's headers are already).
         rate = tuple(
-            (name, value) for name, value in response.headers.items() if _RATE_HEADER.match(name)
+            (name.lower(), value)
+            for name, value in answer.headers.items()
+            if _RATE_HEADER.match(name)
         )
         self._log.append(
             Exchange(
@@ -80,22 +83,22 @@ class RecordingTransport(httpx.AsyncBaseTransport):
                 endpoint=endpoint,
                 status=status,
                 elapsed_ms=elapsed,
-                content_type=response.headers.get("content-type", ""),
+                content_type=answer.headers.get("content-type", ""),
                 rate_headers=rate,
-                error_head=body[:_ERROR_HEAD] if status >= 300 else b"",
+                error_head=answer.body[:_ERROR_HEAD] if status >= 300 else b"",
             )
         )
-        headers = [(k, v) for k, v in response.headers.multi_items() if k not in _BODY_HEADERS]
-        return httpx.Response(status, headers=headers, content=body, request=request)
+        return answer
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    def _endpoint(self, request: httpx.Request) -> str:
+    def _endpoint(self, url: str, body: bytes | None) -> str:
         if self._api == "aql":
-            form = parse_qs(request.content.decode("utf-8", "replace"))
+            form = parse_qs((body or b"").decode("utf-8", "replace"))
             return f"aql {(form.get('command') or ['?'])[0]}"
-        path = request.url.path
+        # The path as sent (quoted): a service's name, even one with a "/", is one part.
+        path = urlsplit(url).path
         # A service's name is account data: the endpoint keeps its shape only.
         parts = path.split("/")
         if len(parts) == 5 and parts[1:3] == ["service", "v1"] and parts[3] != "schema":
@@ -109,8 +112,10 @@ class Recorder:
 
     log: list[Exchange] = field(default_factory=list)
 
-    def wrap(self, inner: httpx.AsyncBaseTransport, api: str) -> RecordingTransport:
-        return RecordingTransport(inner, api, self.log)
+    def wrap(self, inner: Transport | httpx.AsyncBaseTransport, api: str) -> RecordingTransport:
+        """``inner`` (an httpx transport behind the seam, as doctor passes) recording into
+        :attr:`log`."""
+        return RecordingTransport(as_transport(inner), api, self.log)
 
     def latency(self) -> dict[str, Latency]:
         """Per endpoint, over the attempts that got an answer (in call order)."""

@@ -17,14 +17,11 @@ from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 
 def _send(recorder: Recorder, api: str, request: httpx.Request, response: httpx.Response) -> None:
+    """``request`` through the recorder (over an httpx transport, as doctor has it), answered
+    with ``response``."""
     transport = recorder.wrap(httpx.MockTransport(lambda _r: response), api)
-
-    async def go() -> httpx.Response:
-        reply = await transport.handle_async_request(request)
-        await reply.aread()
-        return reply
-
-    asyncio.run(go())
+    body = request.content or None
+    asyncio.run(transport.exchange(request.method, str(request.url), {}, body))
 
 
 def test_the_recorder_keeps_rate_headers_and_error_heads_never_names_or_credentials() -> None:
@@ -54,6 +51,20 @@ def test_the_recorder_keeps_rate_headers_and_error_heads_never_names_or_credenti
     assert second.error_head == b""  # a success body is account data
     assert "SECRET" not in repr(recorder.log)
     assert set(recorder.latency()) == {"/service/v1/inbound/{name}", "aql query"}
+
+
+def test_a_service_name_with_a_slash_is_kept_out_of_the_endpoint_too() -> None:
+    """The path as sent (quoted) is what the recorder shapes: a name with a "/" is one part
+    (the unquoted path split it in two, and the endpoint kept the name)."""
+    recorder = Recorder()
+    _send(
+        recorder,
+        "aculab",
+        httpx.Request("GET", "http://x/service/v1/inbound/alice%2Fdesk"),
+        httpx.Response(404, text="{}"),
+    )
+    (exchange,) = recorder.log
+    assert exchange.endpoint == "/service/v1/inbound/{name}"
 
 
 def _rate_finding(log: list[Exchange]) -> Finding:
