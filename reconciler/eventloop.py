@@ -4,7 +4,7 @@ A fleet's reads are CPU-bound in the client at 20 ms a call (docs/performance.md
 loop, written in C over libuv, spends about a tenth less CPU per API call than asyncio's.
 uvloop is a dependency where it has builds (Linux and macOS on CPython); elsewhere, and with
 ``RECONCILER_EVENT_LOOP=asyncio``, commands run on asyncio's own loop. Everything reconciler
-does on a loop (timeouts, signal handlers, readers, aiohttp's sockets) is asyncio's API,
+does on a loop (timeouts, signal handlers, readers, the transport's sockets) is asyncio's API,
 which both loops implement.
 
 While the loop runs, the garbage collector's youngest generation is collected every 50,000

@@ -189,12 +189,12 @@ class Session:
     @staticmethod
     def preload() -> None:
         """Import now what reading an account imports on first use (the API clients and
-        aiohttp under them): a fleet's forked workers then inherit it, where each would
+        httptools under them): a fleet's forked workers then inherit it, where each would
         otherwise import it again, compiling it too where no bytecode is written
         (``PYTHONDONTWRITEBYTECODE``, common in containers)."""
         import reconciler.clients.aculab
         import reconciler.clients.aql
-        import reconciler.clients.transport
+        import reconciler.clients.http11
         import reconciler.live.reader  # noqa: F401
 
     @contextlib.asynccontextmanager

@@ -64,7 +64,7 @@ PURCHASE_OUTCOME_UNKNOWN = (
     "Re-list the numbers at this location before buying again"
 )
 
-if TYPE_CHECKING:  # the transports import aiohttp
+if TYPE_CHECKING:  # the transports import httptools
     from reconciler.clients.transport import Transport
 
 

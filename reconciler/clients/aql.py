@@ -31,7 +31,7 @@ from reconciler.desired.numbers import digits_of
 from reconciler.live.model import LiveRelayRoute
 from reconciler.secret import Secret
 
-if TYPE_CHECKING:  # the transports import aiohttp
+if TYPE_CHECKING:  # the transports import httptools
     from reconciler.clients.transport import Transport
 
 __all__ = ["AqlClient"]

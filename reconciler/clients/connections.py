@@ -4,7 +4,7 @@ Each :class:`~reconciler.clients.http.HttpClient` otherwise opens its own pool, 
 that reads 100 accounts opens some 3,000 connections to the same API host (over HTTPS, each
 a handshake) and closes them account after account. Inside ``async with shared_connections():``
 every client that is not given a transport of its own draws on one pool per TLS context
-instead (the default transport, reconciler/clients/transport.py), and the pool's keep-alive
+instead (the default transport, reconciler/clients/http11.py), and the pool's keep-alive
 connections pass from one account to the next.
 
 Sharing a connection shares nothing else: credentials go with each request (HTTP Basic for
@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reconciler.clients.transport import AiohttpTransport
+    from reconciler.clients.http11 import Http11Transport
 
 # Seconds an idle pooled connection stays open: long enough to pass from one account to the
 # next, short enough not to hold a server's connections after the fleet moved on.
@@ -34,19 +34,19 @@ class SharedConnections:
     port and TLS settings, so accounts on different endpoints never share a connection)."""
 
     def __init__(self) -> None:
-        self._pools: dict[ssl.SSLContext, AiohttpTransport] = {}
+        self._pools: dict[ssl.SSLContext, Http11Transport] = {}
         self.closed = False
 
-    def transport(self, ssl_context: ssl.SSLContext) -> AiohttpTransport:
+    def transport(self, ssl_context: ssl.SSLContext) -> Http11Transport:
         """The pool for ``ssl_context``, opened on first use. Unbounded: every client keeps
         its own calls in flight within its ``--concurrency``."""
         if self.closed:
             raise RuntimeError("shared connections used after their scope ended")
         pool = self._pools.get(ssl_context)
         if pool is None:
-            from reconciler.clients.transport import AiohttpTransport
+            from reconciler.clients.http11 import Http11Transport
 
-            pool = self._pools[ssl_context] = AiohttpTransport(
+            pool = self._pools[ssl_context] = Http11Transport(
                 ssl_context=ssl_context, max_connections=0, keepalive_expiry=KEEPALIVE_S
             )
         return pool

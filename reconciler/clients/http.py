@@ -1,9 +1,10 @@
 """The one HTTP layer under both API clients.
 
 :class:`HttpClient` drives one :class:`~reconciler.clients.transport.Transport` (by default
-:class:`~reconciler.clients.transport.AiohttpTransport`, at a fraction of the CPU of httpx's
-own, see docs/performance.md; given any httpx transport, as tests give ``httpx.MockTransport``
-or ``httpx.ASGITransport``, it wraps it in :class:`~reconciler.clients.transport.HttpxTransport`)
+:class:`~reconciler.clients.http11.Http11Transport`, at a fraction of the CPU of httpx's own
+or aiohttp's, see docs/performance.md; given any httpx transport, as tests give
+``httpx.MockTransport`` or ``httpx.ASGITransport``, it wraps it in
+:class:`~reconciler.clients.transport.HttpxTransport`)
 and gives the Aculab and aql clients everything they share:
 
 - pooled keep-alive connections and a bound on the calls in flight (``concurrency``);
@@ -74,7 +75,7 @@ from reconciler.errors import (
 )
 from reconciler.secret import MASK, Redactor, Secret, active_redactor, reveal
 
-if TYPE_CHECKING:  # the transports import aiohttp, which a command that makes no call skips
+if TYPE_CHECKING:  # the transports import httptools, which a command that makes no call skips
     from reconciler.clients.transport import Transport
 
 log = logging.getLogger("reconciler.http")
@@ -222,8 +223,8 @@ def _masked(text: str) -> str:
 
 def _one_line(text: str) -> str:
     """Foreign text (a header, an exception's words) for a message: on one line, short, and
-    printable. aiohttp keeps the bytes of a header that are not UTF-8 as lone surrogates,
-    which no UTF-8 output can write; they become U+FFFD."""
+    printable. A transport may keep the bytes of a header that are not UTF-8 as lone
+    surrogates (aiohttp did), which no UTF-8 output can write; they become U+FFFD."""
     try:
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     except UnicodeEncodeError:  # a surrogate that stands for no byte
@@ -414,9 +415,9 @@ class HttpClient:
                 transport = shared.transport(_tls_context(self.base_url))
                 self._shared = True
             else:
-                from reconciler.clients.transport import AiohttpTransport
+                from reconciler.clients.http11 import Http11Transport
 
-                transport = AiohttpTransport(
+                transport = Http11Transport(
                     ssl_context=_tls_context(self.base_url),
                     max_connections=self.concurrency,
                     keepalive_expiry=30.0,
@@ -659,15 +660,16 @@ class HttpClient:
         outcome_unknown: str | None,
         timeout: float,
     ) -> ApiConnectionError:
-        # The aiohttp transport re-raises aiohttp's errors as httpx ones, the original as the
-        # cause (reconciler/clients/transport.py): judge by the original, the more precise.
-        cause = exc.__cause__ if _is_aiohttp_error(exc.__cause__) else exc
+        # A transport raises the httpx error that stands for the failure, the original as its
+        # cause (reconciler/clients/transport.py): the class decides what is said, the
+        # original (the more precise) names it and gives its words.
+        cause = exc
+        if isinstance(exc, httpx.TransportError) and exc.__cause__ is not None:
+            cause = exc.__cause__
         kind = type(cause).__name__
-        if isinstance(cause, asyncio.TimeoutError | TimeoutError | httpx.TimeoutException):
+        if isinstance(exc, asyncio.TimeoutError | TimeoutError | httpx.TimeoutException):
             what = f"no answer from {self.host} within {timeout:g} s ({kind})"
-        elif isinstance(cause, httpx.ConnectError) or _is_aiohttp_error(
-            cause, "ClientConnectorError"
-        ):
+        elif isinstance(exc, httpx.ConnectError):
             what = f"could not connect to {self.host} ({kind})"
         else:
             what = f"the connection to {self.host} failed ({kind})"
@@ -826,16 +828,6 @@ def _short_reason(err: ApiError) -> str:
 def _strip_call(err: ApiError) -> str:
     prefix = f"{err.call}: "
     return err.message[len(prefix) :] if err.message.startswith(prefix) else err.message
-
-
-def _is_aiohttp_error(exc: BaseException | None, name: str = "ClientError") -> bool:
-    """Is ``exc`` aiohttp's ``name`` error (without importing aiohttp when it is not used)?"""
-    if exc is None or not type(exc).__module__.startswith("aiohttp"):
-        return False
-    import aiohttp
-
-    cls = getattr(aiohttp, name, None)
-    return cls is not None and isinstance(exc, cls)
 
 
 def expect_json(reply: Reply) -> Any:

@@ -72,7 +72,7 @@ async def run_doctor(
     concurrency = session.settings.concurrency
     recorder = Recorder()
     # httpx's own transport under the recorder: doctor makes a few dozen calls, so the CPU the
-    # aiohttp transport saves other commands doesn't matter here (TLS is verified the same way).
+    # default transport saves other commands doesn't matter here (TLS is verified the same way).
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with contextlib.AsyncExitStack() as stack:
         aculab: AculabClient | None = None

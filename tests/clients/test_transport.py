@@ -1,8 +1,9 @@
-"""The transports (reconciler/clients/transport.py) against a raw HTTP server on 127.0.0.1:
-the default (aiohttp) sends a request as given and answers with the body whole and decoded,
-follows no redirect, keeps no cookie, and raises every aiohttp failure as the httpx error that
-stands for it, the original as its cause; an httpx transport behind the same seam sends what
-httpx would."""
+"""The transports (reconciler/clients/transport.py, reconciler/clients/http11.py) against a
+raw HTTP server on 127.0.0.1: the default (Http11Transport) sends a request as given and
+answers with the body whole and decoded however it is framed, follows no redirect, keeps no
+cookie, keeps a connection only while it can be trusted, and raises every failure as the
+httpx error that stands for it, the original as its cause; an httpx transport behind the same
+seam sends what httpx would."""
 
 from __future__ import annotations
 
@@ -17,21 +18,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
+import httptools
 import httpx
 import pytest
 
 from reconciler.clients.connections import current, shared_connections
 from reconciler.clients.http import HttpClient, Reply, RetryPolicy
-from reconciler.clients.transport import (
-    EXCEPTIONS,
-    AiohttpTransport,
-    Answer,
-    HttpxTransport,
-    Transport,
-    as_transport,
+from reconciler.clients.http11 import (
+    CONNECT_ERRORS,
+    EXCHANGE_ERRORS,
+    AnswerCutShort,
+    BodyUndecodable,
+    Http11Transport,
+    NotHttp,
+    ServerDisconnected,
+    UnsupportedScheme,
     mapped_exception,
 )
+from reconciler.clients.transport import Answer, HttpxTransport, Transport, as_transport
 from reconciler.errors import ApiConnectionError, ApiStatusError
 
 Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -107,7 +111,7 @@ async def send(
 def test_a_body_comes_whole_and_the_request_goes_as_given() -> None:
     async def go() -> None:
         async with server(ok(b'{"a": 1}', ("X-Thing", "yes"))) as (url, seen):
-            transport = AiohttpTransport()
+            transport = Http11Transport()
             try:
                 args = (
                     "POST",
@@ -145,7 +149,7 @@ def test_a_compressed_body_comes_decoded(encoding: str, pack: Callable[[bytes], 
 
     async def go() -> Answer:
         async with server(ok(pack(body), ("Content-Encoding", encoding))) as (url, _):
-            transport = AiohttpTransport()
+            transport = Http11Transport()
             try:
                 return await send(transport, "GET", url + "/x")
             finally:
@@ -162,7 +166,7 @@ def test_redirects_are_answered_not_followed_and_cookies_not_kept() -> None:
             b"",
         )
         async with server(moved) as (url, seen):
-            transport = AiohttpTransport()
+            transport = Http11Transport()
             try:
                 codes = [(await send(transport, "GET", url + "/x")).status for _ in range(2)]
             finally:
@@ -178,7 +182,7 @@ def test_redirects_are_answered_not_followed_and_cookies_not_kept() -> None:
 async def _fail(answer_: Script | None, path: str = "/x") -> Exception:
     """The exception the transport raises against a server that answers ``answer_`` (no
     server at all when None)."""
-    transport = AiohttpTransport()
+    transport = Http11Transport()
     try:
         if answer_ is None:
             probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
@@ -204,27 +208,57 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 @pytest.mark.parametrize(
     ("answer_", "expected", "cause"),
     [
-        (None, httpx.ConnectError, aiohttp.ClientConnectorError),
-        (_close, httpx.RemoteProtocolError, aiohttp.ServerDisconnectedError),
+        (None, httpx.ConnectError, ConnectionRefusedError),
+        (_close, httpx.RemoteProtocolError, ServerDisconnected),
         (
             answer("200 OK", [("Content-Length", "100")], b"cut", close=True),
             httpx.ReadError,
-            aiohttp.ClientPayloadError,
+            AnswerCutShort,
+        ),
+        (
+            answer("200 OK", [("Transfer-Encoding", "chunked")], b"5\r\nab", close=True),
+            httpx.ReadError,
+            AnswerCutShort,
         ),
         (
             answer("not HTTP at all", [], b"", close=True),
             httpx.RemoteProtocolError,
-            aiohttp.ClientResponseError,
+            httptools.HttpParserError,
         ),
         (
             answer("200 OK", [("Content-Length", "20"), ("Content-Encoding", "gzip")], b"x" * 20),
             httpx.ReadError,
-            aiohttp.ClientPayloadError,
+            BodyUndecodable,
+        ),
+        (
+            answer("200 OK", [("Content-Length", "2"), ("Content-Encoding", "br")], b"xx"),
+            httpx.RemoteProtocolError,
+            NotHttp,
+        ),
+        (
+            answer("200 OK", [("X-Big", "x" * 70_000), ("Content-Length", "0")], b""),
+            httpx.RemoteProtocolError,
+            NotHttp,
+        ),
+        (
+            answer("101 Switching Protocols", [("Upgrade", "h2c"), ("Connection", "upgrade")], b""),
+            httpx.RemoteProtocolError,
+            NotHttp,
         ),
     ],
-    ids=["refused", "dropped", "cut short", "not HTTP", "garbled gzip"],
+    ids=[
+        "refused",
+        "dropped",
+        "cut short",
+        "chunks cut short",
+        "not HTTP",
+        "garbled gzip",
+        "unasked encoding",
+        "huge headers",
+        "switched protocol",
+    ],
 )
-def test_aiohttp_failures_become_httpx_errors_with_the_original_as_cause(
+def test_failures_become_httpx_errors_with_the_original_as_cause(
     answer_: Script | None, expected: type[Exception], cause: type[Exception]
 ) -> None:
     err = asyncio.run(_fail(answer_))
@@ -233,9 +267,9 @@ def test_aiohttp_failures_become_httpx_errors_with_the_original_as_cause(
     assert isinstance(err, httpx.TransportError)
 
 
-def test_a_url_aiohttp_cannot_use_is_an_unsupported_protocol() -> None:
+def test_a_url_neither_http_nor_https_is_an_unsupported_protocol() -> None:
     async def go() -> Exception:
-        transport = AiohttpTransport()
+        transport = Http11Transport()
         try:
             with pytest.raises(Exception) as info:
                 await send(transport, "GET", "ftp://127.0.0.1/x")
@@ -245,18 +279,21 @@ def test_a_url_aiohttp_cannot_use_is_an_unsupported_protocol() -> None:
 
     err = asyncio.run(go())
     assert isinstance(err, httpx.UnsupportedProtocol)
-    assert isinstance(err.__cause__, aiohttp.NonHttpUrlClientError)
+    assert isinstance(err.__cause__, UnsupportedScheme)
 
 
 def test_the_most_specific_listed_class_decides() -> None:
-    # ConnectionTimeoutError is a ServerTimeoutError, a ClientConnectionError and a ClientError
-    err = mapped_exception(aiohttp.ConnectionTimeoutError("slow"))
-    assert type(err) is httpx.ConnectTimeout
-    assert str(err) == "slow"
-    # every entry maps to an httpx transport error; what is not aiohttp's passes unchanged
-    assert all(issubclass(target, httpx.TransportError) for target in EXCEPTIONS.values())
+    # ServerDisconnected is a ConnectionError, an OSError (a read error) too
+    err = mapped_exception(ServerDisconnected("gone"), EXCHANGE_ERRORS)
+    assert type(err) is httpx.RemoteProtocolError
+    assert str(err) == "gone"
+    assert type(mapped_exception(ConnectionResetError(), EXCHANGE_ERRORS)) is httpx.ReadError
+    assert type(mapped_exception(ConnectionResetError(), CONNECT_ERRORS)) is httpx.ConnectError
+    # every entry maps to an httpx transport error; what is not listed passes unchanged
+    for table in (CONNECT_ERRORS, EXCHANGE_ERRORS):
+        assert all(issubclass(target, httpx.TransportError) for target in table.values())
     plain = ValueError("x")
-    assert mapped_exception(plain) is plain
+    assert mapped_exception(plain, EXCHANGE_ERRORS) is plain
 
 
 async def _connection_error(client: HttpClient) -> ApiConnectionError:
@@ -277,7 +314,7 @@ def test_http_client_words_a_dropped_connection_from_the_original() -> None:
 
     err = asyncio.run(go())
     assert "the connection to 127.0.0.1" in err.message
-    assert "failed (ServerDisconnectedError)" in err.message
+    assert "failed (ServerDisconnected): the server closed the connection" in err.message
 
 
 def _content(reply: Reply) -> Any:
@@ -410,8 +447,7 @@ def test_a_base_url_httpx_cannot_parse_fails_every_call_without_a_request(
     given: str | None,
 ) -> None:
     """The desired state refuses such an endpoint first (tests/cli/test_bad_input.py); a
-    client given one anyway says so and sends nothing (aiohttp would drop the tab and call
-    another URL)."""
+    client given one anyway says so and sends nothing (a transport sends what it is given)."""
     sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -434,8 +470,8 @@ def test_a_base_url_httpx_cannot_parse_fails_every_call_without_a_request(
 
 
 def test_a_header_that_is_not_utf8_reaches_a_message_printable() -> None:
-    """aiohttp keeps such bytes as lone surrogates, which no UTF-8 output can write: the
-    redirect's message shows them as U+FFFD instead."""
+    """Such bytes can't reach a UTF-8 output as they are (aiohttp kept them as lone
+    surrogates): the redirect's message shows them as U+FFFD instead."""
 
     async def raw_moved(writer: asyncio.StreamWriter) -> None:
         writer.write(
@@ -458,8 +494,8 @@ def test_a_header_that_is_not_utf8_reaches_a_message_printable() -> None:
 
 @pytest.mark.parametrize("path", ["/a b", "/caf\u00e9", "/a#b", "/a\r\nX-Evil: 1", "/a\tb"])
 def test_a_path_the_caller_did_not_quote_is_refused_before_anything_is_sent(path: str) -> None:
-    """Transports send a URL as they are given it (aiohttp would drop the CR LF and call
-    another path): an unquoted path is a caller's bug, refused at once."""
+    """Transports send a URL as they are given it: an unquoted path is a caller's bug,
+    refused at once."""
 
     async def go() -> None:
         async with server(ok(b"{}")) as (url, seen):
@@ -473,7 +509,7 @@ def test_a_path_the_caller_did_not_quote_is_refused_before_anything_is_sent(path
 
 def test_a_garbled_body_behind_an_httpx_transport_is_a_read_error() -> None:
     """httpx raises DecodingError (not a transport error) for a gzip body it can't undo:
-    HttpxTransport says it as AiohttpTransport does, a ReadError, the original as cause."""
+    HttpxTransport says it as Http11Transport does, a ReadError, the original as cause."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"x" * 20)
@@ -487,3 +523,321 @@ def test_a_garbled_body_behind_an_httpx_transport_is_a_read_error() -> None:
     err = asyncio.run(go())
     assert type(err) is httpx.ReadError
     assert isinstance(err.__cause__, httpx.DecodingError)
+
+
+# --------------------------------------------------------------------------- Http11Transport
+
+
+async def _exchanges(
+    transport: Http11Transport, url: str, count: int, method: str = "GET"
+) -> list[Answer]:
+    """``count`` calls in turn, then the transport closed."""
+    try:
+        return [await send(transport, method, url + "/x") for _ in range(count)]
+    finally:
+        await transport.aclose()
+
+
+@pytest.mark.parametrize(
+    ("script", "body", "connections"),
+    [
+        (ok(b"kept"), b"kept", 1),
+        (
+            answer(
+                "200 OK", [("Transfer-Encoding", "chunked")], b"2\r\nch\r\n3\r\nunk\r\n0\r\n\r\n"
+            ),
+            b"chunk",
+            1,
+        ),
+        (answer("200 OK", [], b"until the end", close=True), b"until the end", 2),
+        (answer("200 OK", [("Content-Length", "3"), ("Connection", "close")], b"bye"), b"bye", 2),
+        (answer("204 No Content", [], b""), b"", 1),
+        (
+            answer(
+                "103 Early Hints",
+                [("Link", "</a>")],
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            ),
+            b"ok",
+            1,
+        ),
+        # bytes after the answer: the framing of this connection can't be trusted again
+        (answer("200 OK", [("Content-Length", "2")], b"okGARBAGE"), b"ok", 2),
+    ],
+    ids=[
+        "length",
+        "chunked",
+        "until close",
+        "connection close",
+        "no content",
+        "interim 1xx",
+        "trailing bytes",
+    ],
+)
+def test_every_framing_comes_whole_and_a_connection_is_kept_only_when_it_can_be(
+    script: Script, body: bytes, connections: int
+) -> None:
+    async def go() -> tuple[list[Answer], Seen]:
+        async with server(script) as (url, seen):
+            answers = await _exchanges(Http11Transport(), url, 2)
+            return answers, seen
+
+    answers, seen = asyncio.run(go())
+    assert [a.body for a in answers] == [body, body]
+    assert answers[0].status in (200, 204)
+    assert seen.connections == connections
+
+
+def test_a_name_given_twice_keeps_both_values() -> None:
+    script = ok(b"", ("Vary", "a"), ("vary", "b"))
+
+    async def go() -> list[Answer]:
+        async with server(script) as (url, _):
+            return await _exchanges(Http11Transport(), url, 1)
+
+    (got,) = asyncio.run(go())
+    assert got.headers["VARY"] == "a, b"
+    assert "Vary" in got.headers and "nope" not in got.headers
+    assert dict(got.headers) == {"content-length": "0", "vary": "a, b"}
+
+
+def test_a_head_answer_ends_with_its_headers() -> None:
+    """llhttp can't be told the request was HEAD: the length announced must not be waited
+    for, and the connection is not kept."""
+
+    async def go() -> tuple[list[Answer], Seen]:
+        async with server(answer("200 OK", [("Content-Length", "5")], b"")) as (url, seen):
+            answers = await asyncio.wait_for(
+                _exchanges(Http11Transport(), url, 2, method="HEAD"), 5
+            )
+            return answers, seen
+
+    answers, seen = asyncio.run(go())
+    assert [(a.status, a.body) for a in answers] == [(200, b"")] * 2
+    assert seen.connections == 2
+
+
+def test_an_idle_connection_is_closed_after_its_keepalive() -> None:
+    async def go() -> Seen:
+        async with server(ok(b"{}")) as (url, seen):
+            await _exchanges(Http11Transport(keepalive_expiry=0), url, 3)
+            return seen
+
+    assert asyncio.run(go()).connections == 3
+
+
+async def _per_connection_server(
+    on_second: str,
+) -> tuple[asyncio.Server, str, Seen]:
+    """Answers each connection's first request; on its second, ``on_second``: "close" (its
+    keep-alive ran out as the request came) or "ok"."""
+    seen = Seen()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.connections += 1
+        for index in range(2):
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            first, *lines = head.decode().split("\r\n")
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines if line)
+            }
+            seen.heads.append((first, headers))
+            await reader.readexactly(int(headers.get("content-length", 0)))
+            if index == 1 and on_second == "close":
+                break
+            await ok(b"{}")(writer)
+        writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return srv, f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}", seen
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_an_idempotent_call_on_a_connection_gone_stale_is_sent_once_more(method: str) -> None:
+    async def go() -> tuple[list[Answer], Seen]:
+        srv, url, seen = await _per_connection_server("close")
+        try:
+            return await _exchanges(Http11Transport(), url, 2, method=method), seen
+        finally:
+            srv.close()
+
+    answers, seen = asyncio.run(go())
+    assert [a.status for a in answers] == [200, 200]
+    assert seen.connections == 2
+    assert [first.split()[0] for first, _ in seen.heads] == [method] * 3
+
+
+def test_a_post_on_a_connection_gone_stale_is_never_sent_again() -> None:
+    """A POST may be a purchase: whether it was made is for HttpClient to say (outcome
+    unknown), never for the transport to find out by buying again."""
+
+    async def go() -> tuple[Exception, Seen]:
+        srv, url, seen = await _per_connection_server("close")
+        transport = Http11Transport()
+        try:
+            await send(transport, "POST", url + "/buy", body=b"n=1")
+            with pytest.raises(Exception) as info:
+                await send(transport, "POST", url + "/buy", body=b"n=1")
+            return info.value, seen
+        finally:
+            await transport.aclose()
+            srv.close()
+
+    err, seen = asyncio.run(go())
+    assert type(err) is httpx.RemoteProtocolError
+    assert isinstance(err.__cause__, ServerDisconnected)
+    assert len(seen.heads) == 2 and seen.connections == 1
+
+
+def test_a_call_cancelled_midway_never_leaves_its_connection_in_the_pool() -> None:
+    """The late answer to a cancelled call must not be read as the next call's."""
+    replies = iter([b'"late"', b'"next"'])
+
+    async def late_then_prompt(writer: asyncio.StreamWriter) -> None:
+        body = next(replies)
+        if body == b'"late"':
+            await asyncio.sleep(0.3)
+        await ok(body)(writer)
+
+    async def go() -> tuple[Answer, Seen]:
+        async with server(late_then_prompt) as (url, seen):
+            transport = Http11Transport()
+            try:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(send(transport, "GET", url + "/x"), 0.05)
+                return await send(transport, "GET", url + "/x"), seen
+            finally:
+                await transport.aclose()
+
+    got, seen = asyncio.run(go())
+    assert got.body == b'"next"'
+    assert seen.connections == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-A": "a\r\nX-Evil: 1"}, {"X-A\r\nX-Evil": "1"}, {"X-A": "a\nb"}, {"X-A": "a\0"}],
+    ids=["value CRLF", "name CRLF", "value LF", "value NUL"],
+)
+def test_a_header_that_would_split_the_request_is_refused_before_anything_is_sent(
+    headers: dict[str, str],
+) -> None:
+    async def go() -> Seen:
+        async with server(ok(b"{}")) as (url, seen):
+            transport = Http11Transport()
+            try:
+                with pytest.raises(ValueError, match="would split an HTTP request"):
+                    await send(transport, "GET", url + "/x", headers)
+            finally:
+                await transport.aclose()
+            return seen
+
+    seen = asyncio.run(go())
+    assert seen.connections == 0 and seen.heads == []
+
+
+def test_max_connections_bounds_the_calls_in_flight() -> None:
+    in_flight = most = 0
+
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        await ok(b"{}")(writer)
+
+    async def go() -> Seen:
+        async with server(slow) as (url, seen):
+            transport = Http11Transport(max_connections=2)
+            try:
+                await asyncio.gather(*(send(transport, "GET", f"{url}/{i}") for i in range(6)))
+            finally:
+                await transport.aclose()
+            return seen
+
+    seen = asyncio.run(go())
+    assert most == 2 and seen.connections == 2 and len(seen.heads) == 6
+
+
+def test_a_post_without_a_body_says_its_length_and_accept_encoding_is_ours_unless_given() -> None:
+    async def go() -> Seen:
+        async with server(ok(b"{}")) as (url, seen):
+            transport = Http11Transport()
+            try:
+                await send(transport, "POST", url + "/a")
+                await send(transport, "GET", url + "/b", {"Accept-Encoding": "identity"})
+            finally:
+                await transport.aclose()
+            return seen
+
+    (_, post), (_, get) = asyncio.run(go()).heads
+    assert post["content-length"] == "0" and post["accept-encoding"] == "gzip, deflate"
+    assert "content-length" not in get and get["accept-encoding"] == "identity"
+
+
+@asynccontextmanager
+async def tls_server(ca: Any) -> AsyncIterator[tuple[str, Seen]]:
+    """The raw server behind TLS, its certificate for 127.0.0.1 and localhost signed by
+    ``ca`` (a trustme CA)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    seen = Seen()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                first, *lines = head.decode().split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines if line)
+                }
+                seen.heads.append((first, headers))
+                await ok(b'{"tls": true}')(writer)
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    try:
+        yield f"https://localhost:{srv.sockets[0].getsockname()[1]}", seen
+    finally:
+        srv.close()
+
+
+def test_https_is_verified_against_the_context_given() -> None:
+    """Trusted: answered over one kept connection, Host and SNI the URL's host. Not trusted
+    (Python's default roots, which never signed this CA): a connect error, nothing sent."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+
+    hosts: list[str] = []
+
+    async def go(context: ssl.SSLContext | None) -> tuple[list[Answer] | Exception, Seen]:
+        async with tls_server(ca) as (url, seen):
+            hosts.append(url.removeprefix("https://"))
+            transport = Http11Transport(ssl_context=context)
+            try:
+                return [await send(transport, "GET", url + "/x") for _ in range(2)], seen
+            except httpx.TransportError as exc:
+                return exc, seen
+            finally:
+                await transport.aclose()
+
+    answers, seen = asyncio.run(go(trusting))
+    assert isinstance(answers, list)
+    assert [a.body for a in answers] == [b'{"tls": true}'] * 2
+    assert seen.connections == 1
+    assert seen.heads[0][1]["host"] == hosts[0]  # localhost:PORT
+
+    refused, seen = asyncio.run(go(None))
+    assert type(refused) is httpx.ConnectError
+    assert isinstance(refused.__cause__, ssl.SSLCertVerificationError)
+    assert seen.heads == []

@@ -1,0 +1,517 @@
+"""The default :class:`~reconciler.clients.transport.Transport`: HTTP/1.1 on asyncio's
+sockets, each response parsed by httptools (llhttp, the parser of Node.js), with a pool of
+keep-alive connections.
+
+Why not aiohttp, as before: a fleet's reads at 20 ms a call are bound by the client's CPU,
+and aiohttp's request path (a session, a request and a response object, a URL object, header
+multidicts, a stream, a payload writer, hooks for tracing, cookies and proxies; nothing of
+which ``HttpClient`` uses) took about two fifths of it. Here a call is one write of bytes
+built once and one future the parser resolves; the client's CPU per call fell by a fifth to
+two fifths (docs/performance.md). What parses bytes from the network is llhttp, not our code.
+
+What this transport does, and no more (``HttpClient`` owns the rest):
+
+- **Connections** are pooled per origin (scheme, host, port), reused newest first while
+  the server keeps them alive, and closed after ``keepalive_expiry`` seconds idle, when the
+  server says ``Connection: close``, or when an exchange did not finish (a cancelled call
+  never leaves half an answer on a pooled connection). ``max_connections`` bounds the
+  connections in use at once (0: no bound).
+- **A request** is sent as given (``url`` already quoted), with ``Host``,
+  ``Accept-Encoding: gzip, deflate`` (unless given) and ``Content-Length`` (for a body, and
+  for POST, PUT and PATCH without one); a header that could split the request (CR, LF, NUL)
+  is refused before anything is sent.
+- **An answer** is read whole: by ``Content-Length``, chunked, or until the server closes
+  (HTTP/1.0's way); 1xx interim answers are skipped; ``Content-Encoding`` gzip and deflate
+  are undone. Redirects are answered, not followed; cookies are not kept; proxies from the
+  environment are not used.
+- **A reused connection the server closed** while it sat idle (its keep-alive ran out as we
+  sent) is the one failure retried here, once, on a new connection, and only for an
+  idempotent method (GET, HEAD, PUT, DELETE, OPTIONS) with no byte of the answer received:
+  what aiohttp, urllib3 and httpcore do too. A POST (a purchase) is never sent twice here.
+- **Failures** are raised as httpx's exceptions, as every transport raises them, by two
+  tables (:data:`CONNECT_ERRORS`, :data:`EXCHANGE_ERRORS`), the original as ``__cause__``.
+- **Time** is bounded by the caller, around the whole exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+import time
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any, NoReturn, cast
+from urllib.parse import urlsplit
+
+import httptools
+import httpx
+
+from reconciler.clients.transport import Answer
+
+# Failures while connecting (DNS, refused, unreachable, the TLS handshake): ssl.SSLError and
+# socket.gaierror are OSErrors too.
+CONNECT_ERRORS: dict[type[BaseException], type[httpx.TransportError]] = {
+    OSError: httpx.ConnectError,
+}
+
+
+class ServerDisconnected(ConnectionError):
+    """The server closed the connection before it answered."""
+
+
+class AnswerCutShort(ConnectionError):
+    """The server closed the connection in the middle of an answer."""
+
+
+class NotHttp(Exception):
+    """What the server sent can't be an HTTP/1.1 answer we can read (llhttp's words, or
+    ours: headers too large, a protocol switch, an encoding we did not ask for)."""
+
+
+class BodyUndecodable(Exception):
+    """A body whose ``Content-Encoding`` (gzip, deflate) does not decode."""
+
+
+class UnsupportedScheme(ValueError):
+    """A URL neither ``http`` nor ``https``."""
+
+
+# Failures once connected, by the most specific class listed (as httpx maps httpcore's).
+EXCHANGE_ERRORS: dict[type[BaseException], type[httpx.TransportError]] = {
+    OSError: httpx.ReadError,  # a reset, a broken pipe
+    ServerDisconnected: httpx.RemoteProtocolError,
+    AnswerCutShort: httpx.ReadError,
+    NotHttp: httpx.RemoteProtocolError,
+    httptools.HttpParserError: httpx.RemoteProtocolError,
+    BodyUndecodable: httpx.ReadError,
+}
+
+# Methods safe to send again when a reused connection turned out closed (RFC 9110, 9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+_BODY_EXPECTED = frozenset({"POST", "PUT", "PATCH"})
+# Header bytes an answer may carry (llhttp sets no bound; Node's own is 16 KiB).
+MAX_HEADER_BYTES = 64 * 1024
+# Parsed URLs kept at most (a fleet's accounts use a few thousand).
+_CACHE_LIMIT = 4096
+_CRLF_NUL = frozenset("\r\n\0")
+
+
+def mapped_exception(
+    exc: BaseException, table: Mapping[type[BaseException], type[httpx.TransportError]]
+) -> BaseException:
+    """The httpx exception that stands for ``exc`` by ``table`` (the entry of the most
+    specific listed class), or ``exc`` itself when no class of it is listed."""
+    for cls in type(exc).__mro__:
+        target = table.get(cls)
+        if target is not None:
+            return target(str(exc) or type(exc).__name__)
+    return exc
+
+
+def _raise_mapped(
+    exc: BaseException, table: Mapping[type[BaseException], type[httpx.TransportError]]
+) -> NoReturn:
+    """Raise the httpx exception ``table`` maps ``exc`` to, ``exc`` as its cause; ``exc``
+    itself when unlisted (a cancellation, a bug)."""
+    mapped = mapped_exception(exc, table)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc
+
+
+@functools.cache
+def _default_tls_context() -> ssl.SSLContext:
+    """Python's default verification, its roots loaded once (50-150 ms each time)."""
+    return ssl.create_default_context()
+
+
+class Headers(Mapping[str, str]):
+    """An answer's headers: names looked up case-insensitively; a name given twice has its
+    values joined by ``, `` (RFC 9110, 5.3)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, str]) -> None:
+        self._items = items  # lower-cased names
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+class _Target:
+    """A URL taken apart once: where to connect, and the request's first lines."""
+
+    __slots__ = ("head", "host", "origin", "port", "tls")
+
+    def __init__(self, method: str, url: str) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise UnsupportedScheme(f"{scheme or 'no'} scheme in {url!r}: http or https only")
+        host = parts.hostname
+        if not host:
+            raise UnsupportedScheme(f"no host in {url!r}")
+        self.tls = scheme == "https"
+        default = 443 if self.tls else 80
+        self.port = parts.port or default
+        self.host = host
+        self.origin = (scheme, host, self.port)
+        where = f"[{host}]" if ":" in host else host
+        if self.port != default:
+            where = f"{where}:{self.port}"
+        target = parts.path or "/"
+        if parts.query:
+            target = f"{target}?{parts.query}"
+        _refuse_splitting(method, target)
+        self.head = f"{method} {target} HTTP/1.1\r\nHost: {where}\r\n".encode("ascii")
+
+
+def _refuse_splitting(*texts: str) -> None:
+    for text in texts:
+        if not _CRLF_NUL.isdisjoint(text):
+            raise ValueError(f"{text!r} would split an HTTP request (CR, LF or NUL)")
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: one exchange at a time, its answer parsed as it arrives."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.lost = False
+        self.idle_since = 0.0
+        self.used = False  # has carried an exchange before: may have gone stale
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._reset(head=False)
+
+    def _reset(self, *, head: bool) -> None:
+        self._head = head
+        self._reason = b""
+        self._headers: dict[str, str] = {}
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._answered = False  # a byte of this exchange's answer arrived
+        self._headers_done = False
+        self._complete = False
+        self._keep_alive = False
+
+    # --- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without deriving from it
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None or self._complete:
+            # Bytes nobody asked for (after an answer, or on an idle connection): this
+            # connection's framing can't be trusted again.
+            self.close()
+            return
+        self._answered = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(NotHttp("the server switched protocols"))
+        except httptools.HttpParserCallbackError as exc:
+            # one of ours stopped the parser (headers too large): ours is the reason
+            inner = exc.__context__
+            self._fail(inner if isinstance(inner, NotHttp) else exc)
+        except httptools.HttpParserError as exc:
+            self._fail(exc)
+
+    def eof_received(self) -> bool | None:
+        return None  # close; connection_lost decides what the end means
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._headers_done and self._until_close():
+            self._finish()  # the body ran until the server closed: HTTP/1.0's framing
+        elif exc is not None and self._answered:
+            self._fail(exc)
+        elif self._answered:
+            self._fail(AnswerCutShort("the server closed the connection in mid-answer"))
+        else:
+            self._fail(ServerDisconnected("the server closed the connection without answering"))
+
+    # --- httptools' callbacks
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise NotHttp(f"the answer's headers exceed {MAX_HEADER_BYTES} bytes")
+        key = name.decode("latin-1").lower()
+        text = value.decode("utf-8", "replace")
+        known = self._headers.get(key)
+        self._headers[key] = text if known is None else f"{known}, {text}"
+
+    def on_headers_complete(self) -> None:
+        if 100 <= self._parser.get_status_code() < 200:
+            return  # an interim answer: its message completes at once, without a body
+        self._headers_done = True
+        if self._head:
+            # llhttp can't be told the request was HEAD, so it would wait for the body the
+            # length announces: the answer ends here, and the connection with it.
+            self._keep_alive = False
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if not self._headers_done:  # the end of an interim (1xx) answer: the real one follows
+            self._reason = b""
+            self._headers = {}
+            self._header_bytes = 0
+            return
+        if self._complete:
+            return
+        self._keep_alive = self._parser.should_keep_alive()
+        self._finish()
+
+    # --- one exchange
+
+    async def exchange(self, request: bytes, *, head: bool) -> Answer:
+        assert self.transport is not None
+        self._reset(head=head)
+        waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        self.transport.write(request)
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+
+    @property
+    def reusable(self) -> bool:
+        return self._complete and self._keep_alive and not self.lost
+
+    def close(self) -> None:
+        self.lost = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _until_close(self) -> bool:
+        """The answer has no length: its body runs until the server closes."""
+        if "content-length" in self._headers:
+            return False
+        coding = self._headers.get("transfer-encoding", "")
+        return "chunked" not in coding.lower()
+
+    def _finish(self) -> None:
+        self._complete = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        try:
+            body = _decoded(b"".join(self._body), self._headers.get("content-encoding"))
+        except (BodyUndecodable, NotHttp) as exc:
+            self._keep_alive = False
+            waiter.set_exception(exc)
+            return
+        waiter.set_result(
+            Answer(
+                self._parser.get_status_code(),
+                Headers(self._headers),
+                body,
+                self._reason.decode("utf-8", "replace"),
+            )
+        )
+
+    def _fail(self, exc: BaseException) -> None:
+        self._keep_alive = False
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        self.close()
+
+
+def _decoded(body: bytes, coding: str | None) -> bytes:
+    """``body`` with its ``Content-Encoding`` undone (codings apply in order: undone last
+    first)."""
+    if not coding:
+        return body
+    for name in reversed([c.strip().lower() for c in coding.split(",")]):
+        if name in ("", "identity"):
+            continue
+        if name in ("gzip", "x-gzip"):
+            body = _inflate(body, 16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            # "deflate" is zlib's wrapper by the RFC, but some servers send it raw.
+            try:
+                body = _inflate(body, zlib.MAX_WBITS)
+            except BodyUndecodable:
+                body = _inflate(body, -zlib.MAX_WBITS)
+        else:
+            raise NotHttp(f"a body in {name!r}, which was not asked for (gzip, deflate)")
+    return body
+
+
+def _inflate(body: bytes, wbits: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body) + inflater.flush()
+    except zlib.error as exc:
+        raise BodyUndecodable(f"the body does not decode: {exc}") from None
+    if not inflater.eof:
+        raise BodyUndecodable("the body does not decode: it is cut short")
+    return out
+
+
+class Http11Transport:
+    """The default :class:`~reconciler.clients.transport.Transport` (module docstring):
+    HTTP/1.1 with a pool of keep-alive connections, opened in the loop of the first call.
+
+    ``ssl_context`` verifies HTTPS endpoints (``None``: Python's default verification);
+    ``max_connections`` bounds the connections in use at once (0: no bound, for a pool shared
+    by clients that each bound their own calls); idle connections close after
+    ``keepalive_expiry`` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int = 100,
+        keepalive_expiry: float = 30.0,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._slots = asyncio.Semaphore(max_connections) if max_connections > 0 else None
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._busy: set[_Connection] = set()
+        self._targets: dict[tuple[str, str], _Target] = {}
+        self._closed = False
+
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Answer:
+        try:
+            target = self._target(method, url)
+        except UnsupportedScheme as exc:
+            raise httpx.UnsupportedProtocol(str(exc)) from exc
+        request = _request(target.head, method, headers, body)
+        if self._slots is None:
+            return await self._exchange(target, method, request)
+        async with self._slots:
+            return await self._exchange(target, method, request)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+        for connection in list(self._busy):
+            connection.close()
+
+    async def _exchange(self, target: _Target, method: str, request: bytes) -> Answer:
+        head = method == "HEAD"
+        while True:
+            connection = self._reused(target.origin)
+            fresh = connection is None
+            if connection is None:
+                connection = await self._connect(target)
+            self._busy.add(connection)
+            try:
+                answer = await connection.exchange(request, head=head)
+            except BaseException as exc:
+                connection.close()  # cancelled or failed mid-exchange: never kept
+                if isinstance(exc, ServerDisconnected) and not fresh and method in _IDEMPOTENT:
+                    # It went stale while idle, and so, likely, did the others kept for this
+                    # origin: once more, on a new connection.
+                    self._drop_idle(target.origin)
+                    continue
+                _raise_mapped(exc, EXCHANGE_ERRORS)
+            finally:
+                self._busy.discard(connection)
+            if connection.reusable and not self._closed:
+                connection.idle_since = time.monotonic()
+                connection.used = True
+                self._idle.setdefault(target.origin, []).append(connection)
+            else:
+                connection.close()
+            return answer
+
+    def _drop_idle(self, origin: tuple[str, str, int]) -> None:
+        for connection in self._idle.pop(origin, []):
+            connection.close()
+
+    def _reused(self, origin: tuple[str, str, int]) -> _Connection | None:
+        """The newest idle connection to ``origin`` still open; the expired ones closed."""
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        oldest = time.monotonic() - self._keepalive_expiry
+        while idle:
+            connection = idle.pop()
+            transport = connection.transport
+            if connection.lost or transport is None or transport.is_closing():
+                continue
+            if connection.idle_since < oldest:
+                connection.close()
+                for stale in idle:  # older still
+                    stale.close()
+                idle.clear()
+                return None
+            return connection
+        return None
+
+    async def _connect(self, target: _Target) -> _Connection:
+        loop = asyncio.get_running_loop()
+        tls: dict[str, Any] = {}
+        if target.tls:
+            context = self._ssl_context or _default_tls_context()
+            tls = {"ssl": context, "server_hostname": target.host}
+        try:
+            _, connection = await loop.create_connection(
+                _Connection, target.host, target.port, **tls
+            )
+        except BaseException as exc:
+            _raise_mapped(exc, CONNECT_ERRORS)
+        return connection
+
+    def _target(self, method: str, url: str) -> _Target:
+        key = (method, url)
+        target = self._targets.get(key)
+        if target is None:
+            if len(self._targets) >= _CACHE_LIMIT:
+                self._targets.clear()
+            target = self._targets[key] = _Target(method, url)
+        return target
+
+
+def _request(head: bytes, method: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    """The request's bytes: its first lines, ``headers``, the framing, then ``body``."""
+    lines = [head]
+    given = set()
+    for name, value in headers.items():
+        _refuse_splitting(name, value)
+        lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        given.add(name.lower())
+    if "accept-encoding" not in given:
+        lines.append(b"Accept-Encoding: gzip, deflate\r\n")
+    if body is not None or method in _BODY_EXPECTED:
+        lines.append(b"Content-Length: %d\r\n" % len(body or b""))
+    lines.append(b"\r\n")
+    if body:
+        lines.append(body)
+    return b"".join(lines)
