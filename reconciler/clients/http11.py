@@ -21,13 +21,16 @@ What this transport does, and no more (``HttpClient`` owns the rest):
   for POST, PUT and PATCH without one); a header that could split the request (CR, LF, NUL)
   is refused before anything is sent.
 - **An answer** is read whole: by ``Content-Length``, chunked, or until the server closes
-  (HTTP/1.0's way); 1xx interim answers are skipped; ``Content-Encoding`` gzip and deflate
-  are undone. Redirects are answered, not followed; cookies are not kept; proxies from the
-  environment are not used.
+  (HTTP/1.0's way: over plain HTTP only, and only when the server ends the connection in
+  order; over TLS such an answer can't be told from one cut short, and is refused); 1xx
+  interim answers are skipped; ``Content-Encoding`` gzip and deflate are undone; a head over
+  64 KiB, bytes after the answer, or a protocol switch end the connection. Redirects are
+  answered, not followed; cookies are not kept; proxies from the environment are not used.
 - **A reused connection the server closed** while it sat idle (its keep-alive ran out as we
   sent) is the one failure retried here, once, on a new connection, and only for an
-  idempotent method (GET, HEAD, PUT, DELETE, OPTIONS) with no byte of the answer received:
-  what aiohttp, urllib3 and httpcore do too. A POST (a purchase) is never sent twice here.
+  idempotent method (GET, HEAD, PUT, DELETE, OPTIONS) with no byte of the answer received,
+  and not once the pool is closing: what aiohttp, urllib3 and httpcore do too. A POST (a
+  purchase) is never sent twice here.
 - **Failures** are raised as httpx's exceptions, as every transport raises them, by two
   tables (:data:`CONNECT_ERRORS`, :data:`EXCHANGE_ERRORS`), the original as ``__cause__``.
 - **Time** is bounded by the caller, around the whole exchange.
@@ -95,6 +98,10 @@ MAX_HEADER_BYTES = 64 * 1024
 # Parsed URLs kept at most (a fleet's accounts use a few thousand).
 _CACHE_LIMIT = 4096
 _CRLF_NUL = frozenset("\r\n\0")
+_UNFRAMED_OVER_TLS = (
+    "the answer has no Content-Length and is not chunked: over TLS, an answer that ends only "
+    "when the connection does can't be told from one cut short, so it is not read"
+)
 
 
 def mapped_exception(
@@ -159,11 +166,12 @@ class _Target:
     def __init__(self, method: str, url: str) -> None:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
+        # The URL is not quoted in these messages: it may carry a token or a password.
         if scheme not in ("http", "https"):
-            raise UnsupportedScheme(f"{scheme or 'no'} scheme in {url!r}: http or https only")
+            raise UnsupportedScheme(f"the scheme {scheme or '(none)'!r} is not http or https")
         host = parts.hostname
         if not host:
-            raise UnsupportedScheme(f"no host in {url!r}")
+            raise UnsupportedScheme("the URL names no host")
         self.tls = scheme == "https"
         default = 443 if self.tls else 80
         self.port = parts.port or default
@@ -175,24 +183,26 @@ class _Target:
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
-        _refuse_splitting(method, target)
-        self.head = f"{method} {target} HTTP/1.1\r\nHost: {where}\r\n".encode("ascii")
+        _refuse_splitting("the method", method)
+        _refuse_splitting("the URL", target)
+        self.head = f"{method} {target} HTTP/1.1\r\nHost: {where}\r\n".encode()
 
 
-def _refuse_splitting(*texts: str) -> None:
-    for text in texts:
-        if not _CRLF_NUL.isdisjoint(text):
-            raise ValueError(f"{text!r} would split an HTTP request (CR, LF or NUL)")
+def _refuse_splitting(what: str, text: str) -> None:
+    """Refuse ``text`` (never quoted: it may be a credential) if it could end a line."""
+    if not _CRLF_NUL.isdisjoint(text):
+        raise ValueError(f"{what} would split an HTTP request (a CR, LF or NUL in it)")
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: one exchange at a time, its answer parsed as it arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
+        self._tls = tls
         self.transport: asyncio.Transport | None = None
         self.lost = False
+        self._eof = False
         self.idle_since = 0.0
-        self.used = False  # has carried an exchange before: may have gone stale
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Answer] | None = None
         self._reset(head=False)
@@ -201,7 +211,8 @@ class _Connection(asyncio.Protocol):
         self._head = head
         self._reason = b""
         self._headers: dict[str, str] = {}
-        self._header_bytes = 0
+        self._head_bytes = 0  # read before the head was complete
+        self._header_bytes = 0  # in the headers parsed
         self._body: list[bytes] = []
         self._answered = False  # a byte of this exchange's answer arrived
         self._headers_done = False
@@ -223,16 +234,23 @@ class _Connection(asyncio.Protocol):
         self._answered = True
         try:
             self._parser.feed_data(data)
+            if not self._headers_done:
+                # llhttp buffers a line until it ends, whatever its length: the bytes of
+                # the head are counted here, as they come, one long line included.
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEADER_BYTES:
+                    raise NotHttp(f"the answer's head exceeds {MAX_HEADER_BYTES} bytes")
         except httptools.HttpParserUpgrade:
             self._fail(NotHttp("the server switched protocols"))
         except httptools.HttpParserCallbackError as exc:
             # one of ours stopped the parser (headers too large): ours is the reason
             inner = exc.__context__
             self._fail(inner if isinstance(inner, NotHttp) else exc)
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, NotHttp) as exc:
             self._fail(exc)
 
     def eof_received(self) -> bool | None:
+        self._eof = True  # the server's orderly end (a FIN), not a reset
         return None  # close; connection_lost decides what the end means
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -241,7 +259,17 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         if self._headers_done and self._until_close():
-            self._finish()  # the body ran until the server closed: HTTP/1.0's framing
+            if self._tls:
+                # asyncio's TLS (and uvloop's) ends a connection cut without TLS's
+                # close_notify as it ends a closed one: over TLS, an answer framed only by
+                # the connection's end can't be told from one cut short (a truncation).
+                self._fail(NotHttp(_UNFRAMED_OVER_TLS))
+            elif self._eof and exc is None:
+                # The body ran until the server ended the connection in order: HTTP/1.0's
+                # framing. A reset may come mid-body.
+                self._finish()
+            else:
+                self._fail(exc or AnswerCutShort("the connection was reset in mid-answer"))
         elif exc is not None and self._answered:
             self._fail(exc)
         elif self._answered:
@@ -251,13 +279,20 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools' callbacks
 
+    def on_message_begin(self) -> None:
+        if self._complete:
+            # A second answer in the same read as the first: nothing asked for it, and it
+            # must not be read as the next call's (nor touch this one's headers). Stopping
+            # the parser here closes the connection (data_received).
+            raise NotHttp("the server sent more than its answer")
+
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value) + 4
+        self._header_bytes += len(name) + len(value)  # the lines that came in one read
         if self._header_bytes > MAX_HEADER_BYTES:
-            raise NotHttp(f"the answer's headers exceed {MAX_HEADER_BYTES} bytes")
+            raise NotHttp(f"the answer's head exceeds {MAX_HEADER_BYTES} bytes")
         key = name.decode("latin-1").lower()
         text = value.decode("utf-8", "replace")
         known = self._headers.get(key)
@@ -291,6 +326,8 @@ class _Connection(asyncio.Protocol):
 
     async def exchange(self, request: bytes, *, head: bool) -> Answer:
         assert self.transport is not None
+        if self.lost:  # closed since it was picked: bytes came unasked, or it was dropped
+            raise ServerDisconnected("the server closed the connection without answering")
         self._reset(head=head)
         waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
@@ -347,7 +384,7 @@ class _Connection(asyncio.Protocol):
 def _decoded(body: bytes, coding: str | None) -> bytes:
     """``body`` with its ``Content-Encoding`` undone (codings apply in order: undone last
     first)."""
-    if not coding:
+    if not coding or not body:  # nothing to undo (a 204, a HEAD, an empty 201)
         return body
     for name in reversed([c.strip().lower() for c in coding.split(",")]):
         if name in ("", "identity"):
@@ -435,7 +472,8 @@ class Http11Transport:
                 answer = await connection.exchange(request, head=head)
             except BaseException as exc:
                 connection.close()  # cancelled or failed mid-exchange: never kept
-                if isinstance(exc, ServerDisconnected) and not fresh and method in _IDEMPOTENT:
+                stale = isinstance(exc, ServerDisconnected) and not fresh
+                if stale and method in _IDEMPOTENT and not self._closed:
                     # It went stale while idle, and so, likely, did the others kept for this
                     # origin: once more, on a new connection.
                     self._drop_idle(target.origin)
@@ -445,7 +483,6 @@ class Http11Transport:
                 self._busy.discard(connection)
             if connection.reusable and not self._closed:
                 connection.idle_since = time.monotonic()
-                connection.used = True
                 self._idle.setdefault(target.origin, []).append(connection)
             else:
                 connection.close()
@@ -483,7 +520,7 @@ class Http11Transport:
             tls = {"ssl": context, "server_hostname": target.host}
         try:
             _, connection = await loop.create_connection(
-                _Connection, target.host, target.port, **tls
+                functools.partial(_Connection, tls=target.tls), target.host, target.port, **tls
             )
         except BaseException as exc:
             _raise_mapped(exc, CONNECT_ERRORS)
@@ -504,8 +541,9 @@ def _request(head: bytes, method: str, headers: Mapping[str, str], body: bytes |
     lines = [head]
     given = set()
     for name, value in headers.items():
-        _refuse_splitting(name, value)
-        lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        _refuse_splitting("a header's name", name)
+        _refuse_splitting(f"the value of header {name}", value)
+        lines.append(f"{name}: {value}\r\n".encode())
         given.add(name.lower())
     if "accept-encoding" not in given:
         lines.append(b"Accept-Encoding: gzip, deflate\r\n")

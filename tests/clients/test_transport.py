@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import gzip
 import json
+import socket
 import ssl
+import struct
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -837,7 +839,139 @@ def test_https_is_verified_against_the_context_given() -> None:
     assert seen.connections == 1
     assert seen.heads[0][1]["host"] == hosts[0]  # localhost:PORT
 
-    refused, seen = asyncio.run(go(None))
+    refused, seen = asyncio.run(go(None))  # nothing trusted
     assert type(refused) is httpx.ConnectError
     assert isinstance(refused.__cause__, ssl.SSLCertVerificationError)
     assert seen.heads == []
+
+
+def test_a_server_that_speaks_first_fails_the_call_at_once() -> None:
+    """Bytes before any request (another protocol's banner): a protocol error, not a call
+    left waiting for an answer that can't come."""
+
+    async def go() -> Exception:
+        async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"220 mail.example ESMTP ready\r\n")
+            await writer.drain()
+            with contextlib.suppress(ConnectionError):
+                await reader.read()
+            writer.close()
+
+        srv = await asyncio.start_server(banner, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+        transport = Http11Transport()
+        try:
+            await asyncio.sleep(0)
+            with pytest.raises(Exception) as info:
+                await asyncio.wait_for(send(transport, "GET", url + "/x"), 5)
+            return info.value
+        finally:
+            await transport.aclose()
+            srv.close()
+
+    err = asyncio.run(go())
+    assert isinstance(err, httpx.RemoteProtocolError)
+
+
+def test_a_second_answer_in_the_same_read_touches_neither_this_call_nor_the_next() -> None:
+    """Bytes after the answer, in the same packet, that parse as an answer of their own: the
+    answer delivered keeps its own headers, and the next call gets the server's answer to
+    it, on a new connection."""
+    forged = b"HTTP/1.1 503 Forged\r\nContent-Length: 0\r\nX-Forged: 1\r\n\r\n"
+    script = answer("200 OK", [("Content-Length", "2")], b"ok" + forged)
+
+    async def go() -> tuple[list[Answer], Seen]:
+        async with server(script) as (url, seen):
+            return await _exchanges(Http11Transport(), url, 2), seen
+
+    answers, seen = asyncio.run(go())
+    assert [(a.status, a.body) for a in answers] == [(200, b"ok")] * 2
+    assert dict(answers[0].headers) == {"content-length": "2"}
+    assert seen.connections == 2
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "201 Created"])
+def test_an_empty_body_marked_gzip_is_empty_not_undecodable(status: str) -> None:
+    script = answer(status, [("Content-Encoding", "gzip"), ("Content-Length", "0")], b"")
+
+    async def go() -> list[Answer]:
+        async with server(script) as (url, _):
+            return await _exchanges(Http11Transport(), url, 1, method="POST")
+
+    (got,) = asyncio.run(go())
+    assert got.body == b""
+
+
+async def _reset(writer: asyncio.StreamWriter) -> None:
+    """Half an answer framed only by the connection's end, then a reset (not a FIN)."""
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n200: OK\nnumber: 4411")
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def test_an_answer_framed_by_the_connections_end_is_not_whole_after_a_reset() -> None:
+    err = asyncio.run(_fail(_reset))
+    assert type(err) is httpx.ReadError
+    assert isinstance(err.__cause__, ConnectionResetError)
+
+
+def test_aclose_never_sends_a_call_in_flight_again() -> None:
+    """Closing the pool drops its connections in use: a call in flight fails, and is not
+    taken for a stale connection and sent once more."""
+
+    async def go() -> tuple[Exception, Seen]:
+        async def never(writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(5)
+
+        async with server(ok(b"{}"), never) as (url, seen):
+            transport = Http11Transport()
+            await send(transport, "GET", url + "/first")
+            call = asyncio.ensure_future(send(transport, "DELETE", url + "/numbers/1"))
+            while len(seen.heads) < 2:
+                await asyncio.sleep(0.01)
+            await transport.aclose()
+            with pytest.raises(Exception) as info:
+                await asyncio.wait_for(call, 5)
+            await asyncio.sleep(0.1)
+            return info.value, seen
+
+    err, seen = asyncio.run(go())
+    assert isinstance(err, httpx.RemoteProtocolError)
+    assert [first.split()[0] for first, _ in seen.heads] == ["GET", "DELETE"]
+
+
+def test_over_tls_an_answer_framed_only_by_the_connections_end_is_refused() -> None:
+    """asyncio can't tell TLS's close_notify from a connection cut without one: such an
+    answer over TLS could be a truncation, and is not read (over plain HTTP, a FIN ends it:
+    test_every_framing_comes_whole_and_a_connection_is_kept_only_when_it_can_be)."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+
+    async def go() -> Exception:
+        async def unframed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n200: OK\n")
+            await writer.drain()
+            writer.close()  # with close_notify: refused all the same
+
+        srv = await asyncio.start_server(unframed, "127.0.0.1", 0, ssl=context)
+        url = f"https://localhost:{srv.sockets[0].getsockname()[1]}"
+        transport = Http11Transport(ssl_context=trusting)
+        try:
+            with pytest.raises(Exception) as info:
+                await asyncio.wait_for(send(transport, "GET", url + "/x"), 5)
+            return info.value
+        finally:
+            await transport.aclose()
+            srv.close()
+
+    err = asyncio.run(go())
+    assert type(err) is httpx.RemoteProtocolError
+    assert isinstance(err.__cause__, NotHttp)
+    assert "can't be told from one cut short" in str(err)
