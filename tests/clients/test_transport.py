@@ -15,10 +15,10 @@ import socket
 import ssl
 import struct
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httptools
 import httpx
@@ -41,6 +41,7 @@ from reconciler.clients.transport import Answer, HttpxTransport, Transport, as_t
 from reconciler.errors import ApiConnectionError, ApiStatusError
 
 Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -260,10 +261,11 @@ async def _close(writer: asyncio.StreamWriter) -> None:
         "switched protocol",
     ],
 )
+@pytest.mark.usefixtures("each_loop")
 def test_failures_become_httpx_errors_with_the_original_as_cause(
     answer_: Script | None, expected: type[Exception], cause: type[Exception]
 ) -> None:
-    err = asyncio.run(_fail(answer_))
+    err = run(_fail(answer_))
     assert type(err) is expected
     assert isinstance(err.__cause__, cause)
     assert isinstance(err, httpx.TransportError)
@@ -529,6 +531,29 @@ def test_a_garbled_body_behind_an_httpx_transport_is_a_read_error() -> None:
 
 # --------------------------------------------------------------------------- Http11Transport
 
+# The commands run on uvloop's loop where it is installed (reconciler/eventloop.py), tests on
+# asyncio's: the transport's own cases run on both (each loop has its own transports, TLS and
+# order of callbacks).
+_LOOP: list[str] = ["asyncio"]
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def each_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    _LOOP[0] = request.param
+    yield request.param
+    _LOOP[0] = "asyncio"
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on the loop :func:`each_loop` chose."""
+    if _LOOP[0] == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
+
 
 async def _exchanges(
     transport: Http11Transport, url: str, count: int, method: str = "GET"
@@ -576,6 +601,7 @@ async def _exchanges(
         "trailing bytes",
     ],
 )
+@pytest.mark.usefixtures("each_loop")
 def test_every_framing_comes_whole_and_a_connection_is_kept_only_when_it_can_be(
     script: Script, body: bytes, connections: int
 ) -> None:
@@ -584,12 +610,13 @@ def test_every_framing_comes_whole_and_a_connection_is_kept_only_when_it_can_be(
             answers = await _exchanges(Http11Transport(), url, 2)
             return answers, seen
 
-    answers, seen = asyncio.run(go())
+    answers, seen = run(go())
     assert [a.body for a in answers] == [body, body]
     assert answers[0].status in (200, 204)
     assert seen.connections == connections
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_name_given_twice_keeps_both_values() -> None:
     script = ok(b"", ("Vary", "a"), ("vary", "b"))
 
@@ -597,12 +624,13 @@ def test_a_name_given_twice_keeps_both_values() -> None:
         async with server(script) as (url, _):
             return await _exchanges(Http11Transport(), url, 1)
 
-    (got,) = asyncio.run(go())
+    (got,) = run(go())
     assert got.headers["VARY"] == "a, b"
     assert "Vary" in got.headers and "nope" not in got.headers
     assert dict(got.headers) == {"content-length": "0", "vary": "a, b"}
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_head_answer_ends_with_its_headers() -> None:
     """llhttp can't be told the request was HEAD: the length announced must not be waited
     for, and the connection is not kept."""
@@ -614,18 +642,19 @@ def test_a_head_answer_ends_with_its_headers() -> None:
             )
             return answers, seen
 
-    answers, seen = asyncio.run(go())
+    answers, seen = run(go())
     assert [(a.status, a.body) for a in answers] == [(200, b"")] * 2
     assert seen.connections == 2
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_an_idle_connection_is_closed_after_its_keepalive() -> None:
     async def go() -> Seen:
         async with server(ok(b"{}")) as (url, seen):
             await _exchanges(Http11Transport(keepalive_expiry=0), url, 3)
             return seen
 
-    assert asyncio.run(go()).connections == 3
+    assert run(go()).connections == 3
 
 
 async def _per_connection_server(
@@ -659,6 +688,7 @@ async def _per_connection_server(
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+@pytest.mark.usefixtures("each_loop")
 def test_an_idempotent_call_on_a_connection_gone_stale_is_sent_once_more(method: str) -> None:
     async def go() -> tuple[list[Answer], Seen]:
         srv, url, seen = await _per_connection_server("close")
@@ -667,12 +697,13 @@ def test_an_idempotent_call_on_a_connection_gone_stale_is_sent_once_more(method:
         finally:
             srv.close()
 
-    answers, seen = asyncio.run(go())
+    answers, seen = run(go())
     assert [a.status for a in answers] == [200, 200]
     assert seen.connections == 2
     assert [first.split()[0] for first, _ in seen.heads] == [method] * 3
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_post_on_a_connection_gone_stale_is_never_sent_again() -> None:
     """A POST may be a purchase: whether it was made is for HttpClient to say (outcome
     unknown), never for the transport to find out by buying again."""
@@ -689,12 +720,13 @@ def test_a_post_on_a_connection_gone_stale_is_never_sent_again() -> None:
             await transport.aclose()
             srv.close()
 
-    err, seen = asyncio.run(go())
+    err, seen = run(go())
     assert type(err) is httpx.RemoteProtocolError
     assert isinstance(err.__cause__, ServerDisconnected)
     assert len(seen.heads) == 2 and seen.connections == 1
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_call_cancelled_midway_never_leaves_its_connection_in_the_pool() -> None:
     """The late answer to a cancelled call must not be read as the next call's."""
     replies = iter([b'"late"', b'"next"'])
@@ -715,7 +747,7 @@ def test_a_call_cancelled_midway_never_leaves_its_connection_in_the_pool() -> No
             finally:
                 await transport.aclose()
 
-    got, seen = asyncio.run(go())
+    got, seen = run(go())
     assert got.body == b'"next"'
     assert seen.connections == 2
 
@@ -725,6 +757,7 @@ def test_a_call_cancelled_midway_never_leaves_its_connection_in_the_pool() -> No
     [{"X-A": "a\r\nX-Evil: 1"}, {"X-A\r\nX-Evil": "1"}, {"X-A": "a\nb"}, {"X-A": "a\0"}],
     ids=["value CRLF", "name CRLF", "value LF", "value NUL"],
 )
+@pytest.mark.usefixtures("each_loop")
 def test_a_header_that_would_split_the_request_is_refused_before_anything_is_sent(
     headers: dict[str, str],
 ) -> None:
@@ -738,10 +771,11 @@ def test_a_header_that_would_split_the_request_is_refused_before_anything_is_sen
                 await transport.aclose()
             return seen
 
-    seen = asyncio.run(go())
+    seen = run(go())
     assert seen.connections == 0 and seen.heads == []
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_max_connections_bounds_the_calls_in_flight() -> None:
     in_flight = most = 0
 
@@ -762,10 +796,11 @@ def test_max_connections_bounds_the_calls_in_flight() -> None:
                 await transport.aclose()
             return seen
 
-    seen = asyncio.run(go())
+    seen = run(go())
     assert most == 2 and seen.connections == 2 and len(seen.heads) == 6
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_post_without_a_body_says_its_length_and_accept_encoding_is_ours_unless_given() -> None:
     async def go() -> Seen:
         async with server(ok(b"{}")) as (url, seen):
@@ -777,7 +812,7 @@ def test_a_post_without_a_body_says_its_length_and_accept_encoding_is_ours_unles
                 await transport.aclose()
             return seen
 
-    (_, post), (_, get) = asyncio.run(go()).heads
+    (_, post), (_, get) = run(go()).heads
     assert post["content-length"] == "0" and post["accept-encoding"] == "gzip, deflate"
     assert "content-length" not in get and get["accept-encoding"] == "identity"
 
@@ -812,6 +847,7 @@ async def tls_server(ca: Any) -> AsyncIterator[tuple[str, Seen]]:
         srv.close()
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_https_is_verified_against_the_context_given() -> None:
     """Trusted: answered over one kept connection, Host and SNI the URL's host. Not trusted
     (Python's default roots, which never signed this CA): a connect error, nothing sent."""
@@ -833,18 +869,19 @@ def test_https_is_verified_against_the_context_given() -> None:
             finally:
                 await transport.aclose()
 
-    answers, seen = asyncio.run(go(trusting))
+    answers, seen = run(go(trusting))
     assert isinstance(answers, list)
     assert [a.body for a in answers] == [b'{"tls": true}'] * 2
     assert seen.connections == 1
     assert seen.heads[0][1]["host"] == hosts[0]  # localhost:PORT
 
-    refused, seen = asyncio.run(go(None))  # nothing trusted
+    refused, seen = run(go(None))  # nothing trusted
     assert type(refused) is httpx.ConnectError
     assert isinstance(refused.__cause__, ssl.SSLCertVerificationError)
     assert seen.heads == []
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_server_that_speaks_first_fails_the_call_at_once() -> None:
     """Bytes before any request (another protocol's banner): a protocol error, not a call
     left waiting for an answer that can't come."""
@@ -869,10 +906,11 @@ def test_a_server_that_speaks_first_fails_the_call_at_once() -> None:
             await transport.aclose()
             srv.close()
 
-    err = asyncio.run(go())
+    err = run(go())
     assert isinstance(err, httpx.RemoteProtocolError)
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_a_second_answer_in_the_same_read_touches_neither_this_call_nor_the_next() -> None:
     """Bytes after the answer, in the same packet, that parse as an answer of their own: the
     answer delivered keeps its own headers, and the next call gets the server's answer to
@@ -884,13 +922,14 @@ def test_a_second_answer_in_the_same_read_touches_neither_this_call_nor_the_next
         async with server(script) as (url, seen):
             return await _exchanges(Http11Transport(), url, 2), seen
 
-    answers, seen = asyncio.run(go())
+    answers, seen = run(go())
     assert [(a.status, a.body) for a in answers] == [(200, b"ok")] * 2
     assert dict(answers[0].headers) == {"content-length": "2"}
     assert seen.connections == 2
 
 
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "201 Created"])
+@pytest.mark.usefixtures("each_loop")
 def test_an_empty_body_marked_gzip_is_empty_not_undecodable(status: str) -> None:
     script = answer(status, [("Content-Encoding", "gzip"), ("Content-Length", "0")], b"")
 
@@ -898,7 +937,7 @@ def test_an_empty_body_marked_gzip_is_empty_not_undecodable(status: str) -> None
         async with server(script) as (url, _):
             return await _exchanges(Http11Transport(), url, 1, method="POST")
 
-    (got,) = asyncio.run(go())
+    (got,) = run(go())
     assert got.body == b""
 
 
@@ -911,12 +950,14 @@ async def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_an_answer_framed_by_the_connections_end_is_not_whole_after_a_reset() -> None:
-    err = asyncio.run(_fail(_reset))
+    err = run(_fail(_reset))
     assert type(err) is httpx.ReadError
     assert isinstance(err.__cause__, ConnectionResetError)
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_aclose_never_sends_a_call_in_flight_again() -> None:
     """Closing the pool drops its connections in use: a call in flight fails, and is not
     taken for a stale connection and sent once more."""
@@ -937,11 +978,12 @@ def test_aclose_never_sends_a_call_in_flight_again() -> None:
             await asyncio.sleep(0.1)
             return info.value, seen
 
-    err, seen = asyncio.run(go())
+    err, seen = run(go())
     assert isinstance(err, httpx.RemoteProtocolError)
     assert [first.split()[0] for first, _ in seen.heads] == ["GET", "DELETE"]
 
 
+@pytest.mark.usefixtures("each_loop")
 def test_over_tls_an_answer_framed_only_by_the_connections_end_is_refused() -> None:
     """asyncio can't tell TLS's close_notify from a connection cut without one: such an
     answer over TLS could be a truncation, and is not read (over plain HTTP, a FIN ends it:
@@ -971,7 +1013,7 @@ def test_over_tls_an_answer_framed_only_by_the_connections_end_is_refused() -> N
             await transport.aclose()
             srv.close()
 
-    err = asyncio.run(go())
+    err = run(go())
     assert type(err) is httpx.RemoteProtocolError
     assert isinstance(err.__cause__, NotHttp)
     assert "can't be told from one cut short" in str(err)
