@@ -70,9 +70,28 @@ def ok(body: bytes, *extra: tuple[str, str]) -> Script:
     return answer("200 OK", [("Content-Length", str(len(body))), *extra], body)
 
 
+@dataclass
+class Slow:
+    """An answer that takes ``seconds``, counting the requests it holds at once."""
+
+    seconds: float
+    now: int = 0
+    most: int = 0
+
+    async def __call__(self, writer: asyncio.StreamWriter) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        await asyncio.sleep(self.seconds)
+        self.now -= 1
+        await ok(b"{}")(writer)
+
+
 @asynccontextmanager
-async def server(*answers: Script) -> AsyncIterator[tuple[str, Seen]]:
-    """A server on 127.0.0.1 that gives ``answers`` in turn (the last repeats)."""
+async def server(
+    *answers: Script, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, Seen]]:
+    """A server on 127.0.0.1 that gives ``answers`` in turn (the last repeats); behind TLS
+    with ``tls`` (its URL then names localhost)."""
     seen = Seen()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -90,13 +109,13 @@ async def server(*answers: Script) -> AsyncIterator[tuple[str, Seen]]:
                 await answers[min(len(seen.heads), len(answers)) - 1](writer)
                 if writer.is_closing():
                     return
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             writer.close()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     port = srv.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", seen
+        yield f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}", seen
     finally:
         srv.close()
 
@@ -369,16 +388,7 @@ def test_the_shared_pools_close_with_their_scope_not_with_a_client() -> None:
 
 def test_concurrent_accounts_in_a_shared_scope_each_keep_their_own_bound() -> None:
     """Each client keeps at most its --concurrency calls in flight on the shared pool."""
-    in_flight = 0
-    most = 0
-
-    async def slow(writer: asyncio.StreamWriter) -> None:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.02)
-        in_flight -= 1
-        await ok(b"{}")(writer)
+    slow = Slow(0.02)
 
     async def go() -> int:
         async with server(slow) as (url, seen):
@@ -398,7 +408,7 @@ def test_concurrent_accounts_in_a_shared_scope_each_keep_their_own_bound() -> No
             return seen.connections
 
     connections = asyncio.run(go())
-    assert most == 6  # 3 accounts x 2 each, no more
+    assert slow.most == 6  # 3 accounts x 2 each, no more
     assert connections == 6
 
 
@@ -777,15 +787,7 @@ def test_a_header_that_would_split_the_request_is_refused_before_anything_is_sen
 
 @pytest.mark.usefixtures("each_loop")
 def test_max_connections_bounds_the_calls_in_flight() -> None:
-    in_flight = most = 0
-
-    async def slow(writer: asyncio.StreamWriter) -> None:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        await ok(b"{}")(writer)
+    slow = Slow(0.01)
 
     async def go() -> Seen:
         async with server(slow) as (url, seen):
@@ -797,7 +799,7 @@ def test_max_connections_bounds_the_calls_in_flight() -> None:
             return seen
 
     seen = run(go())
-    assert most == 2 and seen.connections == 2 and len(seen.heads) == 6
+    assert slow.most == 2 and seen.connections == 2 and len(seen.heads) == 6
 
 
 @pytest.mark.usefixtures("each_loop")
@@ -823,28 +825,8 @@ async def tls_server(ca: Any) -> AsyncIterator[tuple[str, Seen]]:
     ``ca`` (a trustme CA)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    seen = Seen()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                first, *lines = head.decode().split("\r\n")
-                headers = {
-                    k.strip().lower(): v.strip()
-                    for k, _, v in (line.partition(":") for line in lines if line)
-                }
-                seen.heads.append((first, headers))
-                await ok(b'{"tls": true}')(writer)
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
-            writer.close()
-
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
-    try:
-        yield f"https://localhost:{srv.sockets[0].getsockname()[1]}", seen
-    finally:
-        srv.close()
+    async with server(ok(b'{"tls": true}'), tls=context) as (url, seen):
+        yield url, seen
 
 
 @pytest.mark.usefixtures("each_loop")
@@ -995,23 +977,18 @@ def test_over_tls_an_answer_framed_only_by_the_connections_end_is_refused() -> N
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(context)
 
-    async def go() -> Exception:
-        async def unframed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n200: OK\n")
-            await writer.drain()
-            writer.close()  # with close_notify: refused all the same
+    # closed in order, with close_notify: refused all the same
+    unframed = answer("200 OK", [("Content-Type", "text/plain")], b"200: OK\n", close=True)
 
-        srv = await asyncio.start_server(unframed, "127.0.0.1", 0, ssl=context)
-        url = f"https://localhost:{srv.sockets[0].getsockname()[1]}"
-        transport = Http11Transport(ssl_context=trusting)
-        try:
-            with pytest.raises(Exception) as info:
-                await asyncio.wait_for(send(transport, "GET", url + "/x"), 5)
-            return info.value
-        finally:
-            await transport.aclose()
-            srv.close()
+    async def go() -> Exception:
+        async with server(unframed, tls=context) as (url, _):
+            transport = Http11Transport(ssl_context=trusting)
+            try:
+                with pytest.raises(Exception) as info:
+                    await asyncio.wait_for(send(transport, "GET", url + "/x"), 5)
+                return info.value
+            finally:
+                await transport.aclose()
 
     err = run(go())
     assert type(err) is httpx.RemoteProtocolError
