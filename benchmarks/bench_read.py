@@ -4,7 +4,7 @@ Writes a simulator state file of 10,000 numbers, 2,000 inbound services, 200 out
 and 1,000 relay numbers (built with the simulator's own state classes), starts
 ``python -m reconciler.simulator serve`` on it in a separate process with 20 ms of latency on
 every call, and reads the account with :func:`reconciler.live.reader.read_live` at concurrency
-16, through the default HTTP layer (the project's transport seam over aiohttp).
+16, through the default HTTP layer (the project's own HTTP/1.1 transport).
 
 The desired state declares everything on the account, so the read is the whole account:
 ``tel_list_numbers``, both service lists, the 2,200 services (2,000 of them as the inbound

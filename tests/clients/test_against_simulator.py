@@ -1,6 +1,7 @@
-"""Every client call against the simulator over real HTTP on 127.0.0.1 (the default aiohttp
-transport), and the reliability promises under the simulator's faults: retries win through
-503s, ``Retry-After`` is honoured, a 401 fails at once, a purchase is never retried."""
+"""Every client call against the simulator over real HTTP on 127.0.0.1 (the default
+transport, reconciler/clients/http11.py), and the reliability promises under the simulator's
+faults: retries win through 503s, ``Retry-After`` is honoured, a 401 fails at once, a purchase
+is never retried."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 ``reconciler`` script: :func:`reconciler.cli.main`, real HTTP to a simulator on 127.0.0.1),
 and what every run must show whatever happened to it.
 
-A subprocess costs about a second of CPU to start (httpx, aiohttp, jsonschema); the chaos
+A subprocess costs about a second of CPU to start (httpx, jsonschema, the transport); the chaos
 suite runs a few hundred commands, so it calls ``main()`` here instead, one command at a time,
 with the working directory, ``argv``, the environment and the standard streams set for it.
 The crash and concurrency suites need real processes (SIGKILL, two at once) and use the

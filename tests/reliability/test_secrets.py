@@ -295,7 +295,7 @@ def test_no_secret_from_the_installed_script_at_the_highest_verbosity(
     served: tuple[Simulator, str], tmp_path: Path
 ) -> None:
     """The same through the real ``reconciler`` process: what reaches file descriptors 1 and
-    2 (warnings, asyncio's and aiohttp's own messages included), healthy and with a 401."""
+    2 (warnings and asyncio's own messages included), healthy and with a 401."""
     sim, text = served
     path = tmp_path / "desired.yaml"
     path.write_text(text)

@@ -254,9 +254,9 @@ def test_200_concurrent_requests_with_latency(running: RunningSimulator, sim: Si
     sim.faults = Faults(latency_ms=300, latency_jitter_ms=100)
 
     async def go() -> list[int]:
-        # the project's client stack (its HTTP layer over aiohttp): httpx's own pool is slow
-        # with hundreds of waiting tasks (docs/performance.md), which is not what this test is
-        # about
+        # the project's client stack (its HTTP layer over its own transport): httpx's own pool
+        # is slow with hundreds of waiting tasks (docs/performance.md), which is not what this
+        # test is about
         http = HttpClient(
             service="Aculab Cloud",
             base_url=running.base_url,
