@@ -23,12 +23,16 @@ What this transport does, and no more (``HttpClient`` owns the rest):
 - **An answer** is read whole: by ``Content-Length``, chunked, or until the server closes
   (HTTP/1.0's way: over plain HTTP only, and only when the server ends the connection in
   order; over TLS such an answer can't be told from one cut short, and is refused); 1xx
-  interim answers are skipped; ``Content-Encoding`` gzip and deflate are undone; a head over
-  64 KiB, bytes after the answer, or a protocol switch end the connection. Redirects are
-  answered, not followed; cookies are not kept; proxies from the environment are not used.
+  interim answers are skipped; ``Content-Encoding`` gzip (every member) and deflate are
+  undone, and bytes after the stream's end refused; a chunked body's trailers are dropped; a
+  head over 64 KiB (one line, or all of it) or a protocol switch fails the call; bytes after
+  the answer close the connection (the answer stands). Credentials in the URL
+  (``user:password@``) go as HTTP Basic unless the request has its own ``Authorization``.
+  Redirects are answered, not followed; cookies are not kept; proxies from the environment
+  are not used.
 - **A reused connection the server closed** while it sat idle (its keep-alive ran out as we
   sent) is the one failure retried here, once, on a new connection, and only for an
-  idempotent method (GET, HEAD, PUT, DELETE, OPTIONS) with no byte of the answer received,
+  idempotent method (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) with no byte of the answer received,
   and not once the pool is closing: what aiohttp, urllib3 and httpcore do too. A POST (a
   purchase) is never sent twice here.
 - **Failures** are raised as httpx's exceptions, as every transport raises them, by two
@@ -39,13 +43,14 @@ What this transport does, and no more (``HttpClient`` owns the rest):
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import ssl
 import time
 import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 import httpx
@@ -161,7 +166,7 @@ class Headers(Mapping[str, str]):
 class _Target:
     """A URL taken apart once: where to connect, and the request's first lines."""
 
-    __slots__ = ("head", "host", "origin", "port", "tls")
+    __slots__ = ("authorization", "head", "host", "origin", "port", "tls")
 
     def __init__(self, method: str, url: str) -> None:
         parts = urlsplit(url)
@@ -180,6 +185,12 @@ class _Target:
         where = f"[{host}]" if ":" in host else host
         if self.port != default:
             where = f"{where}:{self.port}"
+        # Credentials in the URL go as HTTP Basic, as httpx and aiohttp send them, unless the
+        # request carries its own Authorization (reconciler/clients/aculab.py does).
+        self.authorization: str | None = None
+        if parts.username is not None or parts.password is not None:
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            self.authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
@@ -211,7 +222,8 @@ class _Connection(asyncio.Protocol):
         self._head = head
         self._reason = b""
         self._headers: dict[str, str] = {}
-        self._head_bytes = 0  # read before the head was complete
+        self._head_bytes = 0  # read in a row without a body byte (data_received)
+        self._fed_body = False
         self._header_bytes = 0  # in the headers parsed
         self._body: list[bytes] = []
         self._answered = False  # a byte of this exchange's answer arrived
@@ -232,14 +244,19 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self._answered = True
+        self._fed_body = False
         try:
             self._parser.feed_data(data)
-            if not self._headers_done:
-                # llhttp buffers a line until it ends, whatever its length: the bytes of
-                # the head are counted here, as they come, one long line included.
+            if not self._complete and not self._fed_body:
+                # llhttp buffers a line until it ends, whatever its length: the bytes of the
+                # head, and of chunked framing and trailers after it, are counted here as
+                # they come, one long line included (a read with body bytes in it resets
+                # the count: the framing of a body in tiny chunks is not a head).
                 self._head_bytes += len(data)
                 if self._head_bytes > MAX_HEADER_BYTES:
                     raise NotHttp(f"the answer's head exceeds {MAX_HEADER_BYTES} bytes")
+            elif self._fed_body:
+                self._head_bytes = 0
         except httptools.HttpParserUpgrade:
             self._fail(NotHttp("the server switched protocols"))
         except httptools.HttpParserCallbackError as exc:
@@ -293,6 +310,8 @@ class _Connection(asyncio.Protocol):
         self._header_bytes += len(name) + len(value)  # the lines that came in one read
         if self._header_bytes > MAX_HEADER_BYTES:
             raise NotHttp(f"the answer's head exceeds {MAX_HEADER_BYTES} bytes")
+        if self._headers_done:
+            return  # a chunked body's trailer: never merged into the headers (RFC 9110, 6.5.1)
         key = name.decode("latin-1").lower()
         text = value.decode("utf-8", "replace")
         known = self._headers.get(key)
@@ -309,6 +328,7 @@ class _Connection(asyncio.Protocol):
             self._finish()
 
     def on_body(self, body: bytes) -> None:
+        self._fed_body = True
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -403,14 +423,22 @@ def _decoded(body: bytes, coding: str | None) -> bytes:
 
 
 def _inflate(body: bytes, wbits: int) -> bytes:
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body) + inflater.flush()
-    except zlib.error as exc:
-        raise BodyUndecodable(f"the body does not decode: {exc}") from None
-    if not inflater.eof:
-        raise BodyUndecodable("the body does not decode: it is cut short")
-    return out
+    """``body`` inflated whole: every gzip member (RFC 1952 allows several), and nothing
+    after the end of the stream (that would be a body read in part)."""
+    out: list[bytes] = []
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out.append(inflater.decompress(body) + inflater.flush())
+        except zlib.error as exc:
+            raise BodyUndecodable(f"the body does not decode: {exc}") from None
+        if not inflater.eof:
+            raise BodyUndecodable("the body does not decode: it is cut short")
+        body = inflater.unused_data
+        if not body:
+            return b"".join(out)
+        if wbits != 16 + zlib.MAX_WBITS:  # deflate is one stream
+            raise BodyUndecodable("the body does not decode: bytes after its end")
 
 
 class Http11Transport:
@@ -445,7 +473,7 @@ class Http11Transport:
             target = self._target(method, url)
         except UnsupportedScheme as exc:
             raise httpx.UnsupportedProtocol(str(exc)) from exc
-        request = _request(target.head, method, headers, body)
+        request = _request(target, method, headers, body)
         if self._slots is None:
             return await self._exchange(target, method, request)
         async with self._slots:
@@ -536,15 +564,17 @@ class Http11Transport:
         return target
 
 
-def _request(head: bytes, method: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+def _request(target: _Target, method: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
     """The request's bytes: its first lines, ``headers``, the framing, then ``body``."""
-    lines = [head]
+    lines = [target.head]
     given = set()
     for name, value in headers.items():
         _refuse_splitting("a header's name", name)
         _refuse_splitting(f"the value of header {name}", value)
         lines.append(f"{name}: {value}\r\n".encode())
         given.add(name.lower())
+    if target.authorization is not None and "authorization" not in given:
+        lines.append(f"Authorization: {target.authorization}\r\n".encode())
     if "accept-encoding" not in given:
         lines.append(b"Accept-Encoding: gzip, deflate\r\n")
     if body is not None or method in _BODY_EXPECTED:

@@ -8,6 +8,7 @@ seam sends what httpx would."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import json
@@ -994,3 +995,125 @@ def test_over_tls_an_answer_framed_only_by_the_connections_end_is_refused() -> N
     assert type(err) is httpx.RemoteProtocolError
     assert isinstance(err.__cause__, NotHttp)
     assert "can't be told from one cut short" in str(err)
+
+
+@pytest.mark.usefixtures("each_loop")
+def test_credentials_in_the_url_go_as_basic_unless_the_call_has_its_own() -> None:
+    """As httpx and aiohttp send them (an endpoint behind a relay that wants them);
+    ``aculab.endpoint`` refuses them in the desired state, ``aql.endpoint`` may hold them."""
+
+    async def go() -> Seen:
+        async with server(ok(b"{}")) as (url, seen):
+            with_user = url.replace("http://", "http://gw%20user:p%40ss@")
+            transport = Http11Transport()
+            try:
+                await send(transport, "POST", with_user + "/sms", body=b"x=1")
+                await send(transport, "POST", with_user + "/sms", {"Authorization": "Basic own"})
+            finally:
+                await transport.aclose()
+            return seen
+
+    (_, first), (_, second) = run(go()).heads
+    assert first["authorization"] == "Basic " + base64.b64encode(b"gw user:p@ss").decode()
+    assert second["authorization"] == "Basic own"
+
+
+@pytest.mark.usefixtures("each_loop")
+def test_a_chunked_bodys_trailers_are_not_headers() -> None:
+    chunks = b"2\r\nok\r\n0\r\nRetry-After: 9999\r\nLocation: /x\r\n\r\n"
+    script = answer("200 OK", [("Transfer-Encoding", "chunked")], chunks)
+
+    async def go() -> list[Answer]:
+        async with server(script) as (url, _):
+            return await _exchanges(Http11Transport(), url, 2)
+
+    answers = run(go())
+    assert [a.body for a in answers] == [b"ok", b"ok"]
+    assert dict(answers[0].headers) == {"transfer-encoding": "chunked"}
+
+
+def _endless(head: bytes) -> Script:
+    """``head``, then a line that never ends, 16 KiB a write, until the client goes."""
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        writer.write(head)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(4096):  # 64 MiB at most
+                writer.write(b"a" * 16384)
+                await writer.drain()
+                await asyncio.sleep(0)
+
+    return write
+
+
+@pytest.mark.usefixtures("each_loop")
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nX-Long: ",
+        b"HTTP/1.1 200 ",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: ",
+    ],
+    ids=["header line", "status line", "trailer line"],
+)
+def test_a_line_that_never_ends_fails_the_call_at_64_kib_not_at_its_timeout(head: bytes) -> None:
+    """llhttp buffers a line until it ends: the transport counts the bytes as they come."""
+    err = run(_fail_within(_endless(head), 5))
+    assert type(err) is httpx.RemoteProtocolError
+    assert isinstance(err.__cause__, NotHttp)
+    assert "exceeds 65536 bytes" in str(err)
+
+
+async def _fail_within(answer_: Script, seconds: float) -> Exception:
+    async with server(answer_) as (url, _):
+        transport = Http11Transport()
+        try:
+            with pytest.raises(Exception) as info:
+                await asyncio.wait_for(send(transport, "GET", url + "/x"), seconds)
+            return info.value
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.usefixtures("each_loop")
+def test_every_gzip_member_is_read_and_nothing_after_the_stream_is_dropped() -> None:
+    members = gzip.compress(b'{"a": ') + gzip.compress(b"1}")
+    joined = ok(members, ("Content-Encoding", "gzip"))
+    junk = gzip.compress(b"{}") + b"JUNK"
+    trailing = ok(junk, ("Content-Encoding", "gzip"))
+
+    async def go() -> list[Answer]:
+        async with server(joined) as (url, _):
+            return await _exchanges(Http11Transport(), url, 1)
+
+    (got,) = run(go())
+    assert got.body == b'{"a": 1}'
+    err = run(_fail(trailing))
+    assert type(err) is httpx.ReadError
+    assert isinstance(err.__cause__, BodyUndecodable)
+
+
+def test_refusals_never_quote_a_header_value_or_a_url() -> None:
+    """Either may carry a credential."""
+
+    async def go() -> list[Exception]:
+        transport = Http11Transport()
+        errors: list[Exception] = []
+        try:
+            for url, headers in [
+                ("http://127.0.0.1:9/x", {"Authorization": "Bearer s3cr3t\r\nX: 1"}),
+                ("ftp://user:pw0rd@h.example/p?token=t0k3n", {}),
+            ]:
+                with pytest.raises(Exception) as info:
+                    await send(transport, "GET", url, headers)
+                errors.append(info.value)
+        finally:
+            await transport.aclose()
+        return errors
+
+    split, scheme = asyncio.run(go())
+    assert isinstance(split, ValueError) and "Authorization" in str(split)
+    assert isinstance(scheme, httpx.UnsupportedProtocol) and "'ftp'" in str(scheme)
+    for err in (split, scheme):
+        for secret in ("s3cr3t", "pw0rd", "t0k3n", "user"):
+            assert secret not in str(err)
